@@ -1,0 +1,22 @@
+{
+  "targets": [
+    {
+      # The N-API addon: one system call (or one fixed open/write/close sequence) per export,
+      # errno reported exactly, no policy. See src/sys/native.ts for the typed surface.
+      "target_name": "runcell_native",
+      "sources": [
+        "native/addon/addon.cc",
+        "native/addon/errno_error.cc",
+        "native/addon/flock.cc",
+        "native/addon/process.cc",
+        "native/addon/oom.cc"
+      ],
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "defines": [ "NAPI_VERSION=9" ],
+      "cflags": [ "-O2", "-fstack-protector-strong", "-fvisibility=hidden", "-Wall", "-Wextra" ],
+      "cflags_cc": [ "-std=c++17", "-fvisibility=hidden" ]
+    }
+  ]
+}

@@ -1,0 +1,39 @@
+#include "errno_error.h"
+
+namespace runcell {
+
+Napi::Error MakeErrnoError(Napi::Env env, int err, const char* syscall, const char* path) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (data == nullptr || data->errnoErrorClass.IsEmpty()) {
+    return Napi::Error::New(env, "runcell addon used before initialize(ErrnoError)");
+  }
+  Napi::Value pathValue = path != nullptr && path[0] != '\0'
+                              ? Napi::Value(Napi::String::New(env, path))
+                              : env.Undefined();
+  Napi::Object error = data->errnoErrorClass.New(
+      {Napi::Number::New(env, err), Napi::String::New(env, syscall), pathValue});
+  return Napi::Error(env, error);
+}
+
+void ThrowErrno(Napi::Env env, int err, const char* syscall, const char* path) {
+  throw MakeErrnoError(env, err, syscall, path);
+}
+
+Napi::Value Initialize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction()) {
+    throw Napi::TypeError::New(env, "initialize() expects the ErrnoError class");
+  }
+  AddonData* data = env.GetInstanceData<AddonData>();
+  data->errnoErrorClass = Napi::Persistent(info[0].As<Napi::Function>());
+  return env.Undefined();
+}
+
+std::string OptionalPath(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() > index && info[index].IsString()) {
+    return info[index].As<Napi::String>().Utf8Value();
+  }
+  return std::string();
+}
+
+}  // namespace runcell

@@ -1,0 +1,12 @@
+// One registration function per source file; addon.cc calls them all.
+#pragma once
+
+#include <napi.h>
+
+namespace runcell {
+
+void RegisterFlock(Napi::Env env, Napi::Object exports);
+void RegisterProcess(Napi::Env env, Napi::Object exports);
+void RegisterOOM(Napi::Env env, Napi::Object exports);
+
+}  // namespace runcell

@@ -1,0 +1,195 @@
+// Processes: kill(2), waitpid(2), exit notification through a pidfd, and /proc/PID/stat.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "errno_error.h"
+#include "exports.h"
+
+namespace runcell {
+namespace {
+
+Napi::Value Kill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int signal = info[1].As<Napi::Number>().Int32Value();
+  if (::kill(pid, signal) == -1) {
+    ThrowErrno(env, errno, "kill");
+  }
+  return env.Undefined();
+}
+
+// Returns the decoded status, or null when WNOHANG was given and the child is still running.
+// A blocking call (no WNOHANG) blocks the event loop: it is meant for children known to exit.
+Napi::Value Waitpid(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int options = info[1].As<Napi::Number>().Int32Value();
+  int status = 0;
+  pid_t rc;
+  do {
+    rc = ::waitpid(pid, &status, options);
+  } while (rc == -1 && errno == EINTR);
+  if (rc == -1) {
+    ThrowErrno(env, errno, "waitpid");
+  }
+  if (rc == 0) {
+    return env.Null();
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pid", Napi::Number::New(env, rc));
+  result.Set("exitCode", WIFEXITED(status) ? Napi::Value(Napi::Number::New(env, WEXITSTATUS(status)))
+                                           : env.Null());
+  Napi::Value signal = env.Null();
+  if (WIFSIGNALED(status)) {
+    signal = Napi::Number::New(env, WTERMSIG(status));
+  } else if (WIFSTOPPED(status)) {
+    signal = Napi::Number::New(env, WSTOPSIG(status));
+  }
+  result.Set("signal", signal);
+  result.Set("coreDumped", Napi::Boolean::New(env, WIFSIGNALED(status) && WCOREDUMP(status)));
+  result.Set("stopped", Napi::Boolean::New(env, WIFSTOPPED(status)));
+  result.Set("continued", Napi::Boolean::New(env, WIFCONTINUED(status)));
+  return result;
+}
+
+// waitForExit(pid): a promise settled when the process exits, whether or not it is our child.
+// The pidfd becomes readable at exit (also when the process is a zombie nobody reaps yet), and
+// libuv polls it on the event loop: no thread, no timer, no kill(pid, 0) loop.
+struct ExitWatch {
+  uv_poll_t poll;
+  int pidfd;
+  napi_env env;
+  Napi::Promise::Deferred deferred;
+
+  ExitWatch(Napi::Env env, int pidfd) : pidfd(pidfd), env(env), deferred(env) {}
+};
+
+void OnWatchClosed(uv_handle_t* handle) {
+  auto* watch = static_cast<ExitWatch*>(handle->data);
+  ::close(watch->pidfd);
+  delete watch;
+}
+
+void OnPidfdReadable(uv_poll_t* poll, int status, int /*events*/) {
+  auto* watch = static_cast<ExitWatch*>(poll->data);
+  uv_poll_stop(poll);
+  Napi::Env env(watch->env);
+  {
+    Napi::HandleScope handleScope(env);
+    // A callback scope, so that promise reactions run now rather than at some later
+    // unrelated callback.
+    Napi::AsyncContext context(env, "runcell.waitForExit");
+    Napi::CallbackScope callbackScope(env, context);
+    if (status == 0) {
+      watch->deferred.Resolve(env.Undefined());
+    } else {
+      watch->deferred.Reject(MakeErrnoError(env, -status, "poll", nullptr).Value());
+    }
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(poll), OnWatchClosed);
+}
+
+Napi::Value WaitForExit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd == -1) {
+    Napi::Promise::Deferred rejected(env);
+    rejected.Reject(MakeErrnoError(env, errno, "pidfd_open", nullptr).Value());
+    return rejected.Promise();
+  }
+  ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);  // pidfd_open sets it already; say so for readers.
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    ::close(pidfd);
+    throw Napi::Error::New(env, "no libuv event loop for waitForExit");
+  }
+  auto* watch = new ExitWatch(env, pidfd);
+  Napi::Promise promise = watch->deferred.Promise();
+  watch->poll.data = watch;
+  int rc = uv_poll_init(loop, &watch->poll, pidfd);
+  if (rc == 0) {
+    rc = uv_poll_start(&watch->poll, UV_READABLE, OnPidfdReadable);
+    if (rc != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll), OnWatchClosed);
+    }
+  } else {
+    ::close(pidfd);
+    delete watch;
+  }
+  if (rc != 0) {
+    Napi::Promise::Deferred rejected(env);
+    rejected.Reject(MakeErrnoError(env, -rc, "epoll_ctl", nullptr).Value());
+    return rejected.Promise();
+  }
+  return promise;
+}
+
+// procStat(pid): the fields of /proc/PID/stat that identify a process and tell whether it
+// still runs: state (field 3), ppid (4) and starttime (22, clock ticks since boot).
+Napi::Value ProcStat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd == -1 && errno == EINTR);
+  if (fd == -1) {
+    ThrowErrno(env, errno, "open", path.c_str());
+  }
+  char buffer[4096];
+  ssize_t length;
+  do {
+    length = ::read(fd, buffer, sizeof(buffer) - 1);
+  } while (length == -1 && errno == EINTR);
+  int readErrno = errno;
+  ::close(fd);
+  if (length == -1) {
+    ThrowErrno(env, readErrno, "read", path.c_str());
+  }
+  buffer[length] = '\0';
+  // comm (field 2) is in parentheses and may itself hold spaces and ')': the fields resume
+  // after the last ')'.
+  char* cursor = std::strrchr(buffer, ')');
+  if (cursor == nullptr || cursor[1] != ' ') {
+    ThrowErrno(env, EPROTO, "read", path.c_str());
+  }
+  cursor += 2;
+  char state = *cursor;
+  long long fields[20] = {0};  // fields 4..22 go to fields[1..19]
+  cursor += 1;
+  for (int i = 1; i < 20; i++) {
+    char* end = nullptr;
+    fields[i] = std::strtoll(cursor, &end, 10);
+    if (end == cursor) {
+      ThrowErrno(env, EPROTO, "read", path.c_str());
+    }
+    cursor = end;
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("state", Napi::String::New(env, &state, 1));
+  result.Set("ppid", Napi::Number::New(env, static_cast<double>(fields[1])));
+  result.Set("startTime", Napi::Number::New(env, static_cast<double>(fields[19])));
+  return result;
+}
+
+}  // namespace
+
+void RegisterProcess(Napi::Env env, Napi::Object exports) {
+  exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
+  exports.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid"));
+  exports.Set("waitForExit", Napi::Function::New(env, WaitForExit, "waitForExit"));
+  exports.Set("procStat", Napi::Function::New(env, ProcStat, "procStat"));
+}
+
+}  // namespace runcell

@@ -1,0 +1,32 @@
+import * as fs from 'node:fs';
+import { Option, type Command } from 'commander';
+import type { Context } from '../context';
+
+export function register(program: Command, context: () => Context): void {
+  program
+    .command('list')
+    .description('list the containers of the root directory')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('-q, --quiet', 'print only the container ids')
+    .action(async (options: { format: 'table' | 'json'; quiet?: boolean }) => {
+      const { root, rootGiven } = context();
+      // As runc: a missing default root is an empty list, a missing --root is a mistake.
+      if (rootGiven && !fs.existsSync(root)) throw new Error(`root directory '${root}' does not exist`);
+      const { Container } = await import('../../container/container');
+      const { containers } = Container.list(root);
+      if (options.quiet) {
+        process.stdout.write(containers.map((c) => c.id + '\n').join(''));
+        return;
+      }
+      const states = containers.map((c) => c.state());
+      if (options.format === 'json') {
+        // runc encodes a nil slice: an empty list is `null`.
+        process.stdout.write(JSON.stringify(states.length > 0 ? states : null) + '\n');
+        return;
+      }
+      const { formatTable } = await import('../table');
+      const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER']];
+      for (const s of states) rows.push([s.id, String(s.pid), s.status, s.bundle, s.created, s.owner]);
+      process.stdout.write(formatTable(rows));
+    });
+}

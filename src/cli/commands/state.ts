@@ -1,0 +1,14 @@
+import type { Command } from 'commander';
+import type { Context } from '../context';
+
+export function register(program: Command, context: () => Context): void {
+  program
+    .command('state')
+    .description('print the OCI state of a container')
+    .argument('<id>', 'container id (or a unique prefix of one)')
+    .action(async (id: string) => {
+      const { Container } = await import('../../container/container');
+      // Indented by two spaces and without a trailing newline, as runc prints it.
+      process.stdout.write(JSON.stringify(Container.load(context().root, id).state(), null, 2));
+    });
+}

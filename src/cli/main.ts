@@ -1,0 +1,81 @@
+// The runcell command line: runc's global options and commands, each a few lines over the
+// library. Global options come before the command, as with runc (`runcell --root R state ID`).
+import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_ROOT } from '../container/container';
+import { setLogger } from '../log';
+import { COMMIT, OCI_VERSION, VERSION } from '../version';
+import type { Context } from './context';
+import { ReportedFailure } from './exit';
+import { CliLog, LOG_FORMATS, type LogFormat } from './log';
+import * as deleteCommand from './commands/delete';
+import * as listCommand from './commands/list';
+import * as specCommand from './commands/spec';
+import * as stateCommand from './commands/state';
+
+interface GlobalOptions {
+  root: string;
+  log?: string;
+  logFormat: LogFormat;
+  debug?: boolean;
+}
+
+/** Runs the CLI on `argv` (as process.argv: node and script first) and returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let context: Context | undefined;
+  const program = new Command('runcell');
+  // The logger follows the global options as parsed so far, so that an error found while
+  // parsing still reaches --log.
+  const getContext = (): Context => {
+    if (context === undefined) {
+      const options = program.opts<GlobalOptions>();
+      const log = new CliLog({
+        file: options.log,
+        format: LOG_FORMATS.includes(options.logFormat) ? options.logFormat : 'text',
+        debug: options.debug === true,
+      });
+      setLogger(log);
+      context = { root: options.root, rootGiven: program.getOptionValueSource('root') === 'cli', log };
+    }
+    return context;
+  };
+
+  program
+    .description('an OCI container runtime: runsc\'s container lifecycle over Linux namespaces and cgroups')
+    .enablePositionalOptions()
+    .option('--root <dir>', 'directory of container state (should be on tmpfs)', DEFAULT_ROOT)
+    .option('--log <file>', 'append log lines (and every error) to this file instead of stderr')
+    .addOption(new Option('--log-format <format>', 'format of log lines').choices(LOG_FORMATS).default('text'))
+    .option('--debug', 'log debug messages')
+    .version(`runcell version ${VERSION}\ncommit: ${COMMIT}\nspec: ${OCI_VERSION}`, '-v, --version', 'print the version')
+    .exitOverride()
+    .configureOutput({
+      // Commander's own usage errors ("error: unknown option '--x'") go through our reporting.
+      outputError: (message) => getContext().log.error(message.replace(/^error: /, '').trim()),
+    })
+    .hook('preAction', () => {
+      getContext().log.debug(`runcell ${argv.slice(2).join(' ')}`);
+    });
+
+  listCommand.register(program, getContext);
+  stateCommand.register(program, getContext);
+  deleteCommand.register(program, getContext);
+  specCommand.register(program);
+
+  try {
+    await program.parseAsync(argv as string[]);
+    return 0;
+  } catch (error) {
+    return exitCodeOf(error, getContext);
+  } finally {
+    context?.log.close();
+    setLogger(null);
+  }
+}
+
+function exitCodeOf(error: unknown, getContext: () => Context): number {
+  if (error instanceof CommanderError) return error.exitCode; // already reported by commander
+  if (error instanceof ReportedFailure) return error.exitCode;
+  getContext().log.error(error instanceof Error ? error.message : String(error));
+  if (process.env.RUNCELL_TRACE && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  return 1;
+}

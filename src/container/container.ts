@@ -1,0 +1,180 @@
+// Container: the lifecycle over a StateFile (runsc's runsc/container/container.go).
+//
+// A Container object is a snapshot read under the lock; every operation that changes the
+// container takes the exclusive lock again and re-reads the record before acting, so a status
+// checked is never a status someone else has since changed (runsc checks a stale copy).
+import * as os from 'node:os';
+import { isErrno } from '../sys/errno';
+import { kill, isProcessAlive, processStat, waitForExit, waitpid, WNOHANG } from '../sys/process';
+import { log } from '../log';
+import { ContainerError } from './errors';
+import type { FullId } from './id';
+import { observedStatus, ociState, validateRecord, type ContainerRecord, type OciState, type ProcessIdentity } from './record';
+import { StateFile } from './state-file';
+import { requireStatus, Status } from './status';
+
+export const DEFAULT_ROOT = '/run/runcell';
+
+/** How long destroy waits for a SIGKILLed process before reporting it (runsc#12091: bound every wait). */
+const EXIT_TIMEOUT_MS = 10_000;
+
+export interface DeleteOptions {
+  /** Stop whatever still runs, accept damaged state, and treat an unknown id as done. */
+  force?: boolean;
+}
+
+export interface ListResult {
+  containers: Container[];
+  /** Containers whose state could not be read; listed by name, never fatal to the listing. */
+  damaged: Array<{ id: FullId; error: Error }>;
+}
+
+export class Container {
+  private constructor(readonly rootDir: string, readonly record: ContainerRecord) {}
+
+  get id(): string {
+    return this.record.id;
+  }
+
+  get sandboxId(): string {
+    return this.record.sandboxId;
+  }
+
+  /** The live status: see observedStatus. */
+  get status(): Status {
+    return observedStatus(this.record);
+  }
+
+  /** The OCI state (what `runcell state` prints). */
+  state(): OciState {
+    return ociState(this.record);
+  }
+
+  /** Loads a container by id or unique id prefix. */
+  static load(rootDir: string, partialId: string): Container {
+    const id = StateFile.resolve(rootDir, partialId);
+    const stateFile = new StateFile<unknown>(rootDir, id);
+    try {
+      return new Container(rootDir, validateRecord(stateFile.load(), id, stateFile.statePath));
+    } finally {
+      stateFile.close();
+    }
+  }
+
+  /** Every container of the root directory, sorted by id; damaged ones are reported apart. */
+  static list(rootDir: string): ListResult {
+    const result: ListResult = { containers: [], damaged: [] };
+    for (const id of StateFile.list(rootDir)) {
+      const stateFile = new StateFile<unknown>(rootDir, id);
+      try {
+        result.containers.push(new Container(rootDir, validateRecord(stateFile.load(), id, stateFile.statePath)));
+      } catch (error) {
+        // Destroyed between the directory listing and the load: simply no longer there.
+        if (error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') continue;
+        if (!(error instanceof Error)) throw error;
+        log.debug(`skipping container "${id.containerId}" of sandbox "${id.sandboxId}": ${error.message}`);
+        result.damaged.push({ id, error });
+      } finally {
+        stateFile.close();
+      }
+    }
+    result.containers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return result;
+  }
+
+  /**
+   * Deletes a container. Without force, only a created or stopped one (runc kills a created
+   * container's init). With force, any: what still runs is killed, a damaged state file is
+   * removed, and an id that does not exist is not an error (podman and containerd's shim send
+   * `delete --force` after every failure and rely on that).
+   */
+  static async delete(rootDir: string, partialId: string, options: DeleteOptions = {}): Promise<void> {
+    const force = options.force === true;
+    let id: FullId;
+    try {
+      id = StateFile.resolve(rootDir, partialId);
+    } catch (error) {
+      if (force && error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') return;
+      throw error;
+    }
+    const stateFile = new StateFile<unknown>(rootDir, id);
+    try {
+      try {
+        stateFile.lock();
+      } catch (error) {
+        if (force && error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') return;
+        throw error;
+      }
+      let record: ContainerRecord | null;
+      try {
+        record = validateRecord(stateFile.load(), id, stateFile.statePath);
+      } catch (error) {
+        if (error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') {
+          if (force) return;
+          throw error;
+        }
+        if (!(force && error instanceof ContainerError && error.code === 'ERR_STATE_CORRUPT')) throw error;
+        log.warn(`${error.message}; removing the container's files anyway`);
+        record = null;
+      }
+      if (record !== null) {
+        const status = observedStatus(record);
+        if (!force) requireStatus('delete', record.id, status, Status.Created, Status.Stopped);
+        await stopProcesses(record);
+      }
+      stateFile.destroy();
+    } finally {
+      stateFile.close();
+    }
+  }
+}
+
+/** The user name of the calling process, or #uid when it has none (as runc reports owners). */
+export function currentOwner(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return `#${process.getuid?.() ?? 0}`;
+  }
+}
+
+// Kills the recorded processes that are still the ones we recorded, and waits until they are
+// gone. Never signals a pid that now belongs to someone else (runsc does, bug 5 of runsc.md).
+async function stopProcesses(record: ContainerRecord): Promise<void> {
+  for (const proc of [record.init, record.gofer]) {
+    if (proc === null || !isProcessAlive(proc.pid, proc.startTime)) continue;
+    try {
+      kill(proc.pid, 'SIGKILL');
+    } catch (error) {
+      if (!isErrno(error, 'ESRCH')) throw error;
+    }
+    await waitUntilGone(proc, record.id);
+  }
+}
+
+async function waitUntilGone(proc: ProcessIdentity, containerId: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(
+      `process ${proc.pid} of container "${containerId}" did not exit within ${EXIT_TIMEOUT_MS / 1000} s of SIGKILL`)),
+    EXIT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([waitForExit(proc.pid).catch((error) => {
+      if (!isErrno(error, 'ESRCH')) throw error; // already gone and reaped
+    }), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+  reapIfOurChild(proc.pid);
+}
+
+// A process we started (e.g. `run` in the foreground) is our child: reap it rather than leave a
+// zombie behind.
+function reapIfOurChild(pid: number): void {
+  try {
+    if (processStat(pid).ppid === process.pid) waitpid(pid, WNOHANG);
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT', 'ESRCH', 'ECHILD')) throw error;
+  }
+}

@@ -1,0 +1,103 @@
+// What a container's state file holds, how its live status is observed, and its OCI state view.
+import { isProcessAlive } from '../sys/process';
+import { OCI_VERSION } from '../version';
+import { ContainerError } from './errors';
+import type { FullId } from './id';
+import { isStatus, Status } from './status';
+
+export const RECORD_VERSION = 1;
+
+/** A process as we recorded it: the pid alone could be reused by another process. */
+export interface ProcessIdentity {
+  pid: number;
+  /** Clock ticks after boot, from /proc/PID/stat. */
+  startTime: number;
+}
+
+export interface ContainerRecord {
+  version: typeof RECORD_VERSION;
+  id: string;
+  sandboxId: string;
+  /** The status last written; the live one is observedStatus(). */
+  status: Status;
+  /** Absolute path of the bundle directory. */
+  bundle: string;
+  /** Absolute path of the root filesystem. */
+  rootfs: string;
+  /** RFC 3339 time of creation. */
+  created: string;
+  /** User name of the creator, or #uid. */
+  owner: string;
+  annotations: Record<string, string>;
+  /** The container's init (its pid is the container's pid in OCI state), once started. */
+  init: ProcessIdentity | null;
+  /** The host-side helper that records the exit status, once started. */
+  gofer: ProcessIdentity | null;
+}
+
+/** The state the runtime-spec defines (runtime.md "State"), with runc's extra fields. */
+export interface OciState {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: Status;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+}
+
+/** Checks that parsed JSON is a record of the container the file is named after. */
+export function validateRecord(value: unknown, id: FullId, path: string): ContainerRecord {
+  const fail = (what: string): never => {
+    throw ContainerError.corrupt(id.containerId, path, new Error(what));
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('not a JSON object');
+  const record = value as Partial<ContainerRecord>;
+  if (record.version !== RECORD_VERSION) fail(`unsupported record version ${JSON.stringify(record.version)}`);
+  if (record.id !== id.containerId || record.sandboxId !== id.sandboxId) {
+    fail(`it names container ${JSON.stringify(record.id)} of sandbox ${JSON.stringify(record.sandboxId)}`);
+  }
+  if (!isStatus(record.status)) fail(`invalid status ${JSON.stringify(record.status)}`);
+  for (const field of ['bundle', 'rootfs', 'created', 'owner'] as const) {
+    if (typeof record[field] !== 'string') fail(`"${field}" is not a string`);
+  }
+  if (typeof record.annotations !== 'object' || record.annotations === null) fail('"annotations" is not an object');
+  for (const field of ['init', 'gofer'] as const) {
+    const proc = record[field];
+    if (proc !== null && (typeof proc !== 'object' || !Number.isInteger(proc?.pid) || typeof proc?.startTime !== 'number')) {
+      fail(`"${field}" is not a process identity`);
+    }
+  }
+  return record as ContainerRecord;
+}
+
+/**
+ * The status as it is now: a container whose init has exited (or became a zombie, or whose pid
+ * now belongs to another process) is stopped, whatever was last written. runc likewise derives
+ * the status from the kernel on every load rather than trusting the file.
+ */
+export function observedStatus(record: ContainerRecord): Status {
+  const mayRun = record.status === Status.Created || record.status === Status.Running || record.status === Status.Paused;
+  if (mayRun && (record.init === null || !isProcessAlive(record.init.pid, record.init.startTime))) {
+    return Status.Stopped;
+  }
+  return record.status;
+}
+
+export function ociState(record: ContainerRecord, status: Status = observedStatus(record)): OciState {
+  const state: OciState = {
+    ociVersion: OCI_VERSION,
+    id: record.id,
+    // runc reports 0 once the container has stopped (runc#1002).
+    pid: status === Status.Stopped || record.init === null ? 0 : record.init.pid,
+    status,
+    bundle: record.bundle,
+    rootfs: record.rootfs,
+    created: record.created,
+    owner: record.owner,
+  };
+  if (Object.keys(record.annotations).length > 0) state.annotations = record.annotations;
+  return state;
+}

@@ -1,0 +1,332 @@
+// StateFile: one container's state in the flat root directory, safe to use from many processes
+// at once. It re-creates runsc's state_file.go (the seed), and fixes where runsc breaks:
+//
+// - saveLocked replaces the file atomically (temp file in the same directory, fsync, rename,
+//   fsync of the directory): a crash at any instant leaves the old or the new state, never a
+//   torn one. runsc truncates and writes in place.
+// - lockForNew on an id that exists fails and leaves the existing files untouched.
+// - The lock file is unlinked by destroy() while held, so a process that was waiting on it
+//   holds a lock on an inode nobody else will ever lock (lxc#2587). After every flock we check
+//   that the path still names the inode we locked, and otherwise open it again (or, for an
+//   existing container, report that it is gone).
+// - saveLocked without the exclusive lock throws instead of writing.
+// - Readers take a shared lock, so concurrent `state` calls do not queue behind each other,
+//   and parse after unlocking.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isErrno } from '../sys/errno';
+import { flock, flockAsync, tryFlock, LOCK_EX, LOCK_SH, LOCK_UN } from '../sys/flock';
+import { log } from '../log';
+import { ContainerError } from './errors';
+import { baseName, parseFileName, validateId, type FullId } from './id';
+
+export const STATE_FILE_MODE = 0o640;
+export const LOCK_FILE_MODE = 0o600;
+export const ROOT_DIR_MODE = 0o711;
+
+// Files a container may own besides its lock, in the order destroy() removes them: the state
+// first, so that from then on no listing shows the container.
+const OWNED_EXTENSIONS = ['state', 'tmp', 'exit'] as const;
+export type OwnedExtension = (typeof OWNED_EXTENSIONS)[number] | 'lock';
+
+type LockMode = 'exclusive' | 'shared';
+
+const { O_RDONLY, O_CREAT, O_WRONLY, O_TRUNC, O_DIRECTORY } = fs.constants;
+
+export class StateFile<T = unknown> {
+  readonly rootDir: string;
+  readonly id: FullId;
+  readonly statePath: string;
+  readonly lockPath: string;
+  private readonly tmpPath: string;
+  private lockFd = -1;
+  private lockMode: LockMode | null = null;
+  private dirFd = -1;
+
+  constructor(rootDir: string, id: FullId) {
+    this.rootDir = rootDir;
+    this.id = { containerId: validateId(id.containerId), sandboxId: validateId(id.sandboxId) };
+    this.statePath = this.pathOf('state');
+    this.lockPath = this.pathOf('lock');
+    this.tmpPath = this.pathOf('tmp');
+  }
+
+  /** `<root>/<cid>_sandbox:<sid>.<ext>` */
+  pathOf(ext: OwnedExtension): string {
+    return path.join(this.rootDir, `${baseName(this.id)}.${ext}`);
+  }
+
+  get locked(): boolean {
+    return this.lockMode !== null;
+  }
+
+  get lockedExclusive(): boolean {
+    return this.lockMode === 'exclusive';
+  }
+
+  /** Takes the exclusive lock of an existing container, waiting for it. */
+  lock(): void {
+    this.acquire(LOCK_EX, false, false);
+  }
+
+  /** Takes the exclusive lock if it is free; false when another holder has it. */
+  tryLock(): boolean {
+    return this.acquire(LOCK_EX, false, true);
+  }
+
+  /** Takes the exclusive lock without blocking the event loop. */
+  async lockAsync(): Promise<void> {
+    this.assertUnlocked();
+    for (;;) {
+      const fd = this.openLockFile(false);
+      try {
+        await flockAsync(fd, LOCK_EX, this.lockPath);
+      } catch (error) {
+        fs.closeSync(fd);
+        throw error;
+      }
+      if (this.keepIfCurrent(fd, 'exclusive')) return;
+    }
+  }
+
+  /**
+   * Takes the exclusive lock for a container that must not exist yet, creating the root
+   * directory and the lock file as needed. Fails with ERR_CONTAINER_EXISTS, touching nothing,
+   * when the id is already used (in this sandbox or another: ids are unique per root).
+   */
+  lockForNew(): void {
+    this.assertUnlocked();
+    fs.mkdirSync(this.rootDir, { recursive: true, mode: ROOT_DIR_MODE });
+    this.acquire(LOCK_EX, true, false);
+    try {
+      if (fs.existsSync(this.statePath) || this.idUsedInAnotherSandbox()) {
+        throw ContainerError.exists(this.id.containerId);
+      }
+    } catch (error) {
+      this.unlock();
+      throw error;
+    }
+  }
+
+  unlock(): void {
+    if (this.lockFd === -1) return;
+    const fd = this.lockFd;
+    this.lockFd = -1;
+    this.lockMode = null;
+    try {
+      flock(fd, LOCK_UN, this.lockPath);
+    } finally {
+      fs.closeSync(fd); // closing releases the lock even if LOCK_UN failed
+    }
+  }
+
+  /**
+   * Replaces the state atomically. Precondition: the exclusive lock is held (lock() or
+   * lockForNew()).
+   */
+  saveLocked(value: T): void {
+    if (this.lockMode !== 'exclusive') {
+      throw new ContainerError('ERR_STATE_NOT_LOCKED',
+        `refusing to save the state of container ${JSON.stringify(this.id.containerId)} without holding its lock`,
+        { containerId: this.id.containerId });
+    }
+    const data = JSON.stringify(value);
+    // Only the lock holder writes, so a fixed temp name cannot collide; one left by a crash is
+    // truncated here or removed by destroy().
+    const fd = fs.openSync(this.tmpPath, O_WRONLY | O_CREAT | O_TRUNC, STATE_FILE_MODE);
+    try {
+      fs.fchmodSync(fd, STATE_FILE_MODE); // independent of the caller's umask
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(this.tmpPath, this.statePath);
+    fs.fsyncSync(this.directoryFd()); // makes the rename itself durable
+  }
+
+  /**
+   * Reads the saved state. Under the caller's lock if it holds one; otherwise under a shared
+   * lock taken and released here. Throws ERR_CONTAINER_NOT_FOUND when there is no state and
+   * ERR_STATE_CORRUPT when it does not parse.
+   */
+  load(): T {
+    if (this.locked) return this.parse(this.readState());
+    this.acquire(LOCK_SH, false, false);
+    let text: string;
+    try {
+      text = this.readState();
+    } finally {
+      this.unlock();
+    }
+    return this.parse(text);
+  }
+
+  /**
+   * Removes every file of the container: state first, lock last, then releases the lock.
+   * Precondition: the exclusive lock is held. Processes waiting on the lock see that it is
+   * gone (see keepIfCurrent) instead of locking a dead inode.
+   */
+  destroy(): void {
+    if (this.lockMode !== 'exclusive') {
+      throw new ContainerError('ERR_STATE_NOT_LOCKED',
+        `refusing to remove the files of container ${JSON.stringify(this.id.containerId)} without holding its lock`,
+        { containerId: this.id.containerId });
+    }
+    try {
+      for (const ext of OWNED_EXTENSIONS) unlinkIfPresent(this.pathOf(ext));
+      unlinkIfPresent(this.lockPath);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Releases the lock if held and every descriptor. Safe to call more than once. */
+  close(): void {
+    try {
+      this.unlock();
+    } finally {
+      if (this.dirFd !== -1) {
+        fs.closeSync(this.dirFd);
+        this.dirFd = -1;
+      }
+    }
+  }
+
+  /** Every container in the root directory, from the names of the state files. */
+  static list(rootDir: string): FullId[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(rootDir);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return [];
+      throw error;
+    }
+    const ids: FullId[] = [];
+    for (const name of names) {
+      const parsed = parseFileName(name);
+      if (parsed !== null && parsed.ext === 'state') {
+        ids.push({ containerId: parsed.containerId, sandboxId: parsed.sandboxId });
+      }
+    }
+    return ids;
+  }
+
+  /** The containers of one sandbox: exactly that sandbox id, never a prefix of it. */
+  static listSandbox(rootDir: string, sandboxId: string): FullId[] {
+    validateId(sandboxId);
+    return StateFile.list(rootDir).filter((id) => id.sandboxId === sandboxId);
+  }
+
+  /**
+   * The container a user-given id names: the container with exactly that id if there is one
+   * (runsc calls "q" ambiguous when "q1" exists), else the one container whose id starts with
+   * it. Several candidates: ERR_AMBIGUOUS_ID naming them; none: ERR_CONTAINER_NOT_FOUND.
+   */
+  static resolve(rootDir: string, partialId: string): FullId {
+    validateId(partialId);
+    const ids = StateFile.list(rootDir);
+    const exact = ids.filter((id) => id.containerId === partialId);
+    const matches = exact.length > 0 ? exact : ids.filter((id) => id.containerId.startsWith(partialId));
+    if (matches.length === 1) {
+      if (exact.length === 0) log.debug(`abbreviated id "${partialId}" resolves to "${matches[0].containerId}"`);
+      return matches[0];
+    }
+    if (matches.length === 0) throw ContainerError.notFound(partialId);
+    // The same id in two sandboxes only comes from files made by hand or by another runtime.
+    const names = exact.length > 1
+      ? exact.map((id) => `${id.containerId} (sandbox ${id.sandboxId})`)
+      : matches.map((id) => id.containerId);
+    throw ContainerError.ambiguous(partialId, names.sort());
+  }
+
+  // Opens the lock file and flocks it until the lock is held on the inode the path names.
+  // Returns false only for a try-lock that found the lock held.
+  private acquire(operation: number, create: boolean, nonBlocking: boolean): boolean {
+    this.assertUnlocked();
+    for (;;) {
+      const fd = this.openLockFile(create);
+      try {
+        if (nonBlocking) {
+          if (!tryFlock(fd, operation, this.lockPath)) {
+            fs.closeSync(fd);
+            return false;
+          }
+        } else {
+          flock(fd, operation, this.lockPath);
+        }
+      } catch (error) {
+        fs.closeSync(fd);
+        throw error;
+      }
+      if (this.keepIfCurrent(fd, operation === LOCK_SH ? 'shared' : 'exclusive')) return true;
+    }
+  }
+
+  private openLockFile(create: boolean): number {
+    try {
+      return fs.openSync(this.lockPath, create ? O_RDONLY | O_CREAT : O_RDONLY, LOCK_FILE_MODE);
+    } catch (error) {
+      if (!create && isErrno(error, 'ENOENT')) throw ContainerError.notFound(this.id.containerId, error);
+      throw error;
+    }
+  }
+
+  // The race: while we waited in flock, the holder destroyed the container and unlinked the
+  // lock file; perhaps a new container of the same id even created a fresh one. Our lock is
+  // then on an inode no one else will lock. Keep the lock only if the path still names our
+  // inode; otherwise close and let the caller open the path again.
+  private keepIfCurrent(fd: number, mode: LockMode): boolean {
+    const held = fs.fstatSync(fd);
+    const current = fs.statSync(this.lockPath, { throwIfNoEntry: false });
+    if (current !== undefined && current.ino === held.ino && current.dev === held.dev) {
+      this.lockFd = fd;
+      this.lockMode = mode;
+      return true;
+    }
+    fs.closeSync(fd);
+    log.debug(`lock file ${this.lockPath} was replaced while waiting for it; opening it again`);
+    return false;
+  }
+
+  private readState(): string {
+    try {
+      return fs.readFileSync(this.statePath, 'utf8');
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) throw ContainerError.notFound(this.id.containerId, error);
+      throw error;
+    }
+  }
+
+  private parse(text: string): T {
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw ContainerError.corrupt(this.id.containerId, this.statePath, error);
+    }
+  }
+
+  private idUsedInAnotherSandbox(): boolean {
+    return StateFile.list(this.rootDir).some(
+      (id) => id.containerId === this.id.containerId && id.sandboxId !== this.id.sandboxId);
+  }
+
+  private directoryFd(): number {
+    if (this.dirFd === -1) this.dirFd = fs.openSync(this.rootDir, O_RDONLY | O_DIRECTORY);
+    return this.dirFd;
+  }
+
+  private assertUnlocked(): void {
+    if (this.lockFd !== -1) {
+      throw new Error(`StateFile of container "${this.id.containerId}" is already locked by this object`);
+    }
+  }
+}
+
+function unlinkIfPresent(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error;
+  }
+}

@@ -1,0 +1,23 @@
+// runcell as a library: `require('runcell')` / `import ... from 'runcell'`.
+export {
+  ErrnoError, isErrno,
+  flock, tryFlock, flockAsync, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN,
+  kill, waitpid, waitForExit, processStat, processStartTime, isProcessAlive, parseSignal, signalName,
+  WNOHANG, WUNTRACED, WCONTINUED, WALL,
+  setOOMScoreAdj,
+} from './sys';
+export type { ProcStat, WaitStatus } from './sys';
+export { ContainerError } from './container/errors';
+export type { ContainerErrorCode } from './container/errors';
+export { validateId, baseName, parseFileName, MAX_ID_LENGTH } from './container/id';
+export type { FullId } from './container/id';
+export { Status, ALL_STATUSES, canTransition, transition, requireStatus, isStatus } from './container/status';
+export { StateFile, STATE_FILE_MODE, LOCK_FILE_MODE, ROOT_DIR_MODE } from './container/state-file';
+export { Container, DEFAULT_ROOT, currentOwner } from './container/container';
+export type { DeleteOptions, ListResult } from './container/container';
+export { RECORD_VERSION, observedStatus, ociState, validateRecord } from './container/record';
+export type { ContainerRecord, OciState, ProcessIdentity } from './container/record';
+export { defaultSpec } from './oci/default-spec';
+export { setLogger } from './log';
+export type { Logger } from './log';
+export { VERSION, COMMIT, OCI_VERSION } from './version';

@@ -1,0 +1,55 @@
+// ErrnoError: a failed system call, shaped exactly as Node core reports its own (uvException in
+// lib/internal/errors.js), so code written against `fs` errors works on ours:
+//
+//   err.code     'EAGAIN'            (on Linux EWOULDBLOCK is the same number and is named EAGAIN)
+//   err.errno    -11                 (negative, as Node reports it)
+//   err.syscall  'flock'
+//   err.path     '/run/runcell/a_sandbox:a.lock'   (only when there is one)
+//   err.message  "EAGAIN: resource temporarily unavailable, flock '/run/runcell/a_sandbox:a.lock'"
+//
+// The class is defined here once and constructed from C++ (native/addon/errno_error.cc).
+import { getSystemErrorMap, getSystemErrorName } from 'node:util';
+
+export class ErrnoError extends Error {
+  declare errno: number;
+  declare code: string;
+  declare syscall: string;
+  declare path?: string;
+  declare dest?: string;
+
+  /** `errno` may be given positive (as C sees it) or negative (as Node reports it). */
+  constructor(errno: number, syscall: string, path?: string, dest?: string) {
+    const negative = -Math.abs(errno);
+    const [code, description] = describe(negative);
+    let message = `${code}: ${description}, ${syscall}`;
+    if (path !== undefined) message += ` '${path}'`;
+    if (dest !== undefined) message += ` -> '${dest}'`;
+    super(message);
+    // Own enumerable properties in Node's order: errno, code, syscall, path, dest.
+    this.errno = negative;
+    this.code = code;
+    this.syscall = syscall;
+    if (path !== undefined) this.path = path;
+    if (dest !== undefined) this.dest = dest;
+  }
+}
+Object.defineProperty(ErrnoError.prototype, 'name', {
+  value: 'ErrnoError',
+  enumerable: false,
+  writable: true,
+  configurable: true,
+});
+
+function describe(negativeErrno: number): [string, string] {
+  const known = getSystemErrorMap().get(negativeErrno);
+  if (known !== undefined) return [known[0], known[1]];
+  return [getSystemErrorName(negativeErrno), 'unknown error'];
+}
+
+/** True when `error` is a system error (ours or Node's) with one of the given codes. */
+export function isErrno(error: unknown, ...codes: string[]): error is ErrnoError {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && typeof (error as { errno?: unknown }).errno === 'number' &&
+    (codes.length === 0 || codes.includes(code));
+}

@@ -1,0 +1,55 @@
+// The only file that loads the addon, and the one typed declaration of what it exports
+// (node-pty's native.d.ts). Each function is one system call; see native/addon/.
+import { ErrnoError } from './errno';
+
+export interface WaitStatus {
+  pid: number;
+  /** Exit code when the process exited normally, else null. */
+  exitCode: number | null;
+  /** The signal that terminated (or stopped) the process, else null. */
+  signal: number | null;
+  coreDumped: boolean;
+  stopped: boolean;
+  continued: boolean;
+}
+
+export interface ProcStat {
+  /** One letter: R, S, D, Z (zombie), T, t, X, I, ... */
+  state: string;
+  ppid: number;
+  /** Clock ticks after boot at which the process started: with the pid, its identity. */
+  startTime: number;
+}
+
+export interface NativeBinding {
+  initialize(errnoError: typeof ErrnoError): void;
+  constants: {
+    LOCK_SH: number;
+    LOCK_EX: number;
+    LOCK_NB: number;
+    LOCK_UN: number;
+    WNOHANG: number;
+    WUNTRACED: number;
+    WCONTINUED: number;
+    WALL: number;
+  };
+  flock(fd: number, operation: number, path?: string): void;
+  tryFlock(fd: number, operation: number, path?: string): boolean;
+  flockAsync(fd: number, operation: number, path?: string): Promise<void>;
+  kill(pid: number, signal: number): void;
+  waitpid(pid: number, options: number): WaitStatus | null;
+  waitForExit(pid: number): Promise<void>;
+  procStat(pid: number): ProcStat;
+  setOOMScoreAdj(pid: number, score: number): boolean;
+}
+
+function load(): NativeBinding {
+  // bindings finds the package root from this file's location, which works from src/ (tests),
+  // dist/ (the library) and dist/cli.js (the bundled CLI) alike.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const binding = require('bindings')('runcell_native') as NativeBinding;
+  binding.initialize(ErrnoError);
+  return binding;
+}
+
+export const native: NativeBinding = load();

@@ -1,0 +1,91 @@
+// Processes: signals, reaping, exit notification and identity.
+import { constants as osConstants } from 'node:os';
+import { isErrno } from './errno';
+import { native, type ProcStat, type WaitStatus } from './native';
+import { ArgumentError, validateInteger } from './validate';
+
+export type { ProcStat, WaitStatus };
+export const { WNOHANG, WUNTRACED, WCONTINUED, WALL } = native.constants;
+
+const signalNumbers = osConstants.signals as Record<string, number>;
+const MAX_SIGNAL = 64; // SIGRTMAX on Linux
+
+/**
+ * A signal given as a number (9), a numeric string ('9') or a name with or without SIG in any
+ * case ('KILL', 'SIGkill'), as runc's kill accepts it. 0 is the existence probe.
+ */
+export function parseSignal(signal: number | string): number {
+  if (typeof signal === 'number') return validateInteger(signal, 'signal', 0, MAX_SIGNAL);
+  if (typeof signal !== 'string') {
+    throw new ArgumentError('ERR_INVALID_ARG_TYPE', 'The "signal" argument must be of type number or string');
+  }
+  const text = signal.trim();
+  if (/^\d+$/.test(text)) {
+    const number = Number(text);
+    if (number <= MAX_SIGNAL) return number;
+  } else {
+    const upper = text.toUpperCase();
+    const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+    const number = signalNumbers[name];
+    if (number !== undefined) return number;
+  }
+  throw new ArgumentError('ERR_UNKNOWN_SIGNAL', `Unknown signal: ${signal}`);
+}
+
+/** The conventional name of a signal number ('SIGKILL'), or its number as text. */
+export function signalName(signal: number): string {
+  for (const [name, number] of Object.entries(signalNumbers)) if (number === signal) return name;
+  return String(signal);
+}
+
+/** kill(2). Throws ErrnoError (ESRCH, EPERM, ...). */
+export function kill(pid: number, signal: number | string = 'SIGTERM'): void {
+  native.kill(validateInteger(pid, 'pid'), parseSignal(signal));
+}
+
+/**
+ * waitpid(2) with the status decoded. With WNOHANG, null while the child still runs. Without
+ * it the call blocks the thread: use it for children that are known to have exited.
+ */
+export function waitpid(pid: number, options = 0): WaitStatus | null {
+  return native.waitpid(validateInteger(pid, 'pid'), validateInteger(options, 'options', 0));
+}
+
+/**
+ * Resolves when the process exits, child or not, zombie or reaped; driven by a pidfd on the
+ * event loop (no polling). Rejects with ESRCH from pidfd_open when there is no such process.
+ */
+export function waitForExit(pid: number): Promise<void> {
+  try {
+    return native.waitForExit(validateInteger(pid, 'pid', 1));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** State, parent and start time of a process, from /proc/PID/stat. Throws ENOENT when gone. */
+export function processStat(pid: number): ProcStat {
+  return native.procStat(validateInteger(pid, 'pid', 1));
+}
+
+/** Start time of a process in clock ticks after boot (field 22 of /proc/PID/stat). */
+export function processStartTime(pid: number): number {
+  return processStat(pid).startTime;
+}
+
+/**
+ * Whether the process that was `pid` when it had `startTime` still runs. A zombie counts as
+ * dead (kill(pid, 0) succeeds on one, and this host's init reaps orphans seconds late), and a
+ * pid reused by another process is not the one we recorded.
+ */
+export function isProcessAlive(pid: number, startTime: number): boolean {
+  if (!(pid > 0)) return false;
+  let stat: ProcStat;
+  try {
+    stat = processStat(pid);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT', 'ESRCH')) return false;
+    throw error;
+  }
+  return stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
+}
