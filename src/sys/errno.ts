@@ -8,6 +8,7 @@
 //   err.message  "EAGAIN: resource temporarily unavailable, flock '/run/runcell/a_sandbox:a.lock'"
 //
 // The class is defined here once and constructed from C++ (native/addon/errno_error.cc).
+import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 
 export class ErrnoError extends Error {
@@ -40,9 +41,25 @@ Object.defineProperty(ErrnoError.prototype, 'name', {
   configurable: true,
 });
 
+// libuv's table (what Node uses) lacks some Linux errnos that system calls here can return,
+// ECHILD from waitpid first of all. Their names come from os.constants.errno, their texts from
+// glibc's strerror, lower-cased as libuv words its own.
+const LINUX_ONLY_DESCRIPTIONS: Record<string, string> = {
+  EBADMSG: 'bad message', ECHILD: 'no child processes', EDEADLK: 'resource deadlock avoided',
+  EDOM: 'numerical argument out of domain', EDQUOT: 'disk quota exceeded', EIDRM: 'identifier removed',
+  EINPROGRESS: 'operation now in progress', EMULTIHOP: 'multihop attempted', ENETRESET: 'network dropped connection on reset',
+  ENOEXEC: 'exec format error', ENOLCK: 'no locks available', ENOLINK: 'link has been severed',
+  ENOMSG: 'no message of desired type', ENOSR: 'out of streams resources', ENOSTR: 'device not a stream',
+  ESTALE: 'stale file handle', ETIME: 'timer expired',
+};
+const errnoNames = new Map<number, string>(
+  Object.entries(osConstants.errno).map(([name, number]) => [-number, name]));
+
 function describe(negativeErrno: number): [string, string] {
   const known = getSystemErrorMap().get(negativeErrno);
   if (known !== undefined) return [known[0], known[1]];
+  const name = errnoNames.get(negativeErrno);
+  if (name !== undefined) return [name, LINUX_ONLY_DESCRIPTIONS[name] ?? 'unknown error'];
   return [getSystemErrorName(negativeErrno), 'unknown error'];
 }
 

@@ -1,0 +1,77 @@
+// Shared test helpers: temporary roots, child processes, privilege checks.
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '../..');
+export const CLI = path.join(PROJECT_ROOT, 'bin/runcell');
+export const WORKERS = path.join(PROJECT_ROOT, 'build/test-workers');
+
+export const isRoot = process.getuid?.() === 0;
+
+/** A fresh directory, removed by the returned cleanup. */
+export function tempDir(prefix = 'runcell-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Environment for child node processes: without the CA bundle that slows every start. */
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion, collecting its output. */
+export function run(command: string, args: readonly string[], options: SpawnOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: childEnv(), ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk) => (stdout += chunk));
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Runs the CLI. */
+export function runcell(args: readonly string[], options: SpawnOptions = {}): Promise<RunResult> {
+  return run(CLI, args, options);
+}
+
+/** Starts a bundled test worker (test/workers/NAME.ts) with node. */
+export function startWorker(name: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  return spawn(process.execPath, [path.join(WORKERS, `${name}.js`), ...args], { env: childEnv(), ...options });
+}
+
+export function runWorker(name: string, args: readonly string[]): Promise<RunResult> {
+  return run(process.execPath, [path.join(WORKERS, `${name}.js`), ...args]);
+}
+
+/** A process that sleeps until killed, and its pid. */
+export function startSleeper(seconds = 600): ChildProcess {
+  return spawn('sleep', [String(seconds)], { stdio: 'ignore' });
+}
+
+/** Effective capabilities of this process include CAP_SYS_RESOURCE (bit 24)? */
+export function hasCapSysResource(): boolean {
+  const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapEff:'));
+  return line !== undefined && (BigInt('0x' + line.split(/\s+/)[1]) & (1n << 24n)) !== 0n;
+}
+
+export function commandExists(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
