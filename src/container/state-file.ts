@@ -96,7 +96,11 @@ export class StateFile<T = unknown> {
    */
   lockForNew(): void {
     this.assertUnlocked();
-    fs.mkdirSync(this.rootDir, { recursive: true, mode: ROOT_DIR_MODE });
+    // A root we create gets 0711 whatever the umask: others may traverse it to reach a
+    // container's files but not list it. An existing root keeps the mode its owner gave it.
+    if (fs.mkdirSync(this.rootDir, { recursive: true, mode: ROOT_DIR_MODE }) !== undefined) {
+      fs.chmodSync(this.rootDir, ROOT_DIR_MODE);
+    }
     this.acquire(LOCK_EX, true, false);
     try {
       if (fs.existsSync(this.statePath) || this.idUsedInAnotherSandbox()) {
