@@ -13,7 +13,8 @@ export { validateId, baseName, parseFileName, MAX_ID_LENGTH } from './container/
 export type { FullId } from './container/id';
 export { Status, ALL_STATUSES, canTransition, transition, requireStatus, isStatus } from './container/status';
 export { StateFile, STATE_FILE_MODE, LOCK_FILE_MODE, ROOT_DIR_MODE } from './container/state-file';
-export { Container, DEFAULT_ROOT, currentOwner } from './container/container';
+export { Container, currentOwner } from './container/container';
+export { DEFAULT_ROOT } from './container/defaults';
 export type { DeleteOptions, ListResult } from './container/container';
 export { RECORD_VERSION, observedStatus, ociState, validateRecord } from './container/record';
 export type { ContainerRecord, OciState, ProcessIdentity } from './container/record';

@@ -4,6 +4,7 @@
 // the command line.
 import * as fs from 'node:fs';
 import type { Logger } from '../log';
+import { writeErr } from './output';
 
 export type LogFormat = 'text' | 'json';
 export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
@@ -30,7 +31,7 @@ export class CliLog implements Logger {
 
   /** A failure: one line on stderr, and a line in the log file when there is one. */
   error(message: string): void {
-    process.stderr.write(`runcell: ${message}\n`);
+    writeErr(`runcell: ${message}\n`);
     if (this.options.file !== undefined) this.write('error', message);
   }
 
@@ -45,7 +46,7 @@ export class CliLog implements Logger {
       ? JSON.stringify({ level, msg: message, time })
       : `time="${time}" level=${level} msg=${JSON.stringify(message)}`;
     if (this.options.file === undefined) {
-      process.stderr.write(line + '\n');
+      writeErr(line + '\n');
       return;
     }
     if (this.fd === -1) this.fd = fs.openSync(this.options.file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND, 0o644);

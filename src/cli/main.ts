@@ -1,7 +1,7 @@
 // The runcell command line: runc's global options and commands, each a few lines over the
 // library. Global options come before the command, as with runc (`runcell --root R state ID`).
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULT_ROOT } from '../container/container';
+import { DEFAULT_ROOT } from '../container/defaults';
 import { setLogger } from '../log';
 import { COMMIT, OCI_VERSION, VERSION } from '../version';
 import type { Context } from './context';
@@ -11,6 +11,7 @@ import * as deleteCommand from './commands/delete';
 import * as listCommand from './commands/list';
 import * as specCommand from './commands/spec';
 import * as stateCommand from './commands/state';
+import { writeErr, writeOut } from './output';
 
 interface GlobalOptions {
   root: string;
@@ -49,6 +50,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .version(`runcell version ${VERSION}\ncommit: ${COMMIT}\nspec: ${OCI_VERSION}`, '-v, --version', 'print the version')
     .exitOverride()
     .configureOutput({
+      writeOut,
+      writeErr,
       // Commander's own usage errors ("error: unknown option '--x'") go through our reporting.
       outputError: (message) => getContext().log.error(message.replace(/^error: /, '').trim()),
     })
@@ -76,6 +79,6 @@ function exitCodeOf(error: unknown, getContext: () => Context): number {
   if (error instanceof CommanderError) return error.exitCode; // already reported by commander
   if (error instanceof ReportedFailure) return error.exitCode;
   getContext().log.error(error instanceof Error ? error.message : String(error));
-  if (process.env.RUNCELL_TRACE && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  if (process.env.RUNCELL_TRACE && error instanceof Error) writeErr(`${error.stack}\n`);
   return 1;
 }

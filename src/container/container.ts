@@ -13,8 +13,6 @@ import { observedStatus, ociState, validateRecord, type ContainerRecord, type Oc
 import { StateFile } from './state-file';
 import { requireStatus, Status } from './status';
 
-export const DEFAULT_ROOT = '/run/runcell';
-
 /** How long destroy waits for a SIGKILLed process before reporting it (runsc#12091: bound every wait). */
 const EXIT_TIMEOUT_MS = 10_000;
 

@@ -125,13 +125,12 @@ describe('StateFile across processes', () => {
     const second = new StateFile<unknown>(root, { containerId: 'c1', sandboxId: 'c1' });
     second.lockForNew();
     let reported: string | undefined;
-    void next().then((line) => (reported = line));
+    const report = next().then((line) => (reported = line));
     await sleep(300);
     expect(reported).toBeUndefined(); // still waiting: the old inode's lock was not kept
     second.saveLocked({ generation: 2 });
     second.close();
-    await sleep(300);
-    expect(reported).toBe('locked {"generation":2}');
+    expect(await report).toBe('locked {"generation":2}');
   });
 
   it('a waiter in lockForNew takes over a destroyed id with fresh files', async () => {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { Context } from '../context';
+import { writeOut } from '../output';
 
 export function register(program: Command, context: () => Context): void {
   program
@@ -15,18 +16,18 @@ export function register(program: Command, context: () => Context): void {
       const { Container } = await import('../../container/container');
       const { containers } = Container.list(root);
       if (options.quiet) {
-        process.stdout.write(containers.map((c) => c.id + '\n').join(''));
+        writeOut(containers.map((c) => c.id + '\n').join(''));
         return;
       }
       const states = containers.map((c) => c.state());
       if (options.format === 'json') {
         // runc encodes a nil slice: an empty list is `null`.
-        process.stdout.write(JSON.stringify(states.length > 0 ? states : null) + '\n');
+        writeOut(JSON.stringify(states.length > 0 ? states : null) + '\n');
         return;
       }
       const { formatTable } = await import('../table');
       const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER']];
       for (const s of states) rows.push([s.id, String(s.pid), s.status, s.bundle, s.created, s.owner]);
-      process.stdout.write(formatTable(rows));
+      writeOut(formatTable(rows));
     });
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Context } from '../context';
+import { writeOut } from '../output';
 
 export function register(program: Command, context: () => Context): void {
   program
@@ -9,6 +10,6 @@ export function register(program: Command, context: () => Context): void {
     .action(async (id: string) => {
       const { Container } = await import('../../container/container');
       // Indented by two spaces and without a trailing newline, as runc prints it.
-      process.stdout.write(JSON.stringify(Container.load(context().root, id).state(), null, 2));
+      writeOut(JSON.stringify(Container.load(context().root, id).state(), null, 2));
     });
 }
