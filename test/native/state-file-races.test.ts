@@ -52,6 +52,12 @@ const exited = (child: ChildProcess) =>
     : new Promise<void>((resolve) => child.once('exit', () => resolve()));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits until the process is blocked in flock: /proc/locks lists it as a waiter ("->"). */
+async function blockedOnLock(pid: number): Promise<void> {
+  const waiter = new RegExp(`^\\d+: -> FLOCK\\s+ADVISORY\\s+\\w+\\s+${pid} `, 'm');
+  while (!waiter.test(fs.readFileSync('/proc/locks', 'utf8'))) await sleep(10);
+}
+
 describe('StateFile across processes', () => {
   it('16 processes race lockForNew on one id: exactly one wins and its state is intact', async () => {
     const racers = Array.from({ length: 16 }, (_, i) => worker('race-create', [root, 'contested', `p${i}`]));
@@ -107,7 +113,7 @@ describe('StateFile across processes', () => {
     const waiter = worker('wait-lock', [root, 'c1', 'lock']);
     const next = lines(waiter);
     expect(await next()).toBe('waiting');
-    await sleep(200); // let it block in flock
+    await blockedOnLock(waiter.pid!);
     holder.destroy();
     expect(await next()).toBe('error ERR_CONTAINER_NOT_FOUND');
   });
@@ -119,7 +125,7 @@ describe('StateFile across processes', () => {
     const waiter = worker('wait-lock', [root, 'c1', 'lock']);
     const next = lines(waiter);
     expect(await next()).toBe('waiting');
-    await sleep(200);
+    await blockedOnLock(waiter.pid!);
     first.destroy();
     // A new container of the same id, created and locked at once, on a fresh lock file.
     const second = new StateFile<unknown>(root, { containerId: 'c1', sandboxId: 'c1' });
@@ -140,7 +146,7 @@ describe('StateFile across processes', () => {
     const waiter = worker('wait-lock', [root, 'c1', 'lockForNew']);
     const next = lines(waiter);
     expect(await next()).toBe('waiting');
-    await sleep(200);
+    await blockedOnLock(waiter.pid!);
     first.destroy();
     expect(await next()).toBe('locked none');
   });
