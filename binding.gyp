@@ -17,6 +17,13 @@
       "defines": [ "NAPI_VERSION=9" ],
       "cflags": [ "-O2", "-fstack-protector-strong", "-fvisibility=hidden", "-Wall", "-Wextra" ],
       "cflags_cc": [ "-std=c++17", "-fvisibility=hidden" ]
+    },
+    {
+      # The C floor of `runcell bench locks --baseline`: the same lock-and-read loop, nothing else.
+      "target_name": "runcell-lock-floor",
+      "type": "executable",
+      "sources": [ "native/bench/lock_floor.c" ],
+      "cflags": [ "-O2", "-Wall", "-Wextra" ]
     }
   ]
 }

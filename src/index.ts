@@ -13,6 +13,7 @@ export { validateId, baseName, parseFileName, MAX_ID_LENGTH } from './container/
 export type { FullId } from './container/id';
 export { Status, ALL_STATUSES, canTransition, transition, requireStatus, isStatus } from './container/status';
 export { StateFile, STATE_FILE_MODE, LOCK_FILE_MODE, ROOT_DIR_MODE } from './container/state-file';
+export type { LockMode } from './container/state-file';
 export { Container, currentOwner } from './container/container';
 export { DEFAULT_ROOT } from './container/defaults';
 export type { DeleteOptions, ListResult } from './container/container';
@@ -22,3 +23,10 @@ export { defaultSpec } from './oci/default-spec';
 export { setLogger } from './log';
 export type { Logger } from './log';
 export { VERSION, COMMIT, OCI_VERSION } from './version';
+export { benchLocks, describePlan } from './bench/locks';
+export { formatLockBenchReport } from './bench/report';
+export { renderLockBenchSvg } from './bench/plot';
+export { WORKLOADS, SPREADS, LOCK_MODES, DEFAULT_LOCK_BENCH_OPTIONS } from './bench/types';
+export type {
+  Workload, Spread, BenchLockMode, Impl, LockBenchOptions, LockBenchRun, LockBenchCheck, LockBenchReport, BenchProgress,
+} from './bench/types';

@@ -17,9 +17,7 @@ function commit() {
   }
 }
 
-await build({
-  entryPoints: [path.join(root, 'src/cli/run.ts')],
-  outfile: path.join(root, 'dist/cli.js'),
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -30,4 +28,8 @@ await build({
   sourcemap: 'linked',
   define: { RUNCELL_COMMIT: JSON.stringify(commit()) },
   logLevel: 'warning',
-});
+};
+
+await build({ ...common, entryPoints: [path.join(root, 'src/cli/run.ts')], outfile: path.join(root, 'dist/cli.js') });
+// The worker processes of `runcell bench locks`: started dozens at a time, so bundled too.
+await build({ ...common, entryPoints: [path.join(root, 'src/bench/worker.ts')], outfile: path.join(root, 'dist/bench-worker.js') });

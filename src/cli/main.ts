@@ -7,6 +7,7 @@ import { COMMIT, OCI_VERSION, VERSION } from '../version';
 import type { Context } from './context';
 import { ReportedFailure } from './exit';
 import { CliLog, LOG_FORMATS, type LogFormat } from './log';
+import * as benchCommand from './commands/bench';
 import * as deleteCommand from './commands/delete';
 import * as listCommand from './commands/list';
 import * as specCommand from './commands/spec';
@@ -63,6 +64,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   stateCommand.register(program, getContext);
   deleteCommand.register(program, getContext);
   specCommand.register(program);
+  benchCommand.register(program, getContext);
 
   try {
     await program.parseAsync(argv as string[]);

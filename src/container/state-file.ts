@@ -7,11 +7,13 @@
 // - lockForNew on an id that exists fails and leaves the existing files untouched.
 // - The lock file is unlinked by destroy() while held, so a process that was waiting on it
 //   holds a lock on an inode nobody else will ever lock (lxc#2587). After every flock we check
-//   that the path still names the inode we locked, and otherwise open it again (or, for an
+//   that the inode we locked is still linked, and otherwise open the path again (or, for an
 //   existing container, report that it is gone).
 // - saveLocked without the exclusive lock throws instead of writing.
 // - Readers take a shared lock, so concurrent `state` calls do not queue behind each other,
 //   and parse after unlocking.
+// - The lock file stays open between operations of one StateFile (close() releases it), so a
+//   program that reads a container repeatedly pays one flock pair per read, not an open too.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
@@ -29,7 +31,9 @@ export const ROOT_DIR_MODE = 0o711;
 const OWNED_EXTENSIONS = ['state', 'tmp', 'exit'] as const;
 export type OwnedExtension = (typeof OWNED_EXTENSIONS)[number] | 'lock';
 
-type LockMode = 'exclusive' | 'shared';
+export type LockMode = 'exclusive' | 'shared';
+
+const flockOperation = (mode: LockMode): number => (mode === 'shared' ? LOCK_SH : LOCK_EX);
 
 const { O_RDONLY, O_CREAT, O_WRONLY, O_TRUNC, O_DIRECTORY } = fs.constants;
 
@@ -39,6 +43,7 @@ export class StateFile<T = unknown> {
   readonly statePath: string;
   readonly lockPath: string;
   private readonly tmpPath: string;
+  /** The open lock file, kept between operations; -1 until first needed and after close(). */
   private lockFd = -1;
   private lockMode: LockMode | null = null;
   private dirFd = -1;
@@ -64,28 +69,26 @@ export class StateFile<T = unknown> {
     return this.lockMode === 'exclusive';
   }
 
-  /** Takes the exclusive lock of an existing container, waiting for it. */
-  lock(): void {
-    this.acquire(LOCK_EX, false, false);
+  /**
+   * Locks an existing container, waiting for the lock: exclusive to change it, shared to read
+   * it (readers do not exclude each other). ERR_CONTAINER_NOT_FOUND when it does not exist.
+   */
+  lock(mode: LockMode = 'exclusive'): void {
+    this.acquire(flockOperation(mode), false, false);
   }
 
-  /** Takes the exclusive lock if it is free; false when another holder has it. */
-  tryLock(): boolean {
-    return this.acquire(LOCK_EX, false, true);
+  /** Like lock(), but returns false at once when another holder excludes us. */
+  tryLock(mode: LockMode = 'exclusive'): boolean {
+    return this.acquire(flockOperation(mode), false, true);
   }
 
-  /** Takes the exclusive lock without blocking the event loop. */
-  async lockAsync(): Promise<void> {
+  /** Like lock(), waiting without blocking the event loop (and off the libuv threadpool). */
+  async lockAsync(mode: LockMode = 'exclusive'): Promise<void> {
     this.assertUnlocked();
     for (;;) {
-      const fd = this.openLockFile(false);
-      try {
-        await flockAsync(fd, LOCK_EX, this.lockPath);
-      } catch (error) {
-        fs.closeSync(fd);
-        throw error;
-      }
-      if (this.keepIfCurrent(fd, 'exclusive')) return;
+      const fd = this.lockFile(false);
+      await flockAsync(fd, flockOperation(mode), this.lockPath);
+      if (this.keepIfCurrent(mode)) return;
     }
   }
 
@@ -112,15 +115,15 @@ export class StateFile<T = unknown> {
     }
   }
 
+  /** Releases the lock; the lock file stays open for the next operation until close(). */
   unlock(): void {
-    if (this.lockFd === -1) return;
-    const fd = this.lockFd;
-    this.lockFd = -1;
+    if (this.lockMode === null) return;
     this.lockMode = null;
     try {
-      flock(fd, LOCK_UN, this.lockPath);
-    } finally {
-      fs.closeSync(fd); // closing releases the lock even if LOCK_UN failed
+      flock(this.lockFd, LOCK_UN, this.lockPath);
+    } catch (error) {
+      this.closeLockFile(); // closing releases the lock whatever went wrong
+      throw error;
     }
   }
 
@@ -156,7 +159,7 @@ export class StateFile<T = unknown> {
    */
   load(): T {
     if (this.locked) return this.parse(this.readState());
-    this.acquire(LOCK_SH, false, false);
+    this.lock('shared');
     let text: string;
     try {
       text = this.readState();
@@ -181,19 +184,18 @@ export class StateFile<T = unknown> {
       for (const ext of OWNED_EXTENSIONS) unlinkIfPresent(this.pathOf(ext));
       unlinkIfPresent(this.lockPath);
     } finally {
-      this.unlock();
+      this.lockMode = null;
+      this.closeLockFile(); // its inode is gone: nothing left to lock
     }
   }
 
   /** Releases the lock if held and every descriptor. Safe to call more than once. */
   close(): void {
-    try {
-      this.unlock();
-    } finally {
-      if (this.dirFd !== -1) {
-        fs.closeSync(this.dirFd);
-        this.dirFd = -1;
-      }
+    this.lockMode = null;
+    this.closeLockFile();
+    if (this.dirFd !== -1) {
+      fs.closeSync(this.dirFd);
+      this.dirFd = -1;
     }
   }
 
@@ -244,61 +246,67 @@ export class StateFile<T = unknown> {
     throw ContainerError.ambiguous(partialId, names.sort());
   }
 
-  // Opens the lock file and flocks it until the lock is held on the inode the path names.
+  // Flocks the lock file until the lock is held on a lock file that is still in place.
   // Returns false only for a try-lock that found the lock held.
   private acquire(operation: number, create: boolean, nonBlocking: boolean): boolean {
     this.assertUnlocked();
     for (;;) {
-      const fd = this.openLockFile(create);
-      try {
-        if (nonBlocking) {
-          if (!tryFlock(fd, operation, this.lockPath)) {
-            fs.closeSync(fd);
-            return false;
-          }
-        } else {
-          flock(fd, operation, this.lockPath);
-        }
-      } catch (error) {
-        fs.closeSync(fd);
-        throw error;
+      const fd = this.lockFile(create);
+      if (nonBlocking) {
+        if (!tryFlock(fd, operation, this.lockPath)) return false;
+      } else {
+        flock(fd, operation, this.lockPath);
       }
-      if (this.keepIfCurrent(fd, operation === LOCK_SH ? 'shared' : 'exclusive')) return true;
+      if (this.keepIfCurrent(operation === LOCK_SH ? 'shared' : 'exclusive')) return true;
     }
   }
 
-  private openLockFile(create: boolean): number {
+  private lockFile(create: boolean): number {
+    if (this.lockFd !== -1) return this.lockFd;
     try {
-      return fs.openSync(this.lockPath, create ? O_RDONLY | O_CREAT : O_RDONLY, LOCK_FILE_MODE);
+      this.lockFd = fs.openSync(this.lockPath, create ? O_RDONLY | O_CREAT : O_RDONLY, LOCK_FILE_MODE);
     } catch (error) {
       if (!create && isErrno(error, 'ENOENT')) throw ContainerError.notFound(this.id.containerId, error);
       throw error;
     }
+    return this.lockFd;
   }
 
-  // The race: while we waited in flock, the holder destroyed the container and unlinked the
-  // lock file; perhaps a new container of the same id even created a fresh one. Our lock is
-  // then on an inode no one else will lock. Keep the lock only if the path still names our
-  // inode; otherwise close and let the caller open the path again.
-  private keepIfCurrent(fd: number, mode: LockMode): boolean {
-    const held = fs.fstatSync(fd);
-    const current = fs.statSync(this.lockPath, { throwIfNoEntry: false });
-    if (current !== undefined && current.ino === held.ino && current.dev === held.dev) {
-      this.lockFd = fd;
+  private closeLockFile(): void {
+    if (this.lockFd === -1) return;
+    const fd = this.lockFd;
+    this.lockFd = -1;
+    fs.closeSync(fd);
+  }
+
+  // The race: while we waited in flock (or while our lock file stayed open between two
+  // operations), the holder destroyed the container and unlinked the lock file; perhaps a new
+  // container of the same id even created a fresh one. Our lock is then on an inode nobody else
+  // will lock. Lock files are only ever created at their path and unlinked, never renamed or
+  // linked elsewhere, so "still linked" means "still the file the path names". If it is not,
+  // close it and let the caller open the path again.
+  private keepIfCurrent(mode: LockMode): boolean {
+    if (fs.fstatSync(this.lockFd).nlink > 0) {
       this.lockMode = mode;
       return true;
     }
-    fs.closeSync(fd);
-    log.debug(`lock file ${this.lockPath} was replaced while waiting for it; opening it again`);
+    this.closeLockFile();
+    log.debug(`lock file ${this.lockPath} was removed while we held it open; opening it again`);
     return false;
   }
 
   private readState(): string {
+    let fd: number;
     try {
-      return fs.readFileSync(this.statePath, 'utf8');
+      fd = fs.openSync(this.statePath, O_RDONLY);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) throw ContainerError.notFound(this.id.containerId, error);
       throw error;
+    }
+    try {
+      return readAll(fd);
+    } finally {
+      fs.closeSync(fd);
     }
   }
 
@@ -321,9 +329,27 @@ export class StateFile<T = unknown> {
   }
 
   private assertUnlocked(): void {
-    if (this.lockFd !== -1) {
+    if (this.lockMode !== null) {
       throw new Error(`StateFile of container "${this.id.containerId}" is already locked by this object`);
     }
+  }
+}
+
+// One buffer for every read of this process: a state file is read in one read(2) into it
+// (readFileSync would fstat first and allocate each time).
+let readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+function readAll(fd: number): string {
+  let length = 0;
+  for (;;) {
+    if (length === readBuffer.length) {
+      const bigger = Buffer.allocUnsafe(readBuffer.length * 2);
+      readBuffer.copy(bigger, 0, 0, length);
+      readBuffer = bigger;
+    }
+    const n = fs.readSync(fd, readBuffer, length, readBuffer.length - length, null);
+    if (n === 0) return readBuffer.toString('utf8', 0, length);
+    length += n;
   }
 }
 

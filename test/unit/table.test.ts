@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatTable } from '../../src/cli/table';
+import { formatTable } from '../../src/format/table';
 
 describe('formatTable (Go tabwriter as runc list uses it)', () => {
   it('pads columns to at least 12 and to the widest cell plus 3; the last column is not padded', () => {

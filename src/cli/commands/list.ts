@@ -25,7 +25,7 @@ export function register(program: Command, context: () => Context): void {
         writeOut(JSON.stringify(states.length > 0 ? states : null) + '\n');
         return;
       }
-      const { formatTable } = await import('../table');
+      const { formatTable } = await import('../../format/table');
       const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER']];
       for (const s of states) rows.push([s.id, String(s.pid), s.status, s.bundle, s.created, s.owner]);
       writeOut(formatTable(rows));

@@ -1,0 +1,27 @@
+// Where the benchmark's helper programs are, from the library (dist/bench/) and from the CLI
+// bundle (dist/cli.js) alike: found from the package root.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+function packageRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, 'utf8')).name === 'runcell') return dir;
+    if (path.dirname(dir) === dir) throw new Error(`cannot find the runcell package above ${__dirname}`);
+  }
+}
+
+/** The bundled worker (built by `npm run build`). */
+export function workerScript(): string {
+  return requireFile(path.join(packageRoot(), 'dist', 'bench-worker.js'), 'npm run build');
+}
+
+/** The C floor (built by `npm install`, binding.gyp target runcell-lock-floor). */
+export function floorProgram(): string {
+  return requireFile(path.join(packageRoot(), 'build', 'Release', 'runcell-lock-floor'), 'npm install');
+}
+
+function requireFile(file: string, builtBy: string): string {
+  if (!fs.existsSync(file)) throw new Error(`'${file}' is missing: it is built by \`${builtBy}\``);
+  return file;
+}
