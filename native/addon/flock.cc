@@ -76,8 +76,21 @@ void SettleOnLoop(Napi::Env env, Napi::Function /*unused*/, FlockRequest* reques
 
 Napi::Value FlockAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto* request = new FlockRequest(env, info[0].As<Napi::Number>().Int32Value(),
-                                   info[1].As<Napi::Number>().Int32Value(), OptionalPath(info, 2));
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int operation = info[1].As<Napi::Number>().Int32Value();
+  // A free lock is taken at once on this thread: a thread is started only to wait for a lock
+  // that is actually held (starting one costs far more than the flock itself).
+  int err = FlockRetryingEintr(fd, operation | LOCK_NB);
+  if (err != EWOULDBLOCK || (operation & LOCK_NB) != 0) {
+    Napi::Promise::Deferred settled(env);
+    if (err == 0) {
+      settled.Resolve(env.Undefined());
+    } else {
+      settled.Reject(MakeErrnoError(env, err, "flock", OptionalPath(info, 2).c_str()).Value());
+    }
+    return settled.Promise();
+  }
+  auto* request = new FlockRequest(env, fd, operation, OptionalPath(info, 2));
   Napi::Promise promise = request->deferred.Promise();
   // The thread-safe function keeps the event loop alive while the lock is awaited, as a
   // pending fs request would.

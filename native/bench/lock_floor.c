@@ -8,7 +8,8 @@
  *
  * Prints "ready", waits for one byte on stdin (the barrier), runs until SECONDS have passed or
  * MAX_OPS (0: no limit) ops are done, writes each op's latency in microseconds as a
- * little-endian double to LATENCY_FILE, and prints one JSON line: ops, seconds, waitNs, holdNs.
+ * little-endian double to LATENCY_FILE, and prints one JSON line: ops, seconds, cpuUs, waitNs,
+ * holdNs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,10 +82,14 @@ int main(int argc, char **argv) {
     latencies[count++] = (t2 - t0) / 1e3;
   }
   double seconds_run = (now_ns() - start) / 1e9;
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  double cpu_us = usage.ru_utime.tv_sec * 1e6 + usage.ru_utime.tv_usec + usage.ru_stime.tv_sec * 1e6 + usage.ru_stime.tv_usec;
   FILE *out = fopen(latency_path, "wb");
   if (out == NULL) fail("open", latency_path);
   fwrite(latencies, sizeof(double), count, out);
   fclose(out);
-  printf("{\"ops\":%zu,\"seconds\":%.6f,\"waitNs\":%.0f,\"holdNs\":%.0f}\n", count, seconds_run, wait_ns, hold_ns);
+  printf("{\"ops\":%zu,\"seconds\":%.6f,\"cpuUs\":%.0f,\"waitNs\":%.0f,\"holdNs\":%.0f}\n", count, seconds_run, cpu_us, wait_ns,
+         hold_ns);
   return 0;
 }

@@ -54,6 +54,11 @@ export interface LockBenchRun {
   fairness: number;
   ops: number;
   seconds: number;
+  /**
+   * CPU time per operation, summed over workers: unlike wall time, barely disturbed by other
+   * programs on a shared machine, so it is what compares runs made at different moments.
+   */
+  cpuUsPerOp: number;
   /** Mean time to acquire the lock, and mean time it was held, per operation (null: no single lock). */
   meanWaitUs: number | null;
   meanHoldUs: number | null;
@@ -93,6 +98,8 @@ export interface WorkerTask {
 export interface WorkerResult {
   ops: number;
   seconds: number;
+  /** CPU time (user + system) the worker used during the run. */
+  cpuUs: number;
   waitUs: number;
   holdUs: number;
   /** Saves completed per container id. */

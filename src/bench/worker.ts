@@ -106,6 +106,7 @@ async function opAsync(op: Op): Promise<void> {
 }
 
 async function run(): Promise<WorkerResult> {
+  const cpuStart = process.cpuUsage();
   const start = performance.now();
   const deadline = start + task.durationS * 1000;
   let ops = 0;
@@ -115,8 +116,9 @@ async function run(): Promise<WorkerResult> {
     ops++;
   }
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
   fs.writeFileSync(task.latencyFile, latencies.bytes());
-  return { ops, seconds, waitUs, holdUs, saves };
+  return { ops, seconds, cpuUs: cpu.user + cpu.system, waitUs, holdUs, saves };
 }
 
 process.stdout.write('ready\n');

@@ -59,13 +59,16 @@ export class Container {
     }
   }
 
-  /** Every container of the root directory, sorted by id; damaged ones are reported apart. */
+  /**
+   * Every container of the root directory, sorted by id; damaged ones are reported apart. A
+   * snapshot: each state is read without its lock (see StateFile.peek).
+   */
   static list(rootDir: string): ListResult {
     const result: ListResult = { containers: [], damaged: [] };
     for (const id of StateFile.list(rootDir)) {
       const stateFile = new StateFile<unknown>(rootDir, id);
       try {
-        result.containers.push(new Container(rootDir, validateRecord(stateFile.load(), id, stateFile.statePath)));
+        result.containers.push(new Container(rootDir, validateRecord(stateFile.peek(), id, stateFile.statePath)));
       } catch (error) {
         // Destroyed between the directory listing and the load: simply no longer there.
         if (error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') continue;

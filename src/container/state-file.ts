@@ -43,6 +43,8 @@ export class StateFile<T = unknown> {
   readonly statePath: string;
   readonly lockPath: string;
   private readonly tmpPath: string;
+  /** `<root>/<cid>_sandbox:<sid>`: every file of the container is this plus an extension. */
+  private readonly base: string;
   /** The open lock file, kept between operations; -1 until first needed and after close(). */
   private lockFd = -1;
   private lockMode: LockMode | null = null;
@@ -51,6 +53,7 @@ export class StateFile<T = unknown> {
   constructor(rootDir: string, id: FullId) {
     this.rootDir = rootDir;
     this.id = { containerId: validateId(id.containerId), sandboxId: validateId(id.sandboxId) };
+    this.base = path.join(rootDir, baseName(this.id));
     this.statePath = this.pathOf('state');
     this.lockPath = this.pathOf('lock');
     this.tmpPath = this.pathOf('tmp');
@@ -58,7 +61,7 @@ export class StateFile<T = unknown> {
 
   /** `<root>/<cid>_sandbox:<sid>.<ext>` */
   pathOf(ext: OwnedExtension): string {
-    return path.join(this.rootDir, `${baseName(this.id)}.${ext}`);
+    return `${this.base}.${ext}`;
   }
 
   get locked(): boolean {
@@ -167,6 +170,15 @@ export class StateFile<T = unknown> {
       this.unlock();
     }
     return this.parse(text);
+  }
+
+  /**
+   * The last saved state, read without taking the lock. Saves replace the file atomically, so
+   * this is always one complete state; and it never waits behind a holder, so one container
+   * whose lock is held for long cannot stall a listing of all of them (podman#658).
+   */
+  peek(): T {
+    return this.parse(this.readState());
   }
 
   /**

@@ -10,7 +10,7 @@ let dir: string;
 beforeEach(() => (dir = tempDir()));
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const RUN_FIELDS = ['workload', 'spread', 'lockMode', 'procs', 'impl', 'opsPerSec', 'p50Us', 'p95Us', 'p99Us', 'maxUs', 'fairness'];
+const RUN_FIELDS = ['workload', 'spread', 'lockMode', 'procs', 'impl', 'opsPerSec', 'p50Us', 'p95Us', 'p99Us', 'maxUs', 'fairness', 'cpuUsPerOp'];
 
 describe('benchLocks', () => {
   it('sweeps every workload, runs the C floor beside load, and loses no update', async () => {
@@ -48,7 +48,7 @@ describe('benchLocks', () => {
     }
     const names = report.checks.map((c) => c.name);
     expect(names).toContain('load, shared container, P=1: runcell / C floor');
-    expect(names).toContain('list 50 vs 5 containers: time ratio');
+    expect(names).toContain('list 50 vs 5 containers: CPU time ratio');
     expect(report.checks.find((c) => c.name.startsWith('save: lost updates'))).toMatchObject({ measured: '0', passed: true });
 
     const svg = renderLockBenchSvg(report);
