@@ -19,6 +19,14 @@
       "cflags_cc": [ "-std=c++17", "-fvisibility=hidden" ]
     },
     {
+      # The container's native processes: gofer (host side) and init (inside). A plain
+      # executable, single-threaded, no Node: clone, setns and mount must not run in Node.
+      "target_name": "runcell-init",
+      "type": "executable",
+      "sources": [ "native/init/main.c", "native/init/plan.c", "native/init/ops.c" ],
+      "cflags": [ "-O2", "-Wall", "-Wextra", "-fstack-protector-strong" ]
+    },
+    {
       # The C floor of `runcell bench locks --baseline`: the same lock-and-read loop, nothing else.
       "target_name": "runcell-lock-floor",
       "type": "executable",

@@ -1,0 +1,360 @@
+/*
+ * runcell-init: the container's native processes, one single-threaded executable.
+ *
+ *   runcell-init gofer PLAN_FD REPORT_FD
+ *
+ * Gofer (host side, started by `runcell create`): reads the launch plan, clones the init into
+ * the container's namespaces with the calling CLI as the init's parent (CLONE_PARENT), writes
+ * the user-namespace maps, reports "ready <init pid>" or "error <step> <errno>" on REPORT_FD,
+ * and waits for "commit" on PLAN_FD (EOF instead means the CLI died: it kills the init and
+ * leaves). Then it detaches from the caller's stdio and session, opens the start gate on
+ * `runcell start`, relays the start result, and when the init reports the exit status (or its
+ * socket reaches EOF: SIGKILLed, 137) writes the exit record atomically and exits.
+ *
+ * Init (pid 1 of the sandbox's pid namespace when there is a new one): runs the init steps of
+ * the plan, waits at the start gate, clones the user's process (into a nested pid namespace
+ * where the plan says so), reaps it, reports its status and exits with it.
+ *
+ * The user's process runs the user steps (mount /proc, masks, rlimits, identity,
+ * capabilities, ...) and execs; a failure is reported through a close-on-exec pipe, whose
+ * EOF means execve succeeded.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ops.h"
+#include "plan.h"
+
+static struct plan plan;
+
+static const char *opt(const char *name, int arg) {
+  for (int i = 0; i < plan.count; i++) {
+    if (strcmp(plan.ops[i].argv[0], name) == 0 && arg < plan.ops[i].argc) return plan.ops[i].argv[arg];
+  }
+  return NULL;
+}
+
+static void send_msg(int fd, const char *fmt, ...) {
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  while (send(fd, buf, n, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+}
+
+/* One message from the seqpacket socket; 0 at EOF. */
+static ssize_t recv_msg(int fd, char *buf, size_t size) {
+  ssize_t n;
+  do {
+    n = recv(fd, buf, size - 1, 0);
+  } while (n < 0 && errno == EINTR);
+  buf[n > 0 ? n : 0] = '\0';
+  return n;
+}
+
+static void write_all(int fd, const char *s) {
+  size_t len = strlen(s);
+  while (len > 0) {
+    ssize_t n = write(fd, s, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    s += n;
+    len -= n;
+  }
+}
+
+static pid_t clone_process(unsigned long flags) {
+  return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+static int status_of(int wstatus) {
+  if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
+  return 255;
+}
+
+/* ---- the user's process ---------------------------------------------------------------- */
+
+static void run_user(int exec_error_fd) {
+  for (int i = 0; i < plan.count; i++) {
+    struct op *op = &plan.ops[i];
+    if (op->argv[0][0] != 'u') continue;
+    int err = op_run(op);
+    if (err != 0) {
+      char buf[64];
+      snprintf(buf, sizeof buf, "%d %d", op->index, err);
+      write_all(exec_error_fd, buf);
+      _exit(127);
+    }
+  }
+  write_all(exec_error_fd, "-1 22"); /* a plan without exec */
+  _exit(127);
+}
+
+/* ---- init ------------------------------------------------------------------------------- */
+
+static void run_init(int ctl) {
+  char msg[256];
+  if (opt("g-uid-map", 1) != NULL || opt("g-gid-map", 1) != NULL) {
+    if (recv_msg(ctl, msg, sizeof msg) <= 0 || strcmp(msg, "maps") != 0) _exit(1);
+  }
+  for (int i = 0; i < plan.count; i++) {
+    struct op *op = &plan.ops[i];
+    if (op->argv[0][0] != 'i' || strcmp(op->argv[0], "i-user-clone") == 0) continue;
+    int err = op_run(op);
+    if (err != 0) {
+      send_msg(ctl, "error %d %d", op->index, err);
+      _exit(1);
+    }
+  }
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  send_msg(ctl, "ready");
+
+  /* The start gate. EOF: the gofer is gone, and nobody could ever start us. */
+  if (recv_msg(ctl, msg, sizeof msg) <= 0 || strcmp(msg, "go") != 0) _exit(1);
+
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) {
+    send_msg(ctl, "start-error -1 %d", errno);
+    _exit(1);
+  }
+  const char *user_clone = opt("i-user-clone", 1);
+  pid_t child = clone_process(user_clone != NULL ? strtoul(user_clone, NULL, 0) : 0);
+  if (child < 0) {
+    send_msg(ctl, "start-error -1 %d", errno);
+    _exit(1);
+  }
+  if (child == 0) {
+    close(pipefd[0]);
+    close(ctl);
+    run_user(pipefd[1]);
+  }
+  close(pipefd[1]);
+  char report[64] = {0};
+  ssize_t n;
+  do {
+    n = read(pipefd[0], report, sizeof report - 1);
+  } while (n < 0 && errno == EINTR);
+  close(pipefd[0]);
+  if (n > 0) {
+    int index = -1, err = EIO;
+    sscanf(report, "%d %d", &index, &err);
+    send_msg(ctl, "start-error %d %d", index, err);
+  } else {
+    send_msg(ctl, "started %d", child);
+  }
+  /* Nothing left to do but wait: keep no privilege that could be turned against the host. */
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+
+  /* As pid 1 of the sandbox, reap every orphan until the user's process itself exits. */
+  for (;;) {
+    int wstatus;
+    pid_t pid = waitpid(-1, &wstatus, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      _exit(255);
+    }
+    if (pid == child) {
+      int status = status_of(wstatus);
+      send_msg(ctl, "exit %d", status);
+      _exit(status);
+    }
+  }
+}
+
+/* ---- gofer ------------------------------------------------------------------------------ */
+
+static int write_exit_record(const char *path, const char *tmp, int status) {
+  char buf[256];
+  char when[64];
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  struct tm tm;
+  gmtime_r(&now.tv_sec, &tm);
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf, sizeof buf, "{\"exitStatus\":%d,\"exited\":\"%s.%03ldZ\"}", status, when, now.tv_nsec / 1000000);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return -1;
+  write_all(fd, buf);
+  fsync(fd);
+  close(fd);
+  return rename(tmp, path);
+}
+
+static void detach_stdio(void) {
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) return;
+  for (int fd = 0; fd <= 2; fd++) dup2(null, fd);
+  close(null);
+}
+
+static int gofer(int plan_fd, int report_fd) {
+  if (plan_read(plan_fd, &plan) != 0) {
+    dprintf(report_fd, "error -1 %d\n", errno);
+    return 1;
+  }
+  const char *exit_path = opt("g-files", 1), *exit_tmp = opt("g-files", 2);
+  const char *gate_path = opt("g-files", 3), *ready_path = opt("g-files", 4);
+  const char *clone_flags = opt("g-clone", 1);
+  if (exit_path == NULL || exit_tmp == NULL || gate_path == NULL || ready_path == NULL || clone_flags == NULL) {
+    dprintf(report_fd, "error -1 %d\n", EINVAL);
+    return 1;
+  }
+  for (int i = 0; i < plan.count; i++) {
+    if (strcmp(plan.ops[i].argv[0], "g-mkfifo") != 0) continue;
+    if (mkfifo(plan.ops[i].argv[1], 0600) != 0) {
+      dprintf(report_fd, "error %d %d\n", i, errno);
+      return 1;
+    }
+  }
+  int ctl[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) != 0) {
+    dprintf(report_fd, "error -1 %d\n", errno);
+    return 1;
+  }
+  const char *pid_ns = opt("g-join-pid", 1);
+  if (pid_ns != NULL) {
+    /* Joining a pid namespace applies to children only: the gofer itself stays on the host. */
+    int fd = open(pid_ns, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWPID) != 0) {
+      dprintf(report_fd, "error %d %d\n", -1, errno);
+      return 1;
+    }
+    close(fd);
+  }
+  pid_t init = clone_process(CLONE_PARENT | strtoul(clone_flags, NULL, 0));
+  if (init < 0) {
+    dprintf(report_fd, "error -1 %d\n", errno);
+    return 1;
+  }
+  if (init == 0) {
+    close(ctl[0]);
+    close(plan_fd);
+    close(report_fd);
+    run_init(ctl[1]);
+  }
+  close(ctl[1]);
+
+  char msg[256];
+  const char *uid_map = opt("g-uid-map", 1), *gid_map = opt("g-gid-map", 1);
+  if (uid_map != NULL || gid_map != NULL) {
+    char path[64];
+    int err = 0;
+    const char *setgroups = opt("g-setgroups", 1);
+    if (setgroups != NULL) {
+      snprintf(path, sizeof path, "/proc/%d/setgroups", init);
+      int fd = open(path, O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write(fd, setgroups, strlen(setgroups)) < 0) err = errno;
+      if (fd >= 0) close(fd);
+    }
+    const char *maps[2][2] = {{"uid_map", uid_map}, {"gid_map", gid_map}};
+    for (int i = 0; i < 2 && err == 0; i++) {
+      if (maps[i][1] == NULL) continue;
+      snprintf(path, sizeof path, "/proc/%d/%s", init, maps[i][0]);
+      int fd = open(path, O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write(fd, maps[i][1], strlen(maps[i][1])) < 0) err = errno;
+      if (fd >= 0) close(fd);
+    }
+    if (err != 0) {
+      kill(init, SIGKILL);
+      dprintf(report_fd, "error -2 %d\n", err);
+      return 1;
+    }
+    send_msg(ctl[0], "maps");
+  }
+
+  if (recv_msg(ctl[0], msg, sizeof msg) <= 0) {
+    dprintf(report_fd, "error -1 %d\n", ECHILD);
+    return 1;
+  }
+  if (strncmp(msg, "error ", 6) == 0) {
+    dprintf(report_fd, "%s\n", msg);
+    return 1;
+  }
+  dprintf(report_fd, "ready %d\n", init);
+
+  /* The CLI saves the container's state, then commits. EOF first: it died mid-create, and a
+   * container nobody recorded must not live on. */
+  char commit[16] = {0};
+  ssize_t n;
+  do {
+    n = read(plan_fd, commit, sizeof commit - 1);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0 || strncmp(commit, "commit", 6) != 0) {
+    kill(init, SIGKILL);
+    return 1;
+  }
+  close(plan_fd);
+  close(report_fd);
+  /* Keep nothing of the caller's: its pipes must reach EOF when the container's processes close
+   * them (containerd and conmon read them to the end), and its terminal's signals are not ours. */
+  detach_stdio();
+  setsid();
+  syscall(SYS_close_range, 3, ctl[0] - 1, 0);
+  syscall(SYS_close_range, ctl[0] + 1, ~0U, 0);
+
+  int gate = open(gate_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  int ready = open(ready_path, O_RDWR | O_CLOEXEC);
+  int started = 0;
+  for (;;) {
+    struct pollfd fds[2] = {{ctl[0], POLLIN, 0}, {gate, POLLIN, 0}};
+    if (poll(fds, gate >= 0 ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (gate >= 0 && (fds[1].revents & POLLIN)) {
+      char buf[64];
+      ssize_t got = read(gate, buf, sizeof buf);
+      if (got > 0 && !started) {
+        started = 1;
+        send_msg(ctl[0], "go");
+      }
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t got = recv_msg(ctl[0], msg, sizeof msg);
+      if (got <= 0) {
+        write_exit_record(exit_path, exit_tmp, 137); /* no report: the init was SIGKILLed */
+        return 0;
+      }
+      if (strncmp(msg, "started ", 8) == 0) {
+        if (ready >= 0) write_all(ready, "started\n");
+      } else if (strncmp(msg, "start-error ", 12) == 0) {
+        if (ready >= 0) {
+          write_all(ready, msg + 6);
+          write_all(ready, "\n");
+        }
+      } else if (strncmp(msg, "exit ", 5) == 0) {
+        write_exit_record(exit_path, exit_tmp, atoi(msg + 5));
+        return 0;
+      }
+    }
+  }
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 4 && strcmp(argv[1], "gofer") == 0) {
+    return gofer(atoi(argv[2]), atoi(argv[3]));
+  }
+  fprintf(stderr, "usage: runcell-init gofer PLAN_FD REPORT_FD (started by runcell, not by hand)\n");
+  return 2;
+}
