@@ -2,7 +2,7 @@
 export {
   ErrnoError, isErrno,
   flock, tryFlock, flockAsync, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN,
-  kill, waitpid, waitForExit, processStat, processStartTime, isProcessAlive, parseSignal, signalName,
+  kill, waitpid, waitForExit, processStat, processStartTime, isProcessAlive, parseSignal, signalName, signalProcess,
   WNOHANG, WUNTRACED, WCONTINUED, WALL,
   setOOMScoreAdj,
 } from './sys';
@@ -30,3 +30,8 @@ export { WORKLOADS, SPREADS, LOCK_MODES, DEFAULT_LOCK_BENCH_OPTIONS } from './be
 export type {
   Workload, Spread, BenchLockMode, Impl, LockBenchOptions, LockBenchRun, LockBenchCheck, LockBenchReport, BenchProgress,
 } from './bench/types';
+export { createContainer, startContainer, killContainer, waitContainer, runContainer } from './container/lifecycle';
+export type { CreateOptions, KillOptions, RunningContainer, ExitRecord } from './container/lifecycle';
+export { loadSpec, validateSpec, SpecError } from './oci/spec';
+export type { Spec } from './oci/spec';
+export { buildLaunchPlan, encodePlan, describeFailure, resolveInRoot } from './container/launch-plan';

@@ -134,6 +134,28 @@ Napi::Value WaitForExit(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// pidfdOpen(pid) -> fd, and pidfdSendSignal(fd, signal): a signal that reaches exactly the
+// process the descriptor was opened on, never one that reused its pid since.
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd == -1) {
+    ThrowErrno(env, errno, "pidfd_open");
+  }
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int signal = info[1].As<Napi::Number>().Int32Value();
+  if (::syscall(SYS_pidfd_send_signal, fd, signal, nullptr, 0) == -1) {
+    ThrowErrno(env, errno, "pidfd_send_signal");
+  }
+  return env.Undefined();
+}
+
 // procStat(pid): the fields of /proc/PID/stat that identify a process and tell whether it
 // still runs: state (field 3), ppid (4) and starttime (22, clock ticks since boot).
 Napi::Value ProcStat(const Napi::CallbackInfo& info) {
@@ -190,6 +212,8 @@ void RegisterProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid"));
   exports.Set("waitForExit", Napi::Function::New(env, WaitForExit, "waitForExit"));
   exports.Set("procStat", Napi::Function::New(env, ProcStat, "procStat"));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
+  exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
 }
 
 }  // namespace runcell

@@ -15,7 +15,7 @@ import { ContainerError } from '../container/errors';
 import { StateFile } from '../container/state-file';
 import type { ContainerRecord } from '../container/record';
 import { createBenchContainer, COUNTER_ANNOTATION } from './fixture';
-import { floorProgram, workerScript } from './paths';
+import { floorProgram, workerScript } from '../paths';
 import { fairness, mergeSorted, percentile } from './stats';
 import {
   DEFAULT_LOCK_BENCH_OPTIONS, LOCK_MODES, SPREADS, WORKLOADS,

@@ -7,4 +7,6 @@ export interface Context {
   /** True when --root was given rather than defaulted. */
   rootGiven: boolean;
   log: CliLog;
+  /** Set by a command whose exit status is not simply success (run: the container's). */
+  exitStatus?: number;
 }

@@ -9,6 +9,7 @@ import { ReportedFailure } from './exit';
 import { CliLog, LOG_FORMATS, type LogFormat } from './log';
 import * as benchCommand from './commands/bench';
 import * as deleteCommand from './commands/delete';
+import * as lifecycleCommands from './commands/lifecycle';
 import * as listCommand from './commands/list';
 import * as specCommand from './commands/spec';
 import * as stateCommand from './commands/state';
@@ -60,6 +61,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       getContext().log.debug(`runcell ${argv.slice(2).join(' ')}`);
     });
 
+  lifecycleCommands.register(program, getContext);
   listCommand.register(program, getContext);
   stateCommand.register(program, getContext);
   deleteCommand.register(program, getContext);
@@ -68,7 +70,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   try {
     await program.parseAsync(argv as string[]);
-    return 0;
+    return context?.exitStatus ?? 0;
   } catch (error) {
     return exitCodeOf(error, getContext);
   } finally {

@@ -139,10 +139,12 @@ export function currentOwner(): string {
   }
 }
 
-// Kills the recorded processes that are still the ones we recorded, and waits until they are
-// gone. Never signals a pid that now belongs to someone else (runsc does, bug 5 of runsc.md).
-async function stopProcesses(record: ContainerRecord): Promise<void> {
-  for (const proc of [record.init, record.gofer]) {
+/**
+ * Kills the recorded processes that are still the ones we recorded, and waits until they are
+ * gone. Never signals a pid that now belongs to someone else (runsc does, bug 5 of runsc.md).
+ */
+export async function stopProcesses(record: ContainerRecord): Promise<void> {
+  for (const proc of [record.init, record.user ?? null, record.gofer]) {
     if (proc === null || !isProcessAlive(proc.pid, proc.startTime)) continue;
     try {
       kill(proc.pid, 'SIGKILL');

@@ -10,7 +10,9 @@ export type ContainerErrorCode =
   | 'ERR_INVALID_STATE'
   | 'ERR_STATE_CORRUPT'
   | 'ERR_STATE_NOT_LOCKED'
-  | 'ERR_INVALID_TRANSITION';
+  | 'ERR_INVALID_TRANSITION'
+  | 'ERR_CREATE_FAILED'
+  | 'ERR_START_FAILED';
 
 export class ContainerError extends Error {
   readonly code: ContainerErrorCode;

@@ -33,6 +33,10 @@ export interface ContainerRecord {
   init: ProcessIdentity | null;
   /** The host-side helper that records the exit status, once started. */
   gofer: ProcessIdentity | null;
+  /** The user's process (what `kill` signals), once started. */
+  user?: ProcessIdentity | null;
+  /** Descriptions of the steps run after the start gate, by plan index, for start errors. */
+  startSteps?: Record<string, string>;
 }
 
 /** The state the runtime-spec defines (runtime.md "State"), with runc's extra fields. */
@@ -64,8 +68,9 @@ export function validateRecord(value: unknown, id: FullId, path: string): Contai
     if (typeof record[field] !== 'string') fail(`"${field}" is not a string`);
   }
   if (typeof record.annotations !== 'object' || record.annotations === null) fail('"annotations" is not an object');
-  for (const field of ['init', 'gofer'] as const) {
+  for (const field of ['init', 'gofer', 'user'] as const) {
     const proc = record[field];
+    if (field === 'user' && proc === undefined) continue;
     if (proc !== null && (typeof proc !== 'object' || !Number.isInteger(proc?.pid) || typeof proc?.startTime !== 'number')) {
       fail(`"${field}" is not a process identity`);
     }

@@ -40,6 +40,8 @@ export interface NativeBinding {
   waitpid(pid: number, options: number): WaitStatus | null;
   waitForExit(pid: number): Promise<void>;
   procStat(pid: number): ProcStat;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
   setOOMScoreAdj(pid: number, score: number): boolean;
 }
 

@@ -1,4 +1,5 @@
 // Processes: signals, reaping, exit notification and identity.
+import * as fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { isErrno } from './errno';
 import { native, type ProcStat, type WaitStatus } from './native';
@@ -88,4 +89,30 @@ export function isProcessAlive(pid: number, startTime: number): boolean {
     throw error;
   }
   return stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+/**
+ * Signals the process that was `pid` when it had `startTime`, and only that one: the pidfd
+ * pins the process, and its start time is checked after the pidfd is open, so a pid reused in
+ * between is never signalled. Returns false when the process is gone (or is someone else now).
+ */
+export function signalProcess(pid: number, startTime: number, signal: number | string): boolean {
+  const number = parseSignal(signal);
+  let pidfd: number;
+  try {
+    pidfd = native.pidfdOpen(validateInteger(pid, 'pid', 1));
+  } catch (error) {
+    if (isErrno(error, 'ESRCH')) return false;
+    throw error;
+  }
+  try {
+    if (!isProcessAlive(pid, startTime)) return false;
+    native.pidfdSendSignal(pidfd, number);
+    return true;
+  } catch (error) {
+    if (isErrno(error, 'ESRCH')) return false;
+    throw error;
+  } finally {
+    fs.closeSync(pidfd);
+  }
 }

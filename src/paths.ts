@@ -1,5 +1,5 @@
-// Where the benchmark's helper programs are, from the library (dist/bench/) and from the CLI
-// bundle (dist/cli.js) alike: found from the package root.
+// Where the package's programs are, from the library (dist/...) and from the CLI bundle
+// (dist/cli.js) alike: found from the package root.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -11,7 +11,12 @@ function packageRoot(): string {
   }
 }
 
-/** The bundled worker (built by `npm run build`). */
+/** The container's native processes, gofer and init (built by `npm install`). */
+export function initProgram(): string {
+  return requireFile(path.join(packageRoot(), 'build', 'Release', 'runcell-init'), 'npm install');
+}
+
+/** The bundled worker of `runcell bench locks` (built by `npm run build`). */
 export function workerScript(): string {
   return requireFile(path.join(packageRoot(), 'dist', 'bench-worker.js'), 'npm run build');
 }

@@ -1,0 +1,94 @@
+// create, start, run, kill, wait: runc's flags and output, each over one library call.
+import type { Command } from 'commander';
+import type { Context } from '../context';
+import { writeOut } from '../output';
+
+const count = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: "${value}" is not a whole number`);
+  return n;
+};
+
+// systemd socket activation: the descriptors are passed on when LISTEN_PID names us.
+function listenFds(): number {
+  const n = Number(process.env.LISTEN_FDS);
+  return Number.isInteger(n) && n > 0 && Number(process.env.LISTEN_PID) === process.pid ? n : 0;
+}
+
+interface CreateFlags {
+  bundle: string;
+  pidFile?: string;
+  preserveFds: number;
+}
+
+function createFlags(command: Command): Command {
+  return command
+    .option('-b, --bundle <dir>', 'the bundle directory', '.')
+    .option('--pid-file <file>', 'write the container\'s pid to this file')
+    .option('--preserve-fds <n>', 'pass descriptors 3..3+N-1 on to the container', count('preserve-fds'), 0)
+    .option('--console-socket <path>', 'not supported yet: terminals come with console support')
+    .option('--no-pivot', 'accepted for compatibility (runcell always pivots, or moves a ramfs root)')
+    .option('--no-new-keyring', 'accepted for compatibility (runcell creates no session keyring)');
+}
+
+export function register(program: Command, context: () => Context): void {
+  createFlags(program.command('create').description('create a container: its process waits for `start`')
+    .argument('<id>', 'the new container\'s id'))
+    .action(async (id: string, options: CreateFlags & { consoleSocket?: string }) => {
+      if (options.consoleSocket !== undefined) throw new Error('--console-socket is not supported yet');
+      const { createContainer } = await import('../../container/lifecycle');
+      await createContainer(context().root, id, {
+        bundle: options.bundle, pidFile: options.pidFile, preserveFds: options.preserveFds, listenFds: listenFds(),
+      });
+    });
+
+  program.command('start').description('start the process of a created container')
+    .argument('<id>', 'container id (or a unique prefix of one)')
+    .action(async (id: string) => {
+      const { startContainer } = await import('../../container/lifecycle');
+      await startContainer(context().root, id);
+    });
+
+  createFlags(program.command('run').description('create and start a container, and wait for it unless --detach')
+    .argument('<id>', 'the new container\'s id'))
+    .option('-d, --detach', 'return once the container runs')
+    .action(async (id: string, options: CreateFlags & { detach?: boolean; consoleSocket?: string }) => {
+      if (options.consoleSocket !== undefined) throw new Error('--console-socket is not supported yet');
+      const { createContainer, runContainer, startContainer } = await import('../../container/lifecycle');
+      const root = context().root;
+      const createOptions = { bundle: options.bundle, pidFile: options.pidFile, preserveFds: options.preserveFds, listenFds: listenFds() };
+      if (options.detach) {
+        await createContainer(root, id, createOptions);
+        await startContainer(root, id);
+        return;
+      }
+      const running = await runContainer(root, id, createOptions);
+      // In the foreground we stand for the container: signals sent to us are its.
+      const forward = (signal: NodeJS.Signals) => running.signal(signal);
+      const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+      for (const signal of signals) process.on(signal, forward);
+      const status = await running.exited;
+      for (const signal of signals) process.off(signal, forward);
+      context().exitStatus = status;
+    });
+
+  program.command('kill').description('send a signal (default SIGTERM) to a container')
+    .argument('<id>', 'container id (or a unique prefix of one)')
+    .argument('[signal]', 'signal name (with or without SIG) or number', 'SIGTERM')
+    .option('-a, --all', 'signal every process of the container')
+    .option('-s, --signal <signal>', 'the signal, as the OCI command line names it')
+    .action(async (id: string, signal: string, options: { all?: boolean; signal?: string }) => {
+      const { killContainer } = await import('../../container/lifecycle');
+      killContainer(context().root, id, options.signal ?? signal, { all: options.all === true });
+    });
+
+  program.command('wait').description('wait for a container to exit and print its exit status')
+    .argument('<id>', 'container id (or a unique prefix of one)')
+    .action(async (id: string) => {
+      const { waitContainer } = await import('../../container/lifecycle');
+      const { resolveId } = await import('../../container/resolve');
+      const root = context().root;
+      const exitStatus = await waitContainer(root, id);
+      writeOut(JSON.stringify({ id: resolveId(root, id), exitStatus }) + '\n');
+    });
+}

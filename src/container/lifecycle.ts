@@ -1,0 +1,368 @@
+// A container's processes: create (gofer and init up to the start gate), start (open the gate),
+// kill, wait (the exit status, whoever reaped the init), and run (all of it in the foreground).
+//
+// Crash safety of create: the state is saved as `creating` before any process exists, then
+// with the gofer's identity as soon as it does, and the gofer keeps the init alive only once
+// create has saved the init's identity and said "commit". A CLI killed at any instant leaves
+// either nothing running, or a recorded container that `delete --force` removes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { isErrno } from '../sys/errno';
+import { isProcessAlive, processStartTime, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
+import { loadSpec } from '../oci/spec';
+import { initProgram } from '../paths';
+import { log } from '../log';
+import { Container, currentOwner, stopProcesses } from './container';
+import { ContainerError } from './errors';
+import { buildLaunchPlan, describeFailure, encodePlan, type LaunchPlan } from './launch-plan';
+import { observedStatus, RECORD_VERSION, validateRecord, type ContainerRecord, type ProcessIdentity } from './record';
+import { StateFile } from './state-file';
+import { requireStatus, Status, transition } from './status';
+
+export interface CreateOptions {
+  /** The bundle directory (config.json and usually the root filesystem). */
+  bundle: string;
+  /** Write the init's pid here (no trailing newline: containerd parses it with Atoi). */
+  pidFile?: string;
+  /** Descriptors 3..3+N-1 of this process that the container keeps (--preserve-fds). */
+  preserveFds?: number;
+  /** Descriptors handed over by systemd socket activation (LISTEN_FDS), kept after those. */
+  listenFds?: number;
+  /** The container's stdin, stdout and stderr: this process's own by default. */
+  stdio?: [number, number, number];
+}
+
+export interface ExitRecord {
+  exitStatus: number;
+  exited: string;
+}
+
+function identityOf(pid: number): ProcessIdentity {
+  return { pid, startTime: processStartTime(pid) };
+}
+
+/** Creates a container: its init waits at the start gate when this returns. */
+export async function createContainer(rootDir: string, id: string, options: CreateOptions): Promise<Container> {
+  const bundle = path.resolve(options.bundle);
+  // A bad config.json is refused before anything exists.
+  const spec = loadSpec(bundle);
+  const stateFile = new StateFile<ContainerRecord>(rootDir, { containerId: id, sandboxId: id });
+  stateFile.lockForNew();
+  const record: ContainerRecord = {
+    version: RECORD_VERSION,
+    id,
+    sandboxId: id,
+    status: Status.Creating,
+    bundle,
+    rootfs: path.resolve(bundle, spec.root?.path ?? 'rootfs'),
+    created: new Date().toISOString(),
+    owner: currentOwner(),
+    annotations: spec.annotations ?? {},
+    init: null,
+    gofer: null,
+    user: null,
+  };
+  let gofer: ChildProcess | undefined;
+  try {
+    stateFile.saveLocked(record);
+    const extraFds = (options.preserveFds ?? 0) + (options.listenFds ?? 0);
+    const listenEnv = options.listenFds ? [`LISTEN_FDS=${options.listenFds}`, 'LISTEN_PID=1'] : [];
+    const plan = buildLaunchPlan(spec, {
+      bundle,
+      extraFds,
+      extraEnv: listenEnv,
+      files: {
+        exit: stateFile.pathOf('exit'),
+        exitTmp: stateFile.pathOf('exittmp'),
+        gate: stateFile.pathOf('gate'),
+        ready: stateFile.pathOf('ready'),
+      },
+    });
+    const planFd = 3 + extraFds;
+    const stdio = options.stdio ?? [0, 1, 2];
+    gofer = spawn(initProgram(), ['gofer', String(planFd), String(planFd + 1)], {
+      stdio: [...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i), 'pipe', 'pipe'],
+      env: {},
+    });
+    await new Promise<void>((resolve, reject) => {
+      gofer!.once('spawn', resolve);
+      gofer!.once('error', reject);
+    });
+    record.gofer = identityOf(gofer.pid!);
+    stateFile.saveLocked(record);
+    const control = gofer.stdio[planFd] as net.Socket;
+    control.write(encodePlan(plan));
+    const report = await readLine(gofer.stdio[planFd + 1] as net.Socket);
+    const failed = /^error (-?\d+) (\d+)$/.exec(report ?? '');
+    if (report === undefined || failed !== null) {
+      throw new ContainerError('ERR_CREATE_FAILED', failed
+        ? `cannot create container "${id}": ${describeFailure(plan, Number(failed[1]), Number(failed[2]))}`
+        : `cannot create container "${id}": its gofer exited without a report`, { containerId: id });
+    }
+    const initPid = Number(/^ready (\d+)$/.exec(report)?.[1]);
+    record.init = identityOf(initPid);
+    record.status = transition(record.status, Status.Created);
+    record.startSteps = startSteps(plan);
+    stateFile.saveLocked(record);
+    if (options.pidFile !== undefined) writePidFile(options.pidFile, initPid);
+    control.end('commit\n');
+    await new Promise<void>((resolve) => control.once('finish', () => resolve()));
+    detach(gofer);
+  } catch (error) {
+    // Whatever this create made goes; nothing else is touched.
+    if (gofer !== undefined) detach(gofer);
+    await stopProcesses(record).catch((e) => log.warn(`cleaning up container "${id}": ${(e as Error).message}`));
+    stateFile.destroy();
+    throw error;
+  } finally {
+    stateFile.close();
+  }
+  // Only now: a second StateFile in this process would wait forever on the lock held above.
+  return Container.load(rootDir, id);
+}
+
+/** Opens the start gate: the init starts the user's process. */
+export async function startContainer(rootDir: string, partialId: string): Promise<void> {
+  const id = StateFile.resolve(rootDir, partialId);
+  const stateFile = new StateFile<ContainerRecord>(rootDir, id);
+  try {
+    stateFile.lock();
+    const record = validateRecord(stateFile.load(), id, stateFile.statePath);
+    requireStatus('start', record.id, observedStatus(record), Status.Created);
+    const ready = openFifo(stateFile.pathOf('ready'), fs.constants.O_RDONLY);
+    const reply = readLine(new net.Socket({ fd: ready, readable: true, writable: false }));
+    let gate: number;
+    try {
+      gate = openFifo(stateFile.pathOf('gate'), fs.constants.O_WRONLY);
+    } catch (error) {
+      throw new ContainerError('ERR_INVALID_STATE', `cannot start container "${record.id}": container not running (its gofer is gone)`,
+        { containerId: record.id, cause: error });
+    }
+    fs.writeSync(gate, 's');
+    fs.closeSync(gate);
+    const line = await reply;
+    const failed = /^error (-?\d+) (\d+)$/.exec(line ?? '');
+    if (line !== 'started') {
+      record.status = transition(record.status, Status.Stopped);
+      stateFile.saveLocked(record);
+      const why = failed
+        ? describeStep(record, Number(failed[1]), Number(failed[2]))
+        : 'its gofer exited without a report';
+      throw new ContainerError('ERR_START_FAILED', `cannot start container "${record.id}": ${why}`, { containerId: record.id });
+    }
+    record.user = userProcess(record.init!);
+    record.status = transition(record.status, Status.Running);
+    stateFile.saveLocked(record);
+  } finally {
+    stateFile.close();
+  }
+}
+
+export interface KillOptions {
+  /** Every process of the container, not only its main one. */
+  all?: boolean;
+}
+
+/**
+ * Signals the container's process (its init while it is only created, as runc does). With
+ * `all`, every process of the container; that succeeds even when the main process is gone.
+ */
+export function killContainer(rootDir: string, partialId: string, signal: number | string, options: KillOptions = {}): void {
+  const container = Container.load(rootDir, partialId);
+  const record = container.record;
+  const status = container.status;
+  if (options.all) {
+    for (const proc of containerProcesses(record)) signalProcess(proc.pid, proc.startTime, signal);
+    return;
+  }
+  if (status === Status.Stopped || status === Status.Creating) {
+    throw new ContainerError('ERR_INVALID_STATE', `cannot kill container "${record.id}": container not running`, { containerId: record.id });
+  }
+  const target = status === Status.Created ? record.init : record.user ?? record.init;
+  if (target === null || !signalProcess(target.pid, target.startTime, signal)) {
+    throw new ContainerError('ERR_INVALID_STATE', `cannot kill container "${record.id}": container not running`, { containerId: record.id });
+  }
+}
+
+/**
+ * The container's exit status (exit code, or 128+signal), waiting for it if it still runs.
+ * The gofer records it whoever reaps the init, so this answers again and again, until delete.
+ */
+export async function waitContainer(rootDir: string, partialId: string): Promise<number> {
+  const container = Container.load(rootDir, partialId);
+  const stateFile = new StateFile(rootDir, { containerId: container.id, sandboxId: container.sandboxId });
+  const exitPath = stateFile.pathOf('exit');
+  const { gofer } = container.record;
+  if (!fs.existsSync(exitPath) && gofer !== null && isProcessAlive(gofer.pid, gofer.startTime)) {
+    await waitForExit(gofer.pid).catch((error) => {
+      if (!isErrno(error, 'ESRCH')) throw error;
+    });
+  }
+  const exit = readExitRecord(exitPath);
+  if (exit === null) {
+    throw new ContainerError('ERR_INVALID_STATE', `the exit status of container "${container.id}" is not known (its gofer is gone)`,
+      { containerId: container.id });
+  }
+  return exit.exitStatus;
+}
+
+export interface RunningContainer {
+  container: Container;
+  /** Sends a signal to the container's process (foreground `run` forwards its own). */
+  signal(signal: number | string): void;
+  /** The exit status; the container is deleted by then. */
+  exited: Promise<number>;
+}
+
+/**
+ * Creates and starts a container whose init is this process's child, then waits for it to
+ * exit, deletes it and reports the status: `runc run` in the foreground.
+ */
+export async function runContainer(rootDir: string, id: string, options: CreateOptions): Promise<RunningContainer> {
+  const created = await createContainer(rootDir, id, options);
+  try {
+    await startContainer(rootDir, id);
+  } catch (error) {
+    await Container.delete(rootDir, id, { force: true });
+    throw error;
+  }
+  const container = Container.load(rootDir, id);
+  const init = container.record.init!;
+  const exited = (async () => {
+    await waitForExit(init.pid).catch((error) => {
+      if (!isErrno(error, 'ESRCH')) throw error;
+    });
+    // The init is our child (the gofer cloned it with CLONE_PARENT): reap it, and take its
+    // status, which is the user's process's.
+    let status: number | undefined;
+    try {
+      const reaped = waitpid(init.pid, WNOHANG);
+      if (reaped !== null) status = reaped.exitCode ?? 128 + (reaped.signal ?? 0);
+    } catch (error) {
+      if (!isErrno(error, 'ECHILD')) throw error;
+    }
+    if (status === undefined) status = await waitContainer(rootDir, id);
+    await Container.delete(rootDir, id, { force: true });
+    return status;
+  })();
+  void created;
+  return {
+    container,
+    signal: (signal) => {
+      const user = container.record.user;
+      if (user) signalProcess(user.pid, user.startTime, signal);
+    },
+    exited,
+  };
+}
+
+/** Every process of the container we can name: its user's pid namespace, and the init. */
+function containerProcesses(record: ContainerRecord): ProcessIdentity[] {
+  const found: ProcessIdentity[] = [];
+  const anchor = record.user ?? record.init;
+  if (anchor !== null && anchor !== undefined && isProcessAlive(anchor.pid, anchor.startTime)) {
+    const namespace = safeReadlink(`/proc/${anchor.pid}/ns/pid`);
+    const hostNamespace = safeReadlink('/proc/self/ns/pid');
+    // A pid namespace of its own: everything in it is the container's. A shared one (a joined
+    // path, or none): only the processes we recorded.
+    if (namespace !== null && namespace !== hostNamespace) {
+      for (const entry of fs.readdirSync('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        if (safeReadlink(`/proc/${entry}/ns/pid`) !== namespace) continue;
+        try {
+          found.push(identityOf(Number(entry)));
+        } catch (error) {
+          if (!isErrno(error, 'ENOENT', 'ESRCH')) throw error;
+        }
+      }
+    }
+  }
+  for (const proc of [record.user, record.init]) {
+    if (proc && !found.some((f) => f.pid === proc.pid)) found.push(proc);
+  }
+  return found;
+}
+
+function safeReadlink(file: string): string | null {
+  try {
+    return fs.readlinkSync(file);
+  } catch {
+    return null;
+  }
+}
+
+// The user's process is the init's only child: /proc/PID/task/PID/children names it by its
+// host pid whatever namespace it lives in.
+function userProcess(init: ProcessIdentity): ProcessIdentity | null {
+  try {
+    const children = fs.readFileSync(`/proc/${init.pid}/task/${init.pid}/children`, 'utf8').trim().split(/\s+/);
+    return children[0] ? identityOf(Number(children[0])) : null;
+  } catch (error) {
+    if (isErrno(error, 'ENOENT', 'ESRCH')) return null;
+    throw error;
+  }
+}
+
+function startSteps(plan: LaunchPlan): Record<string, string> {
+  const steps: Record<string, string> = {};
+  plan.ops.forEach((op, index) => {
+    if (op.op.startsWith('u-')) steps[index] = op.description;
+  });
+  return steps;
+}
+
+function describeStep(record: ContainerRecord, index: number, errno: number): string {
+  const description = record.startSteps?.[index];
+  const plan: LaunchPlan = { ops: [], nestedPidNamespace: false };
+  if (description !== undefined) plan.ops[index] = { op: '', args: [], description };
+  return describeFailure(plan, index, errno);
+}
+
+function openFifo(file: string, mode: number): number {
+  return fs.openSync(file, mode | fs.constants.O_NONBLOCK);
+}
+
+/** The first line from a stream, or undefined at EOF. */
+function readLine(stream: net.Socket): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const done = (line: string | undefined) => {
+      stream.removeAllListeners('data');
+      stream.destroy();
+      resolve(line);
+    };
+    stream.on('data', (chunk) => {
+      buffer += chunk;
+      const newline = buffer.indexOf('\n');
+      if (newline !== -1) done(buffer.slice(0, newline));
+    });
+    stream.once('end', () => done(undefined));
+    stream.once('error', reject);
+  });
+}
+
+function readExitRecord(file: string): ExitRecord | null {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as ExitRecord;
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return null;
+    throw error;
+  }
+}
+
+// Atomic, so that a reader never sees an empty file (containerd treats its existence as the
+// end of create), and without a trailing newline.
+function writePidFile(file: string, pid: number): void {
+  const target = path.resolve(file);
+  const tmp = `${target}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, String(pid));
+  fs.renameSync(tmp, target);
+}
+
+// The gofer outlives this process: nothing of ours may keep it, or keep the event loop alive.
+function detach(gofer: ChildProcess): void {
+  for (const stream of gofer.stdio) stream?.destroy();
+  gofer.unref();
+}
