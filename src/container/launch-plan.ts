@@ -142,6 +142,12 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   for (const type of ['ipc', 'uts', 'network', 'cgroup'] as const) {
     if (namespaces.has(type) && namespaces.get(type) === undefined) unshare |= CLONE[type];
   }
+  if (namespaces.has('user')) {
+    // Until now the init is the host's root, which the maps need not cover: files it made
+    // would have no owner in the container (EOVERFLOW). Become the namespace's root.
+    add('i-setgid', [0], 'become root of the user namespace (gid)');
+    add('i-setuid', [0], 'become root of the user namespace (uid)');
+  }
   add('i-unshare', [unshare], 'create the namespaces');
 
   // The root filesystem.
@@ -194,6 +200,12 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     if (!namespaces.has('uts')) throw new SpecError('config.json: config.domainname: setting the domain name needs a uts namespace');
     add('i-setdomainname', [spec.domainname], `set the domain name "${spec.domainname}"`);
   }
+  if (namespaces.has('user') && deferred.some((op) => op.args[2] === 'proc')) {
+    // In a user namespace the kernel mounts a new procfs only where a fully visible one is
+    // already mounted (mount_too_revealing), and pivot_root takes the host's away. So the init
+    // mounts one inside the root first; the user's process mounts its own over it.
+    add('i-mount', ['proc', `${rootfs}/proc`, 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC, ''], 'mount "proc" on "/proc" (for the user namespace)');
+  }
   add('i-mkdir', [rootfs + resolveInRoot(rootfs, proc.cwd), 0o755], `create the working directory "${proc.cwd}"`);
   // pivot_root cannot leave a ramfs root (an initramfs): then the root is moved instead.
   if (fs.statfsSync('/').type === RAMFS_MAGIC) add('i-move-root', [rootfs], `move the root to "${rootfs}"`);
@@ -230,7 +242,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     // say what cannot.
     const possible = (caps.ambient ?? []).filter((c) => caps.permitted?.includes(c) && caps.inheritable?.includes(c));
     const skipped = (caps.ambient ?? []).filter((c) => !possible.includes(c));
-    if (skipped.length > 0) log.warn(`ambient capabilities ${skipped.join(', ')} are not both permitted and inheritable: not raised`);
+    if (skipped.length > 0) log.debug(`ambient capabilities ${skipped.join(', ')} are not both permitted and inheritable: not raised`);
     add('u-ambient', [capMask(possible, 'ambient')], 'raise the ambient capabilities');
   }
   if (proc.noNewPrivileges === true) add('u-no-new-privs', [], 'set no_new_privs');
