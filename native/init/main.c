@@ -290,6 +290,16 @@ static int gofer(int plan_fd, int report_fd) {
     dprintf(report_fd, "%s\n", msg);
     return 1;
   }
+  /* The gate and the reply channel are open before create returns, so that a `start` right
+   * after it finds a reader (a FIFO without one refuses writers: ENXIO). Opened after the
+   * clone: the init must hold no host file. */
+  int gate = open(gate_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  int ready = open(ready_path, O_RDWR | O_CLOEXEC);
+  if (gate < 0 || ready < 0) {
+    kill(init, SIGKILL);
+    dprintf(report_fd, "error -1 %d\n", errno);
+    return 1;
+  }
   dprintf(report_fd, "ready %d\n", init);
 
   /* The CLI saves the container's state, then commits. EOF first: it died mid-create, and a
@@ -309,19 +319,19 @@ static int gofer(int plan_fd, int report_fd) {
    * them (containerd and conmon read them to the end), and its terminal's signals are not ours. */
   detach_stdio();
   setsid();
-  syscall(SYS_close_range, 3, ctl[0] - 1, 0);
-  syscall(SYS_close_range, ctl[0] + 1, ~0U, 0);
-
-  int gate = open(gate_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  int ready = open(ready_path, O_RDWR | O_CLOEXEC);
+  /* Keep only the init's socket and the two FIFOs: the caller's other descriptors (those
+   * passed on to the container) are not ours to hold. */
+  for (int fd = 3; fd < 1024; fd++) {
+    if (fd != ctl[0] && fd != gate && fd != ready) close(fd);
+  }
   int started = 0;
   for (;;) {
     struct pollfd fds[2] = {{ctl[0], POLLIN, 0}, {gate, POLLIN, 0}};
-    if (poll(fds, gate >= 0 ? 2 : 1, -1) < 0) {
+    if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    if (gate >= 0 && (fds[1].revents & POLLIN)) {
+    if (fds[1].revents & POLLIN) {
       char buf[64];
       ssize_t got = read(gate, buf, sizeof buf);
       if (got > 0 && !started) {
@@ -336,12 +346,10 @@ static int gofer(int plan_fd, int report_fd) {
         return 0;
       }
       if (strncmp(msg, "started ", 8) == 0) {
-        if (ready >= 0) write_all(ready, "started\n");
+        write_all(ready, "started\n");
       } else if (strncmp(msg, "start-error ", 12) == 0) {
-        if (ready >= 0) {
-          write_all(ready, msg + 6);
-          write_all(ready, "\n");
-        }
+        write_all(ready, msg + 6);
+        write_all(ready, "\n");
       } else if (strncmp(msg, "exit ", 5) == 0) {
         write_exit_record(exit_path, exit_tmp, atoi(msg + 5));
         return 0;

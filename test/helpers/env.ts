@@ -29,16 +29,38 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs a command to completion, collecting its output. */
+/**
+ * Runs a command to completion, collecting its output. Done when the command exits and its
+ * output is drained -- not when its pipes close: a container it created holds them (its stdio
+ * is the caller's, as under runc), so they may stay open long after.
+ */
 export function run(command: string, args: readonly string[], options: SpawnOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: childEnv(), ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdio = (options.stdio as unknown[] | undefined) ?? [];
+    const child = spawn(command, args, { env: childEnv(), ...options, stdio: ['ignore', 'pipe', 'pipe', ...stdio.slice(3)] as never });
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (chunk) => (stdout += chunk));
-    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    const ended = { stdout: false, stderr: false };
+    child.stdout!.on('data', (chunk) => (stdout += chunk)).once('end', () => (ended.stdout = true));
+    child.stderr!.on('data', (chunk) => (stderr += chunk)).once('end', () => (ended.stderr = true));
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.once('exit', (code, signal) => {
+      const finish = () => {
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        resolve({ code, signal, stdout, stderr });
+      };
+      if (ended.stdout && ended.stderr) return finish();
+      // What the command wrote before exiting is already in the pipe: give it a moment.
+      let waited = 0;
+      const poll = setInterval(() => {
+        waited += 10;
+        if ((ended.stdout && ended.stderr) || waited >= 100) {
+          clearInterval(poll);
+          finish();
+        }
+      }, 10);
+    });
   });
 }
 

@@ -85,7 +85,7 @@ describe.skipIf(skip !== null)(`runcell run${skip ? ` (skipped: ${skip})` : ''}`
 
   it('does not pass on a descriptor the caller opened', async () => {
     const bundle = makeBundle(path.join(dir, 'bundle'), ['sh', '-c', 'ls /proc/self/fd']);
-    const result = await runcell(['--root', root, 'run', '-b', bundle, 'c'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] } as never);
+    const result = await runcell(['--root', root, 'run', '-b', bundle, 'c'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     expect(result.stdout.trim().split('\n').sort()).toEqual(['0', '1', '2', '3']); // 3: ls's own directory
   });
 

@@ -1,0 +1,135 @@
+// create / start / state / kill / wait / delete on real containers, as root.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isProcessAlive, processStartTime, StateFile } from '../../src';
+import { CLI, childEnv, runcell, tempDir } from '../helpers/env';
+import { makeBundle, whyNoContainers } from '../helpers/bundle';
+
+const skip = whyNoContainers();
+let dir: string;
+let root: string;
+let bundle: string;
+beforeEach(() => {
+  dir = tempDir();
+  root = path.join(dir, 'root');
+  bundle = makeBundle(path.join(dir, 'bundle'), ['sleep', '1000']);
+});
+afterEach(async () => {
+  const ids = fs.existsSync(root) ? StateFile.list(root).map((id) => id.containerId) : [];
+  if (ids.length > 0) await runcell(['--root', root, 'delete', '--force', ...ids]);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const state = async (id: string) => JSON.parse((await runcell(['--root', root, 'state', id])).stdout);
+const rc = (...args: string[]) => runcell(['--root', root, ...args]);
+
+describe.skipIf(skip !== null)(`container lifecycle${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('create waits at the gate, start runs, kill stops, wait reports 128+signal twice, delete removes', async () => {
+    const pidFile = path.join(dir, 'pid');
+    expect(await rc('create', '--bundle', bundle, '--pid-file', pidFile, 'c1')).toMatchObject({ code: 0, stdout: '' });
+    const created = await state('c1');
+    expect(created).toMatchObject({ id: 'c1', status: 'created', bundle });
+    expect(fs.readFileSync(pidFile, 'utf8')).toBe(String(created.pid)); // no trailing newline
+    expect(isProcessAlive(created.pid, processStartTime(created.pid))).toBe(true);
+    expect(fs.readlinkSync(`/proc/${created.pid}/ns/pid`)).not.toBe(fs.readlinkSync('/proc/self/ns/pid'));
+
+    expect(await rc('start', 'c1')).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expect(await state('c1')).toMatchObject({ status: 'running', pid: created.pid });
+    expect((await rc('start', 'c1')).stderr).toBe('runcell: cannot start container "c1" in state running\n');
+    expect((await rc('delete', 'c1')).stderr).toBe('runcell: cannot delete container "c1" in state running\n');
+
+    expect(await rc('kill', 'c1', 'KILL')).toMatchObject({ code: 0 });
+    const waited = await rc('wait', 'c1');
+    expect(waited.stdout).toBe('{"id":"c1","exitStatus":137}\n');
+    expect((await rc('wait', 'c1')).stdout).toBe(waited.stdout);
+    expect(await state('c1')).toMatchObject({ status: 'stopped', pid: 0 });
+    expect((await rc('kill', 'c1', '15')).stderr).toContain('container not running');
+    expect(await rc('delete', 'c1')).toMatchObject({ code: 0 });
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  it('sees a container stopped when its init or its process is SIGKILLed from outside', async () => {
+    for (const victim of ['init', 'user'] as const) {
+      const id = `k-${victim}`;
+      await rc('create', '-b', bundle, id);
+      await rc('start', id);
+      const record = new StateFile<{ init: { pid: number }; user: { pid: number } }>(root, { containerId: id, sandboxId: id }).load();
+      process.kill(record[victim].pid, 'SIGKILL');
+      expect(JSON.parse((await rc('wait', id)).stdout).exitStatus).toBe(137);
+      expect(await state(id)).toMatchObject({ status: 'stopped', pid: 0 });
+      expect(await rc('delete', id)).toMatchObject({ code: 0 });
+    }
+  });
+
+  it('kill --all succeeds and signals what is left, also when the init is already gone', async () => {
+    makeBundle(bundle, ['sh', '-c', 'sleep 1000 & sleep 1000 & wait']);
+    await rc('create', '-b', bundle, 'all');
+    await rc('start', 'all');
+    expect(await rc('kill', '--all', 'all', 'KILL')).toMatchObject({ code: 0 });
+    expect(JSON.parse((await rc('wait', 'all')).stdout).exitStatus).toBe(137);
+    expect(await rc('kill', '--all', 'all', '9')).toMatchObject({ code: 0 });
+  });
+
+  it('a failed duplicate create leaves the existing container untouched', async () => {
+    await rc('create', '-b', bundle, 'dup');
+    const before = await state('dup');
+    const again = await rc('create', '-b', bundle, 'dup');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe('runcell: container "dup" already exists\n');
+    expect(await state('dup')).toEqual(before);
+    expect(isProcessAlive(before.pid, processStartTime(before.pid))).toBe(true);
+  });
+
+  it('12 concurrent creates of distinct ids all succeed; 8 of one id: exactly one', async () => {
+    const distinct = await Promise.all(Array.from({ length: 12 }, (_, i) => rc('create', '-b', bundle, `d${i}`)));
+    expect(distinct.map((r) => r.code)).toEqual(Array(12).fill(0));
+    expect((await rc('list', '-q')).stdout.trim().split('\n').sort()).toEqual(Array.from({ length: 12 }, (_, i) => `d${i}`).sort());
+    const same = await Promise.all(Array.from({ length: 8 }, () => rc('create', '-b', bundle, 'one')));
+    expect(same.filter((r) => r.code === 0)).toHaveLength(1);
+    for (const loser of same.filter((r) => r.code !== 0)) expect(loser.stderr).toBe('runcell: container "one" already exists\n');
+    expect(await state('one')).toMatchObject({ status: 'created' });
+  }, 60_000);
+
+  it('a CLI SIGKILLed during create leaves nothing that delete --force cannot remove', async () => {
+    for (const delayMs of [5, 40, 80, 120, 200]) {
+      const id = `crash${delayMs}`;
+      const cli = spawn(CLI, ['--root', root, 'create', '-b', bundle, id], { env: childEnv(), stdio: 'ignore' });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      cli.kill('SIGKILL');
+      await new Promise((resolve) => cli.once('exit', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 100)); // an uncommitted gofer kills its init
+      const record = fs.existsSync(path.join(root, `${id}_sandbox:${id}.state`))
+        ? new StateFile<{ init: { pid: number; startTime: number } | null; gofer: { pid: number; startTime: number } | null }>(root, { containerId: id, sandboxId: id }).load()
+        : null;
+      expect(await rc('delete', '--force', id)).toMatchObject({ code: 0 });
+      for (const proc of [record?.init, record?.gofer]) if (proc) expect(isProcessAlive(proc.pid, proc.startTime)).toBe(false);
+      const left = fs.existsSync(root) ? fs.readdirSync(root) : [];
+      expect(left.filter((f) => f.startsWith(`${id}_`) && !f.endsWith('.lock'))).toEqual([]);
+    }
+    // No init or gofer of these containers is left anywhere.
+    const leftovers = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('runcell-init') &&
+          fs.readlinkSync(`/proc/${p}/cwd`).startsWith(dir);
+      } catch {
+        return false;
+      }
+    });
+    expect(leftovers).toEqual([]);
+  });
+
+  it('--preserve-fds passes descriptors 3.. on, and nothing else', async () => {
+    makeBundle(bundle, ['sh', '-c', 'ls /proc/self/fd | tr "\\n" " "; cat <&3']);
+    const piped = path.join(dir, 'passed');
+    fs.writeFileSync(piped, 'through fd 3\n');
+    const fd = fs.openSync(piped, 'r');
+    try {
+      const result = await runcell(['--root', root, 'run', '--preserve-fds', '1', '-b', bundle, 'fds'], { stdio: ['ignore', 'pipe', 'pipe', fd] });
+      expect(result.stdout).toBe('0 1 2 3 4 through fd 3\n'); // 4: ls's own directory
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+});
