@@ -93,12 +93,14 @@ describe.skipIf(skip !== null)(`container lifecycle${skip ? ` (skipped: ${skip})
   }, 60_000);
 
   it('a CLI SIGKILLed during create leaves nothing that delete --force cannot remove', async () => {
-    for (const delayMs of [5, 40, 80, 120, 200]) {
+    // create takes some tens of milliseconds here: kill it at instants spread over them.
+    for (const delayMs of [5, 15, 25, 35, 45, 55, 70, 90]) {
       const id = `crash${delayMs}`;
       const cli = spawn(CLI, ['--root', root, 'create', '-b', bundle, id], { env: childEnv(), stdio: 'ignore' });
+      const exited = new Promise((resolve) => cli.once('exit', resolve));
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       cli.kill('SIGKILL');
-      await new Promise((resolve) => cli.once('exit', resolve));
+      await exited;
       await new Promise((resolve) => setTimeout(resolve, 100)); // an uncommitted gofer kills its init
       const record = fs.existsSync(path.join(root, `${id}_sandbox:${id}.state`))
         ? new StateFile<{ init: { pid: number; startTime: number } | null; gofer: { pid: number; startTime: number } | null }>(root, { containerId: id, sandboxId: id }).load()
