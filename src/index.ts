@@ -35,3 +35,5 @@ export type { CreateOptions, KillOptions, RunningContainer, ExitRecord } from '.
 export { loadSpec, validateSpec, SpecError } from './oci/spec';
 export type { Spec } from './oci/spec';
 export { buildLaunchPlan, encodePlan, describeFailure, resolveInRoot } from './container/launch-plan';
+export { runDemo } from './demo';
+export type { DemoOptions } from './demo';

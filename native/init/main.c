@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -162,8 +163,17 @@ static void run_init(int ctl) {
   } else {
     send_msg(ctl, "started %d", child);
   }
-  /* Nothing left to do but wait: keep no privilege that could be turned against the host. */
+  /* Nothing left to do but wait and reap: keep no privilege that could be turned against the
+   * host (capabilities, gaining any through exec), and only now, since the user's process had
+   * to get its own. */
   prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  for (int cap = 0; cap <= 63; cap++) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;
+  }
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct none[2];
+  memset(none, 0, sizeof none);
+  syscall(SYS_capset, &header, none);
 
   /* As pid 1 of the sandbox, reap every orphan until the user's process itself exits. */
   for (;;) {

@@ -9,6 +9,7 @@ import { ReportedFailure } from './exit';
 import { CliLog, LOG_FORMATS, type LogFormat } from './log';
 import * as benchCommand from './commands/bench';
 import * as deleteCommand from './commands/delete';
+import * as demoCommand from './commands/demo';
 import * as lifecycleCommands from './commands/lifecycle';
 import * as listCommand from './commands/list';
 import * as specCommand from './commands/spec';
@@ -67,6 +68,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   deleteCommand.register(program, getContext);
   specCommand.register(program);
   benchCommand.register(program, getContext);
+  demoCommand.register(program, getContext);
 
   try {
     await program.parseAsync(argv as string[]);

@@ -3,9 +3,10 @@
 // A Container object is a snapshot read under the lock; every operation that changes the
 // container takes the exclusive lock again and re-reads the record before acting, so a status
 // checked is never a status someone else has since changed (runsc checks a stale copy).
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { isErrno } from '../sys/errno';
-import { kill, isProcessAlive, processStat, waitForExit, waitpid, WNOHANG } from '../sys/process';
+import { processStat, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
 import { log } from '../log';
 import { ContainerError } from './errors';
 import type { FullId } from './id';
@@ -121,12 +122,25 @@ export class Container {
       if (record !== null) {
         const status = observedStatus(record);
         if (!force) requireStatus('delete', record.id, status, Status.Created, Status.Stopped);
-        await stopProcesses(record);
+        await stopProcesses(record, record.id);
+      } else {
+        await stopProcesses(recordedProcesses(stateFile), id.containerId);
       }
       stateFile.destroy();
     } finally {
       stateFile.close();
     }
+  }
+}
+
+// The processes create recorded beside the state (lifecycle.ts, writeProcessIds): what a
+// damaged state file can no longer tell.
+function recordedProcesses(stateFile: StateFile<unknown>): Pick<ContainerRecord, 'init' | 'gofer' | 'user'> {
+  try {
+    const ids = JSON.parse(fs.readFileSync(stateFile.pathOf('pids'), 'utf8')) as Partial<ContainerRecord>;
+    return { init: ids.init ?? null, gofer: ids.gofer ?? null, user: null };
+  } catch {
+    return { init: null, gofer: null, user: null };
   }
 }
 
@@ -143,15 +157,9 @@ export function currentOwner(): string {
  * Kills the recorded processes that are still the ones we recorded, and waits until they are
  * gone. Never signals a pid that now belongs to someone else (runsc does, bug 5 of runsc.md).
  */
-export async function stopProcesses(record: ContainerRecord): Promise<void> {
+export async function stopProcesses(record: Pick<ContainerRecord, 'init' | 'gofer' | 'user'>, containerId: string): Promise<void> {
   for (const proc of [record.init, record.user ?? null, record.gofer]) {
-    if (proc === null || !isProcessAlive(proc.pid, proc.startTime)) continue;
-    try {
-      kill(proc.pid, 'SIGKILL');
-    } catch (error) {
-      if (!isErrno(error, 'ESRCH')) throw error;
-    }
-    await waitUntilGone(proc, record.id);
+    if (proc !== null && signalProcess(proc.pid, proc.startTime, 'SIGKILL')) await waitUntilGone(proc, containerId);
   }
 }
 

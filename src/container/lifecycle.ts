@@ -92,6 +92,7 @@ export async function createContainer(rootDir: string, id: string, options: Crea
     });
     record.gofer = identityOf(gofer.pid!);
     stateFile.saveLocked(record);
+    writeProcessIds(stateFile, record);
     const control = gofer.stdio[planFd] as net.Socket;
     control.write(encodePlan(plan));
     const report = await readLine(gofer.stdio[planFd + 1] as net.Socket);
@@ -106,6 +107,7 @@ export async function createContainer(rootDir: string, id: string, options: Crea
     record.status = transition(record.status, Status.Created);
     record.startSteps = startSteps(plan);
     stateFile.saveLocked(record);
+    writeProcessIds(stateFile, record);
     if (options.pidFile !== undefined) writePidFile(options.pidFile, initPid);
     control.end('commit\n');
     await new Promise<void>((resolve) => control.once('finish', () => resolve()));
@@ -113,7 +115,7 @@ export async function createContainer(rootDir: string, id: string, options: Crea
   } catch (error) {
     // Whatever this create made goes; nothing else is touched.
     if (gofer !== undefined) detach(gofer);
-    await stopProcesses(record).catch((e) => log.warn(`cleaning up container "${id}": ${(e as Error).message}`));
+    await stopProcesses(record, id).catch((e) => log.warn(`cleaning up container "${id}": ${(e as Error).message}`));
     stateFile.destroy();
     throw error;
   } finally {
@@ -350,6 +352,14 @@ function readExitRecord(file: string): ExitRecord | null {
     if (isErrno(error, 'ENOENT')) return null;
     throw error;
   }
+}
+
+// The processes of the container, also outside its state file: if that is ever damaged,
+// `delete --force` still finds what to stop (see Container.delete).
+function writeProcessIds(stateFile: StateFile<ContainerRecord>, record: ContainerRecord): void {
+  const file = stateFile.pathOf('pids');
+  fs.writeFileSync(`${file}.${process.pid}`, JSON.stringify({ gofer: record.gofer, init: record.init }));
+  fs.renameSync(`${file}.${process.pid}`, file);
 }
 
 // Atomic, so that a reader never sees an empty file (containerd treats its existence as the

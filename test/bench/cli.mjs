@@ -5,8 +5,8 @@
 //
 //   node test/bench/cli.mjs [--runs N]
 //
-// `state`: runc on a created container of a busybox bundle; runcell on a container whose
-// recorded init is a live process, so both do their liveness check.
+// `state` of a running container, `run` of `true` in the foreground, and create + start +
+// delete --force of `true`: the same busybox bundle for both runtimes, each in its own root.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -43,40 +43,49 @@ function makeBundle() {
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
 }
 
+function setArgs(args) {
+  const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+  spec.process.args = args;
+  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+}
+
 async function main() {
   makeBundle();
-  execFileSync('runc', ['--root', runcRoot, 'create', '-b', bundle, 'bench-runc'], { stdio: 'ignore' });
-  const sleeper = spawn('sleep', ['100000'], { stdio: 'ignore', detached: true });
-  const lib = await import(path.join(project, 'dist/index.js'));
-  const id = { containerId: 'bench-runcell', sandboxId: 'bench-runcell' };
-  const file = new lib.StateFile(runcellRoot, id);
-  file.lockForNew();
-  file.saveLocked({
-    version: lib.RECORD_VERSION, id: id.containerId, sandboxId: id.sandboxId, status: 'running', bundle,
-    rootfs: path.join(bundle, 'rootfs'), created: new Date().toISOString(), owner: 'root', annotations: {},
-    init: { pid: sleeper.pid, startTime: lib.processStartTime(sleeper.pid) }, gofer: null,
-  });
-  file.close();
+  execFileSync('runc', ['--root', runcRoot, 'run', '-d', '-b', bundle, 'bench-runc'], { stdio: 'ignore' });
+  execFileSync(runcell, ['--root', runcellRoot, 'run', '-d', '-b', bundle, 'bench-runcell'], { stdio: 'ignore' });
+  setArgs(['true']);
   const results = path.join(work, 'hyperfine.json');
+  const chain = (rt, root) => `${rt} --root ${root} create -b ${bundle} chain && ${rt} --root ${root} start chain && ${rt} --root ${root} delete --force chain`;
   try {
     execFileSync('hyperfine', [
       '-N', '--warmup', '3', '--runs', String(runs), '--export-json', results,
       '-n', 'runc state', `runc --root ${runcRoot} state bench-runc`,
       '-n', 'runcell state', `${runcell} --root ${runcellRoot} state bench-runcell`,
-      '-n', 'node -e 0 (no CA certs)', `env -u NODE_EXTRA_CA_CERTS node -e 0`,
+      '-n', 'runc run true', `runc --root ${runcRoot} run -b ${bundle} run-once`,
+      '-n', 'runcell run true', `${runcell} --root ${runcellRoot} run -b ${bundle} run-once`,
+      '-n', 'node -e 0 (no CA certs)', 'env -u NODE_EXTRA_CA_CERTS node -e 0',
     ], { stdio: ['ignore', 'ignore', 'inherit'] });
-    const byName = Object.fromEntries(JSON.parse(fs.readFileSync(results, 'utf8')).results
+    const first = JSON.parse(fs.readFileSync(results, 'utf8')).results;
+    execFileSync('hyperfine', [
+      '--warmup', '3', '--runs', String(Math.ceil(runs / 2)), '--export-json', results,
+      '-n', 'runc create+start+delete', chain('runc', runcRoot),
+      '-n', 'runcell create+start+delete', chain(runcell, runcellRoot),
+    ], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const byName = Object.fromEntries([...first, ...JSON.parse(fs.readFileSync(results, 'utf8')).results]
       .map((r) => [r.command, r]));
     const ms = (name) => byName[name].median * 1000;
-    console.log('command                    median ms   (min-max)');
+    console.log('command                         median ms   (min-max)');
     for (const [name, r] of Object.entries(byName)) {
-      console.log(`${name.padEnd(26)} ${ms(name).toFixed(1).padStart(9)}   (${(r.min * 1000).toFixed(1)}-${(r.max * 1000).toFixed(1)})`);
+      console.log(`${name.padEnd(31)} ${ms(name).toFixed(1).padStart(9)}   (${(r.min * 1000).toFixed(1)}-${(r.max * 1000).toFixed(1)})`);
     }
-    console.log(`\nruncell state / runc state:      ${(ms('runcell state') / ms('runc state')).toFixed(2)}`);
-    console.log(`runcell state / bare node start: ${(ms('runcell state') / ms('node -e 0 (no CA certs)')).toFixed(2)}`);
+    console.log('');
+    for (const what of ['state', 'run true', 'create+start+delete']) {
+      console.log(`runcell / runc, ${what}:`.padEnd(42) + (ms(`runcell ${what}`) / ms(`runc ${what}`)).toFixed(2));
+    }
+    console.log(`runcell state / bare node start:`.padEnd(42) + (ms('runcell state') / ms('node -e 0 (no CA certs)')).toFixed(2));
   } finally {
     execFileSync('runc', ['--root', runcRoot, 'delete', '--force', 'bench-runc'], { stdio: 'ignore' });
-    process.kill(sleeper.pid, 'SIGKILL');
+    execFileSync(runcell, ['--root', runcellRoot, 'delete', '--force', 'bench-runcell'], { stdio: 'ignore' });
     fs.rmSync(work, { recursive: true, force: true });
   }
 }

@@ -135,3 +135,26 @@ describe.skipIf(skip !== null)(`container lifecycle${skip ? ` (skipped: ${skip})
     }
   });
 });
+
+describe.skipIf(skip !== null)(`damaged state${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('delete --force of a container whose state file is truncated stops its processes and removes it', async () => {
+    await rc('create', '-b', bundle, 'torn');
+    await rc('start', 'torn');
+    const record = new StateFile<{ init: { pid: number; startTime: number }; gofer: { pid: number; startTime: number } }>(root, { containerId: 'torn', sandboxId: 'torn' }).load();
+    fs.truncateSync(path.join(root, 'torn_sandbox:torn.state'), 10);
+    expect((await rc('state', 'torn')).stderr).toMatch(/damaged/);
+    expect(await rc('delete', '--force', 'torn')).toMatchObject({ code: 0 });
+    expect(isProcessAlive(record.init.pid, record.init.startTime)).toBe(false);
+    expect(isProcessAlive(record.gofer.pid, record.gofer.startTime)).toBe(false);
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  it('the init keeps no capability once the process runs', async () => {
+    await rc('run', '-d', '-b', bundle, 'caps');
+    const record = new StateFile<{ init: { pid: number } }>(root, { containerId: 'caps', sandboxId: 'caps' }).load();
+    const status = fs.readFileSync(`/proc/${record.init.pid}/status`, 'utf8');
+    expect(status).toMatch(/^CapEff:\s+0+$/m);
+    expect(status).toMatch(/^CapBnd:\s+0+$/m);
+    expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+  });
+});
