@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
 import { isProcessAlive, processStartTime, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
-import { loadSpec } from '../oci/spec';
+import { loadSpec, SpecError } from '../oci/spec';
 import { initProgram } from '../paths';
 import { log } from '../log';
 import { Container, currentOwner, stopProcesses } from './container';
@@ -32,6 +32,12 @@ export interface CreateOptions {
   listenFds?: number;
   /** The container's stdin, stdout and stderr: this process's own by default. */
   stdio?: [number, number, number];
+  /**
+   * For `process.terminal: true`: hand the container this process's own stdio (a foreground
+   * run on a terminal) instead of refusing. A terminal of its own (--console-socket) is not
+   * supported yet.
+   */
+  terminalPassthrough?: boolean;
 }
 
 export interface ExitRecord {
@@ -48,6 +54,10 @@ export async function createContainer(rootDir: string, id: string, options: Crea
   const bundle = path.resolve(options.bundle);
   // A bad config.json is refused before anything exists.
   const spec = loadSpec(bundle);
+  if (spec.process?.terminal === true && !options.terminalPassthrough) {
+    throw new SpecError(`${path.join(bundle, 'config.json')}: config.process.terminal: a terminal needs --console-socket, ` +
+      'which runcell does not support yet (set it to false, or use run in the foreground)');
+  }
   const stateFile = new StateFile<ContainerRecord>(rootDir, { containerId: id, sandboxId: id });
   stateFile.lockForNew();
   const record: ContainerRecord = {
@@ -223,7 +233,7 @@ export interface RunningContainer {
  * exit, deletes it and reports the status: `runc run` in the foreground.
  */
 export async function runContainer(rootDir: string, id: string, options: CreateOptions): Promise<RunningContainer> {
-  const created = await createContainer(rootDir, id, options);
+  const created = await createContainer(rootDir, id, { terminalPassthrough: true, ...options });
   try {
     await startContainer(rootDir, id);
   } catch (error) {

@@ -104,3 +104,15 @@ describe.skipIf(skip !== null)(`runcell run${skip ? ` (skipped: ${skip})` : ''}`
     expect(result.stderr).toBe(`runcell: ${path.join(dir, 'bundle', 'config.json')}: config.process.user.uid: must be an integer from 0 to 4294967295\n`);
   });
 });
+
+describe.skipIf(skip !== null)(`terminals${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('a foreground run of a terminal spec uses the caller\'s stdio; a detached one is refused clearly', async () => {
+    const result = await run(['echo', 'attached'], (spec) => (spec.process.terminal = true));
+    expect(result).toMatchObject({ code: 0, stdout: 'attached\n' });
+    const bundle = path.join(dir, 'bundle');
+    const detached = await runcell(['--root', root, 'create', '-b', bundle, 'c']);
+    expect(detached.code).toBe(1);
+    expect(detached.stderr).toContain('config.process.terminal: a terminal needs --console-socket');
+    expect(fs.existsSync(root) ? fs.readdirSync(root) : []).toEqual([]);
+  });
+});
