@@ -15,6 +15,12 @@ Napi::Error MakeErrnoError(Napi::Env env, int err, const char* syscall, const ch
   return Napi::Error(env, error);
 }
 
+Napi::Value RejectedWithErrno(Napi::Env env, int err, const char* syscall, const char* path) {
+  Napi::Promise::Deferred deferred(env);
+  deferred.Reject(MakeErrnoError(env, err, syscall, path).Value());
+  return deferred.Promise();
+}
+
 void ThrowErrno(Napi::Env env, int err, const char* syscall, const char* path) {
   throw MakeErrnoError(env, err, syscall, path);
 }

@@ -16,6 +16,9 @@ struct AddonData {
 // Builds an ErrnoError for a failed system call. `path` may be null.
 Napi::Error MakeErrnoError(Napi::Env env, int err, const char* syscall, const char* path);
 
+// A promise already rejected with it: how asynchronous exports report a failure at once.
+Napi::Value RejectedWithErrno(Napi::Env env, int err, const char* syscall, const char* path);
+
 // Throws it (as a C++ exception that node-addon-api turns into a JavaScript throw).
 [[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall, const char* path = nullptr);
 

@@ -81,14 +81,13 @@ Napi::Value FlockAsync(const Napi::CallbackInfo& info) {
   // A free lock is taken at once on this thread: a thread is started only to wait for a lock
   // that is actually held (starting one costs far more than the flock itself).
   int err = FlockRetryingEintr(fd, operation | LOCK_NB);
-  if (err != EWOULDBLOCK || (operation & LOCK_NB) != 0) {
-    Napi::Promise::Deferred settled(env);
-    if (err == 0) {
-      settled.Resolve(env.Undefined());
-    } else {
-      settled.Reject(MakeErrnoError(env, err, "flock", OptionalPath(info, 2).c_str()).Value());
-    }
-    return settled.Promise();
+  if (err != 0 && (err != EWOULDBLOCK || (operation & LOCK_NB) != 0)) {
+    return RejectedWithErrno(env, err, "flock", OptionalPath(info, 2).c_str());
+  }
+  if (err == 0) {
+    Napi::Promise::Deferred granted(env);
+    granted.Resolve(env.Undefined());
+    return granted.Promise();
   }
   auto* request = new FlockRequest(env, fd, operation, OptionalPath(info, 2));
   Napi::Promise promise = request->deferred.Promise();

@@ -103,9 +103,7 @@ Napi::Value WaitForExit(const Napi::CallbackInfo& info) {
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pidfd == -1) {
-    Napi::Promise::Deferred rejected(env);
-    rejected.Reject(MakeErrnoError(env, errno, "pidfd_open", nullptr).Value());
-    return rejected.Promise();
+    return RejectedWithErrno(env, errno, "pidfd_open", nullptr);
   }
   ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);  // pidfd_open sets it already; say so for readers.
   uv_loop_t* loop = nullptr;
@@ -127,9 +125,7 @@ Napi::Value WaitForExit(const Napi::CallbackInfo& info) {
     delete watch;
   }
   if (rc != 0) {
-    Napi::Promise::Deferred rejected(env);
-    rejected.Reject(MakeErrnoError(env, -rc, "epoll_ctl", nullptr).Value());
-    return rejected.Promise();
+    return RejectedWithErrno(env, -rc, "epoll_ctl", nullptr);
   }
   return promise;
 }

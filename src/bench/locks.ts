@@ -19,18 +19,11 @@ import { floorProgram, workerScript } from '../paths';
 import { fairness, mergeSorted, percentile } from './stats';
 import {
   DEFAULT_LOCK_BENCH_OPTIONS, LOCK_MODES, SPREADS, WORKLOADS,
-  type BenchLockMode, type BenchProgress, type Impl, type LockBenchCheck, type LockBenchOptions,
-  type LockBenchReport, type LockBenchRun, type Spread, type WorkerResult, type WorkerTask, type Workload,
+  type BenchProgress, type LockBenchCheck, type LockBenchOptions,
+  type LockBenchReport, type LockBenchRun, type WorkerResult, type WorkerTask,
 } from './types';
 
-interface RunPlan {
-  workload: Workload;
-  spread: Spread;
-  lockMode: BenchLockMode;
-  procs: number;
-  impl: Impl;
-  containers: number;
-}
+type RunPlan = Pick<LockBenchRun, 'workload' | 'spread' | 'lockMode' | 'procs' | 'impl' | 'containers'>;
 
 export async function benchLocks(
   options: Partial<LockBenchOptions> = {},
@@ -55,7 +48,7 @@ export async function benchLocks(
   return { options: opts, runs, checks: checkTargets(runs) };
 }
 
-export function describePlan(plan: Pick<RunPlan, 'workload' | 'spread' | 'lockMode' | 'procs' | 'impl' | 'containers'>): string {
+export function describePlan(plan: RunPlan): string {
   const containers = plan.workload === 'list' ? ` N=${plan.containers}` : '';
   return `${plan.workload} ${plan.spread} ${plan.lockMode} P=${plan.procs}${containers} ${plan.impl}`;
 }

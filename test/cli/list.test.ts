@@ -1,28 +1,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { processStartTime } from '../../src';
-import { runcell, startSleeper, tempDir } from '../helpers/env';
+import { livePool, runcell, tempDir } from '../helpers/env';
 import { makeRecord, statePath, writeContainer } from '../helpers/records';
 
 let dir: string;
 let root: string;
-const sleepers: ReturnType<typeof startSleeper>[] = [];
+const pool = livePool();
+const live = () => pool.live();
 
 beforeEach(() => {
   dir = tempDir();
   root = path.join(dir, 'root');
 });
 afterEach(() => {
-  for (const s of sleepers.splice(0)) s.kill('SIGKILL');
+  pool.killAll();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function live(): { pid: number; startTime: number } {
-  const sleeper = startSleeper();
-  sleepers.push(sleeper);
-  return { pid: sleeper.pid!, startTime: processStartTime(sleeper.pid!) };
-}
 
 describe('runcell list', () => {
   it('prints runc\'s table: header, then one row per container sorted by id', async () => {

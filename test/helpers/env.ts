@@ -3,6 +3,7 @@ import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { processStartTime } from '../../src';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '../..');
 export const CLI = path.join(PROJECT_ROOT, 'bin/runcell');
@@ -76,6 +77,24 @@ export function startWorker(name: string, args: readonly string[], options: Spaw
 
 export function runWorker(name: string, args: readonly string[]): Promise<RunResult> {
   return run(process.execPath, [path.join(WORKERS, `${name}.js`), ...args]);
+}
+
+/**
+ * Live processes to record as a container's: `live()` starts one and returns its identity;
+ * `killAll()` (in afterEach) ends them.
+ */
+export function livePool(): { live(): { pid: number; startTime: number }; killAll(): void } {
+  const sleepers: ChildProcess[] = [];
+  return {
+    live() {
+      const sleeper = startSleeper();
+      sleepers.push(sleeper);
+      return { pid: sleeper.pid!, startTime: processStartTime(sleeper.pid!) };
+    },
+    killAll() {
+      for (const sleeper of sleepers.splice(0)) sleeper.kill('SIGKILL');
+    },
+  };
 }
 
 /** A process that sleeps until killed, and its pid. */
