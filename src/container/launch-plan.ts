@@ -261,11 +261,14 @@ export function encodePlan(plan: LaunchPlan): Buffer {
 
 /** The message for a step that failed: `mount "proc" on "/proc": EPERM (operation not permitted)`. */
 export function describeFailure(plan: LaunchPlan, index: number, errno: number): string {
+  return stepFailure(plan.ops[index]?.description ?? (index === -2 ? 'write the user namespace maps' : undefined), errno);
+}
+
+/** The same, from a step's description (undefined: a step outside the plan). */
+export function stepFailure(description: string | undefined, errno: number): string {
   const error = new ErrnoError(errno, 'x');
   const text = error.message.slice(error.code.length + 2, error.message.lastIndexOf(', x'));
-  const what = index >= 0 && index < plan.ops.length ? plan.ops[index].description
-    : index === -2 ? 'write the user namespace maps' : 'start the container';
-  return `${what}: ${error.code} (${text})`;
+  return `${description ?? 'start the container'}: ${error.code} (${text})`;
 }
 
 function isBind(mount: Mount): boolean {

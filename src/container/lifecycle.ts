@@ -16,7 +16,7 @@ import { initProgram } from '../paths';
 import { log } from '../log';
 import { Container, currentOwner, stopProcesses } from './container';
 import { ContainerError } from './errors';
-import { buildLaunchPlan, describeFailure, encodePlan, type LaunchPlan } from './launch-plan';
+import { buildLaunchPlan, describeFailure, encodePlan, stepFailure, type LaunchPlan } from './launch-plan';
 import { observedStatus, RECORD_VERSION, validateRecord, type ContainerRecord, type ProcessIdentity } from './record';
 import { StateFile } from './state-file';
 import { requireStatus, Status, transition } from './status';
@@ -160,7 +160,7 @@ export async function startContainer(rootDir: string, partialId: string): Promis
       record.status = transition(record.status, Status.Stopped);
       stateFile.saveLocked(record);
       const why = failed
-        ? describeStep(record, Number(failed[1]), Number(failed[2]))
+        ? stepFailure(record.startSteps?.[failed[1]], Number(failed[2]))
         : 'its gofer exited without a report';
       throw new ContainerError('ERR_START_FAILED', `cannot start container "${record.id}": ${why}`, { containerId: record.id });
     }
@@ -202,7 +202,7 @@ export function killContainer(rootDir: string, partialId: string, signal: number
  * The container's exit status (exit code, or 128+signal), waiting for it if it still runs.
  * The gofer records it whoever reaps the init, so this answers again and again, until delete.
  */
-export async function waitContainer(rootDir: string, partialId: string): Promise<number> {
+export async function waitContainer(rootDir: string, partialId: string): Promise<{ id: string; exitStatus: number }> {
   const container = Container.load(rootDir, partialId);
   const stateFile = new StateFile(rootDir, { containerId: container.id, sandboxId: container.sandboxId });
   const exitPath = stateFile.pathOf('exit');
@@ -217,7 +217,7 @@ export async function waitContainer(rootDir: string, partialId: string): Promise
     throw new ContainerError('ERR_INVALID_STATE', `the exit status of container "${container.id}" is not known (its gofer is gone)`,
       { containerId: container.id });
   }
-  return exit.exitStatus;
+  return { id: container.id, exitStatus: exit.exitStatus };
 }
 
 export interface RunningContainer {
@@ -233,7 +233,7 @@ export interface RunningContainer {
  * exit, deletes it and reports the status: `runc run` in the foreground.
  */
 export async function runContainer(rootDir: string, id: string, options: CreateOptions): Promise<RunningContainer> {
-  const created = await createContainer(rootDir, id, { terminalPassthrough: true, ...options });
+  await createContainer(rootDir, id, { terminalPassthrough: true, ...options });
   try {
     await startContainer(rootDir, id);
   } catch (error) {
@@ -255,11 +255,10 @@ export async function runContainer(rootDir: string, id: string, options: CreateO
     } catch (error) {
       if (!isErrno(error, 'ECHILD')) throw error;
     }
-    if (status === undefined) status = await waitContainer(rootDir, id);
+    if (status === undefined) status = (await waitContainer(rootDir, id)).exitStatus;
     await Container.delete(rootDir, id, { force: true });
     return status;
   })();
-  void created;
   return {
     container,
     signal: (signal) => {
@@ -323,13 +322,6 @@ function startSteps(plan: LaunchPlan): Record<string, string> {
     if (op.op.startsWith('u-')) steps[index] = op.description;
   });
   return steps;
-}
-
-function describeStep(record: ContainerRecord, index: number, errno: number): string {
-  const description = record.startSteps?.[index];
-  const plan: LaunchPlan = { ops: [], nestedPidNamespace: false };
-  if (description !== undefined) plan.ops[index] = { op: '', args: [], description };
-  return describeFailure(plan, index, errno);
 }
 
 function openFifo(file: string, mode: number): number {

@@ -86,9 +86,6 @@ export function register(program: Command, context: () => Context): void {
     .argument('<id>', 'container id (or a unique prefix of one)')
     .action(async (id: string) => {
       const { waitContainer } = await import('../../container/lifecycle');
-      const { resolveId } = await import('../../container/resolve');
-      const root = context().root;
-      const exitStatus = await waitContainer(root, id);
-      writeOut(JSON.stringify({ id: resolveId(root, id), exitStatus }) + '\n');
+      writeOut(JSON.stringify(await waitContainer(context().root, id)) + '\n');
     });
 }
