@@ -9,8 +9,10 @@
         "native/addon/errno_error.cc",
         "native/addon/flock.cc",
         "native/addon/process.cc",
-        "native/addon/oom.cc"
+        "native/addon/oom.cc",
+        "native/addon/seccomp.cc"
       ],
+      "libraries": [ "-lseccomp" ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],

@@ -35,6 +35,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterFlock(env, exports);
   RegisterProcess(env, exports);
   RegisterOOM(env, exports);
+  RegisterSeccomp(env, exports);
   return exports;
 }
 

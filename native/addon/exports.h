@@ -8,5 +8,6 @@ namespace runcell {
 void RegisterFlock(Napi::Env env, Napi::Object exports);
 void RegisterProcess(Napi::Env env, Napi::Object exports);
 void RegisterOOM(Napi::Env env, Napi::Object exports);
+void RegisterSeccomp(Napi::Env env, Napi::Object exports);
 
 }  // namespace runcell

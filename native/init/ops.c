@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -162,6 +164,26 @@ static int raise_ambient(uint64_t caps) {
   return 0;
 }
 
+/* The filter arrives as the hex of its struct sock_filter array, compiled by the addon. */
+static int load_seccomp(unsigned long flags, const char *hex) {
+  size_t len = strlen(hex) / 2;
+  if (len == 0 || len % sizeof(struct sock_filter) != 0) return EINVAL;
+  unsigned char *bytes = malloc(len);
+  if (bytes == NULL) return ENOMEM;
+  for (size_t i = 0; i < len; i++) {
+    unsigned int byte;
+    if (sscanf(hex + 2 * i, "%2x", &byte) != 1) {
+      free(bytes);
+      return EINVAL;
+    }
+    bytes[i] = (unsigned char)byte;
+  }
+  struct sock_fprog program = {(unsigned short)(len / sizeof(struct sock_filter)), (struct sock_filter *)bytes};
+  int err = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &program) == 0 ? 0 : fail();
+  free(bytes);
+  return err;
+}
+
 /* exec <path-candidates...> -- <argv...> -- <env...>: the candidates come from the builder's
  * PATH search; the first executable one is run. */
 static int exec_process(int argc, char **argv) {
@@ -261,6 +283,7 @@ int op_run(struct op *op) {
     /* Marked close-on-exec rather than closed: the exec error pipe must survive until execve. */
     return syscall(SYS_close_range, (unsigned)number(a[1]), ~0U, CLOSE_RANGE_CLOEXEC) == 0 ? 0 : fail();
   }
+  if (strcmp(name, "seccomp") == 0) return load_seccomp(number(a[1]), a[2]);
   if (strcmp(name, "exec") == 0) return exec_process(op->argc, a);
   return ENOSYS;
 }

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { log } from '../log';
 import { ErrnoError } from '../sys/errno';
 import { SpecError, type Mount, type Spec } from '../oci/spec';
+import { compileSeccomp, type SeccompProfile } from './seccomp';
 
 export interface PlanOp {
   op: string;
@@ -228,6 +229,12 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   }
   add('u-setsid', [], 'start a session');
   add('u-umask', [proc.user.umask ?? 0o022], 'set the umask');
+  const seccomp = spec.linux?.seccomp === undefined ? undefined : compileSeccomp(spec.linux.seccomp as unknown as SeccompProfile);
+  const loadSeccomp = () => add('u-seccomp', [seccomp!.flags, seccomp!.program.toString('hex')], 'load the seccomp filter');
+  // Loading a filter takes no_new_privs or CAP_SYS_ADMIN. With no_new_privs it is the very
+  // last step before execve; without, it must come while the process is still privileged,
+  // before it changes user and drops capabilities (runc does the same).
+  if (seccomp !== undefined && proc.noNewPrivileges !== true) loadSeccomp();
   const caps = proc.capabilities;
   if (caps !== undefined) add('u-bounding', [capMask(caps.bounding, 'bounding')], 'drop capabilities from the bounding set');
   add('u-keepcaps', [1], 'keep capabilities across setuid');
@@ -248,6 +255,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   if (proc.noNewPrivileges === true) add('u-no-new-privs', [], 'set no_new_privs');
   add('u-chdir', [proc.cwd], `enter the working directory "${proc.cwd}"`);
   add('u-close-fds', [3 + options.extraFds], 'close inherited descriptors');
+  if (seccomp !== undefined && proc.noNewPrivileges === true) loadSeccomp();
   add('u-exec', [...candidates, '--', ...proc.args, '--', ...env], `exec "${proc.args[0]}"`);
   return { ops, nestedPidNamespace: newPidNs };
 }

@@ -21,6 +21,17 @@ export interface ProcStat {
   startTime: number;
 }
 
+export interface SeccompFilter {
+  defaultAction: number;
+  /** libseccomp's architecture names: "x86_64", "x86", "x32", "aarch64", ... */
+  architectures: string[];
+  syscalls: Array<{
+    name: string;
+    action: number;
+    args: Array<{ index: number; op: number; value: bigint; valueTwo: bigint }>;
+  }>;
+}
+
 export interface NativeBinding {
   initialize(errnoError: typeof ErrnoError): void;
   constants: {
@@ -43,6 +54,7 @@ export interface NativeBinding {
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   setOOMScoreAdj(pid: number, score: number): boolean;
+  compileSeccomp(filter: SeccompFilter): { program: Buffer; skipped: string[] };
 }
 
 function load(): NativeBinding {
