@@ -115,9 +115,8 @@ static void run_user(int exec_error_fd) {
 
 static void run_init(int ctl) {
   char msg[256];
-  if (opt("g-uid-map", 1) != NULL || opt("g-gid-map", 1) != NULL) {
-    if (recv_msg(ctl, msg, sizeof msg) <= 0 || strcmp(msg, "maps") != 0) _exit(1);
-  }
+  /* Nothing runs before the gofer has put us in our cgroup and written our id maps. */
+  if (recv_msg(ctl, msg, sizeof msg) <= 0 || strcmp(msg, "setup") != 0) _exit(1);
   for (int i = 0; i < plan.count; i++) {
     struct op *op = &plan.ops[i];
     if (op->argv[0][0] != 'i' || strcmp(op->argv[0], "i-user-clone") == 0) continue;
@@ -265,6 +264,20 @@ static int gofer(int plan_fd, int report_fd) {
   close(ctl[1]);
 
   char msg[256];
+  /* The init joins its cgroup before it runs anything, so everything it starts is counted. */
+  for (int i = 0; i < plan.count; i++) {
+    if (strcmp(plan.ops[i].argv[0], "g-cgroup") != 0) continue;
+    int fd = open(plan.ops[i].argv[1], O_WRONLY | O_CLOEXEC);
+    char pid[16];
+    int len = snprintf(pid, sizeof pid, "%d", init);
+    if (fd < 0 || write(fd, pid, len) != len) {
+      int err = errno;
+      kill(init, SIGKILL);
+      dprintf(report_fd, "error %d %d\n", i, err);
+      return 1;
+    }
+    close(fd);
+  }
   const char *uid_map = opt("g-uid-map", 1), *gid_map = opt("g-gid-map", 1);
   if (uid_map != NULL || gid_map != NULL) {
     char path[64];
@@ -289,8 +302,8 @@ static int gofer(int plan_fd, int report_fd) {
       dprintf(report_fd, "error -2 %d\n", err);
       return 1;
     }
-    send_msg(ctl[0], "maps");
   }
+  send_msg(ctl[0], "setup");
 
   if (recv_msg(ctl[0], msg, sizeof msg) <= 0) {
     dprintf(report_fd, "error -1 %d\n", ECHILD);

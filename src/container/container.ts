@@ -11,6 +11,7 @@ import { log } from '../log';
 import { ContainerError } from './errors';
 import type { FullId } from './id';
 import { observedStatus, ociState, validateRecord, type ContainerRecord, type OciState, type ProcessIdentity } from './record';
+import { Cgroup, detectLayout } from './cgroups';
 import { StateFile } from './state-file';
 import { requireStatus, Status } from './status';
 
@@ -122,7 +123,11 @@ export class Container {
       if (record !== null) {
         const status = observedStatus(record);
         if (!force) requireStatus('delete', record.id, status, Status.Created, Status.Stopped);
+        // Destroy's order: every process of the cgroup (exec'd and forked ones too), the
+        // recorded ones (the gofer is outside the cgroup), then the cgroup, then the files.
+        if (record.cgroupPath !== undefined) await new Cgroup(detectLayout(), record.cgroupPath).signalAll('SIGKILL');
         await stopProcesses(record, record.id);
+        if (record.cgroupPath !== undefined) await new Cgroup(detectLayout(), record.cgroupPath).remove();
       } else {
         await stopProcesses(recordedProcesses(stateFile), id.containerId);
       }

@@ -34,6 +34,8 @@ export interface PlanFiles {
 
 export interface PlanOptions {
   bundle: string;
+  /** The cgroup.procs files the init is written into before it runs anything. */
+  cgroupProcs?: string[];
   files: PlanFiles;
   /** Descriptors after stdio that the container keeps (--preserve-fds and LISTEN_FDS). */
   extraFds: number;
@@ -124,6 +126,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   add('g-mkfifo', [files.ready], `create "${files.ready}"`);
   if (namespaces.has('pid') && !newPidNs) add('g-join-pid', [namespaces.get('pid')!], `join the pid namespace "${namespaces.get('pid')}"`);
   add('g-clone', [(newUserNs ? CLONE.user : 0) | (newPidNs ? CLONE.pid : 0)], 'clone the init');
+  for (const procs of options.cgroupProcs ?? []) add('g-cgroup', [procs], `join the cgroup "${path.dirname(procs)}"`);
   if (newUserNs) {
     const map = (m: { containerID: number; hostID: number; size: number }[] | undefined, kind: string) => {
       if (m === undefined || m.length === 0) throw new SpecError(`config.json: config.linux.${kind}Mappings: a new user namespace needs them`);

@@ -11,7 +11,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
 import { isProcessAlive, processStartTime, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
-import { loadSpec, SpecError } from '../oci/spec';
+import { loadSpec, SpecError, type Spec } from '../oci/spec';
+import { Cgroup, detectLayout, type LinuxResources } from './cgroups';
 import { initProgram } from '../paths';
 import { log } from '../log';
 import { Container, currentOwner, stopProcesses } from './container';
@@ -75,12 +76,17 @@ export async function createContainer(rootDir: string, id: string, options: Crea
     user: null,
   };
   let gofer: ChildProcess | undefined;
+  let cgroup: Cgroup | undefined;
   try {
+    record.cgroupPath = cgroupPathOf(spec, id);
     stateFile.saveLocked(record);
+    cgroup = new Cgroup(detectLayout(), record.cgroupPath);
+    cgroup.create(containerResources(spec));
     const extraFds = (options.preserveFds ?? 0) + (options.listenFds ?? 0);
     const listenEnv = options.listenFds ? [`LISTEN_FDS=${options.listenFds}`, 'LISTEN_PID=1'] : [];
     const plan = buildLaunchPlan(spec, {
       bundle,
+      cgroupProcs: cgroup.procsFiles(),
       extraFds,
       extraEnv: listenEnv,
       files: {
@@ -126,6 +132,7 @@ export async function createContainer(rootDir: string, id: string, options: Crea
     // Whatever this create made goes; nothing else is touched.
     if (gofer !== undefined) detach(gofer);
     await stopProcesses(record, id).catch((e) => log.warn(`cleaning up container "${id}": ${(e as Error).message}`));
+    await cgroup?.remove().catch((e) => log.warn(`removing the cgroup of container "${id}": ${(e as Error).message}`));
     stateFile.destroy();
     throw error;
   } finally {
@@ -181,11 +188,12 @@ export interface KillOptions {
  * Signals the container's process (its init while it is only created, as runc does). With
  * `all`, every process of the container; that succeeds even when the main process is gone.
  */
-export function killContainer(rootDir: string, partialId: string, signal: number | string, options: KillOptions = {}): void {
+export async function killContainer(rootDir: string, partialId: string, signal: number | string, options: KillOptions = {}): Promise<void> {
   const container = Container.load(rootDir, partialId);
   const record = container.record;
   const status = container.status;
   if (options.all) {
+    if (record.cgroupPath !== undefined) return new Cgroup(detectLayout(), record.cgroupPath).signalAll(signal);
     for (const proc of containerProcesses(record)) signalProcess(proc.pid, proc.startTime, signal);
     return;
   }
@@ -266,6 +274,59 @@ export async function runContainer(rootDir: string, id: string, options: CreateO
       if (user) signalProcess(user.pid, user.startTime, signal);
     },
     exited,
+  };
+}
+
+/** Freezes (pause) or thaws (resume) every process of the container. */
+export async function pauseContainer(rootDir: string, partialId: string, pause: boolean): Promise<void> {
+  const id = StateFile.resolve(rootDir, partialId);
+  const stateFile = new StateFile<ContainerRecord>(rootDir, id);
+  try {
+    stateFile.lock();
+    const record = validateRecord(stateFile.load(), id, stateFile.statePath);
+    requireStatus(pause ? 'pause' : 'resume', record.id, observedStatus(record), pause ? Status.Running : Status.Paused);
+    if (record.cgroupPath === undefined) {
+      throw new ContainerError('ERR_INVALID_STATE', `container "${record.id}" has no cgroup to freeze`, { containerId: record.id });
+    }
+    await new Cgroup(detectLayout(), record.cgroupPath).setFrozen(pause);
+    record.status = transition(record.status, pause ? Status.Paused : Status.Running);
+    stateFile.saveLocked(record);
+  } finally {
+    stateFile.close();
+  }
+}
+
+/** The host pids of every process of the container. */
+export function containerPids(rootDir: string, partialId: string): number[] {
+  const { record } = Container.load(rootDir, partialId);
+  if (record.cgroupPath !== undefined) return new Cgroup(detectLayout(), record.cgroupPath).pids();
+  return containerProcesses(record).map((p) => p.pid);
+}
+
+// linux.cgroupsPath: absolute, or relative to the root of the hierarchy; systemd's
+// "slice:prefix:name" form needs --systemd-cgroup, which runcell does not implement.
+function cgroupPathOf(spec: Spec, id: string): string {
+  const given = spec.linux?.cgroupsPath;
+  if (given === undefined || given === '') return `/runcell/${id}`;
+  if (given.includes(':')) throw new SpecError(`config.json: config.linux.cgroupsPath: "${given}" is a systemd path, which runcell does not support`);
+  return given.startsWith('/') ? given : `/${given}`;
+}
+
+// The spec's device rules, then the devices every container has (runc's defaults): a
+// "deny all" in the spec must not take /dev/null away.
+function containerResources(spec: Spec): LinuxResources {
+  const resources = (spec.linux?.resources ?? {}) as LinuxResources;
+  if (resources.devices === undefined) return resources;
+  const allow = (type: string, major: number, minor: number, access = 'rwm') => ({ allow: true, type, major, minor, access });
+  return {
+    ...resources,
+    devices: [
+      ...resources.devices,
+      allow('c', -1, -1, 'm'), allow('b', -1, -1, 'm'),
+      allow('c', 1, 3), allow('c', 1, 5), allow('c', 1, 7), allow('c', 1, 8), allow('c', 1, 9),
+      allow('c', 5, 0), allow('c', 5, 1), allow('c', 5, 2), allow('c', 136, -1),
+      ...(spec.linux?.devices ?? []).map((d) => allow(d.type === 'b' ? 'b' : 'c', d.major ?? -1, d.minor ?? -1)),
+    ],
   };
 }
 

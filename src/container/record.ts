@@ -35,6 +35,8 @@ export interface ContainerRecord {
   gofer: ProcessIdentity | null;
   /** The user's process (what `kill` signals), once started. */
   user?: ProcessIdentity | null;
+  /** The container's cgroup (linux.cgroupsPath, or /runcell/<id>). */
+  cgroupPath?: string;
   /** Descriptions of the steps run after the start gate, by plan index, for start errors. */
   startSteps?: Record<string, string>;
 }

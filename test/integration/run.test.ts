@@ -8,18 +8,20 @@ import { makeBundle, whyNoContainers } from '../helpers/bundle';
 const skip = whyNoContainers();
 let dir: string;
 let root: string;
+// Cgroups are host-wide (/runcell/<id>): files running in parallel must not share ids.
+const ID = `c${process.pid}`;
 beforeEach(() => {
   dir = tempDir();
   root = path.join(dir, 'root');
 });
 afterEach(async () => {
-  await runcell(['--root', root, 'delete', '--force', 'c']);
+  await runcell(['--root', root, 'delete', '--force', ID]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 async function run(args: string[], edit?: Parameters<typeof makeBundle>[2]) {
   const bundle = makeBundle(path.join(dir, 'bundle'), args, edit);
-  return runcell(['--root', root, 'run', '-b', bundle, 'c']);
+  return runcell(['--root', root, 'run', '-b', bundle, ID]);
 }
 
 describe.skipIf(skip !== null)(`runcell run${skip ? ` (skipped: ${skip})` : ''}`, () => {
@@ -85,14 +87,14 @@ describe.skipIf(skip !== null)(`runcell run${skip ? ` (skipped: ${skip})` : ''}`
 
   it('does not pass on a descriptor the caller opened', async () => {
     const bundle = makeBundle(path.join(dir, 'bundle'), ['sh', '-c', 'ls /proc/self/fd']);
-    const result = await runcell(['--root', root, 'run', '-b', bundle, 'c'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    const result = await runcell(['--root', root, 'run', '-b', bundle, ID], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     expect(result.stdout.trim().split('\n').sort()).toEqual(['0', '1', '2', '3']); // 3: ls's own directory
   });
 
   it('reports an executable that does not exist, by name, with ENOENT, and leaves nothing', async () => {
     const result = await run(['no-such-program']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('runcell: cannot create container "c": exec "no-such-program": ENOENT (no such file or directory)');
+    expect(result.stderr).toContain(`runcell: cannot create container "${ID}": exec "no-such-program": ENOENT (no such file or directory)`);
     expect(fs.readdirSync(root)).toEqual([]);
   });
 
@@ -110,7 +112,7 @@ describe.skipIf(skip !== null)(`terminals${skip ? ` (skipped: ${skip})` : ''}`, 
     const result = await run(['echo', 'attached'], (spec) => (spec.process.terminal = true));
     expect(result).toMatchObject({ code: 0, stdout: 'attached\n' });
     const bundle = path.join(dir, 'bundle');
-    const detached = await runcell(['--root', root, 'create', '-b', bundle, 'c']);
+    const detached = await runcell(['--root', root, 'create', '-b', bundle, ID]);
     expect(detached.code).toBe(1);
     expect(detached.stderr).toContain('config.process.terminal: a terminal needs --console-socket');
     expect(fs.existsSync(root) ? fs.readdirSync(root) : []).toEqual([]);

@@ -8,12 +8,14 @@ import { makeBundle, whyNoContainers } from '../helpers/bundle';
 const skip = whyNoContainers();
 let dir: string;
 let root: string;
+// Cgroups are host-wide (/runcell/<id>): files running in parallel must not share ids.
+const ID = `c${process.pid}`;
 beforeEach(() => {
   dir = tempDir();
   root = path.join(dir, 'root');
 });
 afterEach(async () => {
-  await runcell(['--root', root, 'delete', '--force', 'c']);
+  await runcell(['--root', root, 'delete', '--force', ID]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -22,7 +24,7 @@ function run(script: string, seccomp: object, edit: (spec: any) => void = () => 
     spec.linux.seccomp = seccomp;
     edit(spec);
   });
-  return runcell(['--root', root, ...extra, 'run', '-b', bundle, 'c']);
+  return runcell(['--root', root, ...extra, 'run', '-b', bundle, ID]);
 }
 
 const allowBut = (syscalls: object[]) => ({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls });

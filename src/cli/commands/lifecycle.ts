@@ -1,5 +1,5 @@
 // create, start, run, kill, wait: runc's flags and output, each over one library call.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Context } from '../context';
 import { writeOut } from '../output';
 
@@ -79,7 +79,7 @@ export function register(program: Command, context: () => Context): void {
     .option('-s, --signal <signal>', 'the signal, as the OCI command line names it')
     .action(async (id: string, signal: string, options: { all?: boolean; signal?: string }) => {
       const { killContainer } = await import('../../container/lifecycle');
-      killContainer(context().root, id, options.signal ?? signal, { all: options.all === true });
+      await killContainer(context().root, id, options.signal ?? signal, { all: options.all === true });
     });
 
   program.command('wait').description('wait for a container to exit and print its exit status')
@@ -87,5 +87,28 @@ export function register(program: Command, context: () => Context): void {
     .action(async (id: string) => {
       const { waitContainer } = await import('../../container/lifecycle');
       writeOut(JSON.stringify(await waitContainer(context().root, id)) + '\n');
+    });
+}
+
+export function registerCgroupCommands(program: Command, context: () => Context): void {
+  for (const [name, pause] of [['pause', true], ['resume', false]] as const) {
+    program.command(name).description(pause ? 'freeze every process of a container' : 'thaw a paused container')
+      .argument('<id>', 'container id (or a unique prefix of one)')
+      .action(async (id: string) => {
+        const { pauseContainer } = await import('../../container/lifecycle');
+        await pauseContainer(context().root, id, pause);
+      });
+  }
+
+  program.command('ps').description('list the processes of a container')
+    .argument('<id>', 'container id (or a unique prefix of one)')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action(async (id: string, options: { format: 'table' | 'json' }) => {
+      const { containerPids } = await import('../../container/lifecycle');
+      const pids = containerPids(context().root, id);
+      // json: a bare array of host pids, as containerd parses it.
+      if (options.format === 'json') return writeOut(JSON.stringify(pids) + '\n');
+      const { processTable } = await import('../../container/ps');
+      writeOut(processTable(pids));
     });
 }

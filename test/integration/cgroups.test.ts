@@ -1,0 +1,104 @@
+// Cgroups on this host (v1 controllers, or hybrid, or v2), pause/resume, ps, kill --all.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Cgroup, detectLayout } from '../../src/container/cgroups';
+import { runcell, tempDir } from '../helpers/env';
+import { makeBundle, whyNoContainers } from '../helpers/bundle';
+
+const skip = whyNoContainers();
+let dir: string;
+let root: string;
+let id: string;
+beforeEach(() => {
+  dir = tempDir();
+  root = path.join(dir, 'root');
+  id = `cg-${process.pid}-${Math.floor(Math.random() * 1e6)}`; // cgroups are host-wide: ids must not clash
+});
+afterEach(async () => {
+  await runcell(['--root', root, 'delete', '--force', id]);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const rc = (...args: string[]) => runcell(['--root', root, ...args]);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function bundleWith(script: string, resources: object = {}) {
+  return makeBundle(path.join(dir, 'bundle'), ['sh', '-c', script], (spec) => {
+    spec.linux.resources = { ...spec.linux.resources, ...resources };
+    spec.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] });
+  });
+}
+
+describe.skipIf(skip !== null)(`cgroups${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('puts the init and everything it starts in the cgroup, with the limits of the spec', async () => {
+    const bundle = bundleWith('sleep 1000 & sleep 1000 & wait', {
+      memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 50 }, cpu: { shares: 512, quota: 50000, period: 100000 },
+    });
+    expect(await rc('run', '-d', '-b', bundle, id)).toMatchObject({ code: 0 });
+    const cgroup = new Cgroup(detectLayout(), `/runcell/${id}`);
+    const state = JSON.parse((await rc('state', id)).stdout);
+    const pids = cgroup.pids();
+    expect(pids).toContain(state.pid);
+    expect(pids.length).toBe(4); // init, sh, two sleeps
+    const read = (controller: string, v1: string, v2: string) => fs.readFileSync(
+      cgroup.isV2 ? path.join(detectLayout().unified!, `/runcell/${id}`, v2) : path.join(detectLayout().v1.get(controller)!, `/runcell/${id}`, v1), 'utf8').trim();
+    expect(read('memory', 'memory.limit_in_bytes', 'memory.max')).toBe(String(64 * 1024 * 1024));
+    expect(read('pids', 'pids.max', 'pids.max')).toBe('50');
+    if (!cgroup.isV2) expect(read('cpu', 'cpu.cfs_quota_us', 'cpu.max')).toBe('50000');
+    const json = JSON.parse((await rc('ps', '--format', 'json', id)).stdout);
+    expect(json.sort()).toEqual(pids.sort());
+    const table = (await rc('ps', id)).stdout.split('\n');
+    expect(table[0]).toMatch(/^UID\s+PID\s+PPID\s+STAT\s+CMD$/);
+    expect(table.filter((l) => /\ssleep 1000$/.test(l))).toHaveLength(2);
+    expect(await rc('kill', '--all', id, 'KILL')).toMatchObject({ code: 0 });
+    expect(JSON.parse((await rc('wait', id)).stdout).exitStatus).toBe(137);
+    expect(await rc('delete', id)).toMatchObject({ code: 0 });
+    for (const d of cgroup.directories()) expect(fs.existsSync(d)).toBe(false);
+  });
+
+  it('pause stops a counting process and resume lets it go on; repeating either is refused', async () => {
+    const counter = path.join(dir, 'count');
+    fs.writeFileSync(counter, '0');
+    const bundle = makeBundle(path.join(dir, 'bundle'), ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /data/count; sleep 0.02; done'], (spec) => {
+      spec.mounts.push({ destination: '/data', type: 'bind', source: dir, options: ['rbind', 'rw'] });
+    });
+    await rc('run', '-d', '-b', bundle, id);
+    await sleep(200);
+    expect(await rc('pause', id)).toMatchObject({ code: 0 });
+    expect(JSON.parse((await rc('state', id)).stdout).status).toBe('paused');
+    const frozenAt = fs.readFileSync(counter, 'utf8');
+    await sleep(300);
+    expect(fs.readFileSync(counter, 'utf8')).toBe(frozenAt);
+    expect((await rc('pause', id)).stderr).toBe(`runcell: cannot pause container "${id}" in state paused\n`);
+    expect(await rc('resume', id)).toMatchObject({ code: 0 });
+    await sleep(300);
+    expect(Number(fs.readFileSync(counter, 'utf8'))).toBeGreaterThan(Number(frozenAt));
+    expect((await rc('resume', id)).stderr).toBe(`runcell: cannot resume container "${id}" in state running\n`);
+    // delete --force of a paused container thaws and kills it.
+    await rc('pause', id);
+    expect(await rc('delete', '--force', id)).toMatchObject({ code: 0 });
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  it('reports a limit the kernel refuses, with the file, and leaves nothing', async () => {
+    const bundle = bundleWith('true', { cpu: { cpus: '999' } });
+    const result = await rc('create', '-b', bundle, id);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/cpuset\.cpus/);
+    expect(fs.readdirSync(root)).toEqual([]);
+    for (const d of new Cgroup(detectLayout(), `/runcell/${id}`).directories()) expect(fs.existsSync(d)).toBe(false);
+  });
+});
+
+describe.skipIf(skip !== null)(`cgroups shared by ids${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('refuses to create a container whose cgroup already has processes (same id under another root)', async () => {
+    const bundle = bundleWith('sleep 1000');
+    expect(await rc('run', '-d', '-b', bundle, id)).toMatchObject({ code: 0 });
+    const otherRoot = path.join(dir, 'other-root');
+    const second = await runcell(['--root', otherRoot, 'create', '-b', bundle, id]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`cgroup /runcell/${id} is in use by other processes`);
+    expect(JSON.parse((await rc('state', id)).stdout).status).toBe('running');
+  });
+});
