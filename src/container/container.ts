@@ -121,16 +121,9 @@ export class Container {
         record = null;
       }
       if (record !== null) {
-        const status = observedStatus(record);
-        if (!force) requireStatus('delete', record.id, status, Status.Created, Status.Stopped);
-        // Destroy's order: every process of the cgroup (exec'd and forked ones too), the
-        // recorded ones (the gofer is outside the cgroup), then the cgroup, then the files.
-        if (record.cgroupPath !== undefined) await new Cgroup(detectLayout(), record.cgroupPath).signalAll('SIGKILL');
-        await stopProcesses(record, record.id);
-        if (record.cgroupPath !== undefined) await new Cgroup(detectLayout(), record.cgroupPath).remove();
-      } else {
-        await stopProcesses(recordedProcesses(stateFile), id.containerId);
+        if (!force) requireStatus('delete', record.id, observedStatus(record), Status.Created, Status.Stopped);
       }
+      await destroyProcesses(record ?? recordedProcesses(stateFile), id.containerId);
       stateFile.destroy();
     } finally {
       stateFile.close();
@@ -138,12 +131,23 @@ export class Container {
   }
 }
 
-// The processes create recorded beside the state (lifecycle.ts, writeProcessIds): what a
-// damaged state file can no longer tell.
-function recordedProcesses(stateFile: StateFile<unknown>): Pick<ContainerRecord, 'init' | 'gofer' | 'user'> {
+type Remains = Pick<ContainerRecord, 'init' | 'gofer' | 'user' | 'cgroupPath'>;
+
+// Destroy's order: every process of the cgroup (exec'd and forked ones too), the recorded ones
+// (the gofer is outside the cgroup), then the cgroup; the caller removes the files.
+async function destroyProcesses(remains: Remains, containerId: string): Promise<void> {
+  const cgroup = remains.cgroupPath === undefined ? undefined : new Cgroup(detectLayout(), remains.cgroupPath);
+  await cgroup?.signalAll('SIGKILL');
+  await stopProcesses(remains, containerId);
+  await cgroup?.remove();
+}
+
+// What create recorded beside the state (lifecycle.ts, writeProcessIds): what a damaged state
+// file can no longer tell.
+function recordedProcesses(stateFile: StateFile<unknown>): Remains {
   try {
     const ids = JSON.parse(fs.readFileSync(stateFile.pathOf('pids'), 'utf8')) as Partial<ContainerRecord>;
-    return { init: ids.init ?? null, gofer: ids.gofer ?? null, user: null };
+    return { init: ids.init ?? null, gofer: ids.gofer ?? null, user: null, cgroupPath: ids.cgroupPath };
   } catch {
     return { init: null, gofer: null, user: null };
   }

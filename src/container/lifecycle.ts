@@ -417,11 +417,11 @@ function readExitRecord(file: string): ExitRecord | null {
   }
 }
 
-// The processes of the container, also outside its state file: if that is ever damaged,
-// `delete --force` still finds what to stop (see Container.delete).
+// The processes and the cgroup of the container, also outside its state file: if that is ever
+// damaged, `delete --force` still finds what to stop and remove (see Container.delete).
 function writeProcessIds(stateFile: StateFile<ContainerRecord>, record: ContainerRecord): void {
   const file = stateFile.pathOf('pids');
-  fs.writeFileSync(`${file}.${process.pid}`, JSON.stringify({ gofer: record.gofer, init: record.init }));
+  fs.writeFileSync(`${file}.${process.pid}`, JSON.stringify({ gofer: record.gofer, init: record.init, cgroupPath: record.cgroupPath }));
   fs.renameSync(`${file}.${process.pid}`, file);
 }
 

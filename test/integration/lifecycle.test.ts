@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isProcessAlive, processStartTime, StateFile } from '../../src';
 import { CLI, childEnv, runcell, tempDir } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
+import { Cgroup, detectLayout } from '../../src/container/cgroups';
 
 const skip = whyNoContainers();
 let dir: string;
@@ -147,6 +148,7 @@ describe.skipIf(skip !== null)(`damaged state${skip ? ` (skipped: ${skip})` : ''
     expect(isProcessAlive(record.init.pid, record.init.startTime)).toBe(false);
     expect(isProcessAlive(record.gofer.pid, record.gofer.startTime)).toBe(false);
     expect(fs.readdirSync(root)).toEqual([]);
+    for (const d of new Cgroup(detectLayout(), '/runcell/torn').directories()) expect(fs.existsSync(d)).toBe(false);
   });
 
   it('the init keeps no capability once the process runs', async () => {
