@@ -296,6 +296,23 @@ export async function pauseContainer(rootDir: string, partialId: string, pause: 
   }
 }
 
+/** New cgroup limits for a running (or created, or paused) container: `runcell update`. */
+export function updateContainer(rootDir: string, partialId: string, resources: LinuxResources): void {
+  const id = StateFile.resolve(rootDir, partialId);
+  const stateFile = new StateFile<ContainerRecord>(rootDir, id);
+  try {
+    stateFile.lock();
+    const record = validateRecord(stateFile.load(), id, stateFile.statePath);
+    requireStatus('update', record.id, observedStatus(record), Status.Created, Status.Running, Status.Paused);
+    if (record.cgroupPath === undefined) {
+      throw new ContainerError('ERR_INVALID_STATE', `container "${record.id}" has no cgroup to update`, { containerId: record.id });
+    }
+    new Cgroup(detectLayout(), record.cgroupPath).apply(resources);
+  } finally {
+    stateFile.close();
+  }
+}
+
 /** The host pids of every process of the container. */
 export function containerPids(rootDir: string, partialId: string): number[] {
   const { record } = Container.load(rootDir, partialId);

@@ -102,3 +102,20 @@ describe.skipIf(skip !== null)(`cgroups shared by ids${skip ? ` (skipped: ${skip
     expect(JSON.parse((await rc('state', id)).stdout).status).toBe('running');
   });
 });
+
+describe.skipIf(skip !== null)(`runcell update${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('changes a limit live, from a file (podman) or from stdin (containerd), and names a bad file', async () => {
+    const bundle = bundleWith('sleep 1000', { pids: { limit: 50 } });
+    await rc('run', '-d', '-b', bundle, id);
+    const cgroup = new Cgroup(detectLayout(), `/runcell/${id}`);
+    const pidsMax = () => fs.readFileSync(path.join(cgroup.isV2 ? detectLayout().unified! : detectLayout().v1.get('pids')!, `/runcell/${id}`, 'pids.max'), 'utf8').trim();
+    const file = path.join(dir, 'resources.json');
+    fs.writeFileSync(file, JSON.stringify({ pids: { limit: 20 } }));
+    expect(await rc('update', `--resources=${file}`, id)).toMatchObject({ code: 0 });
+    expect(pidsMax()).toBe('20');
+    const bad = await rc('update', '-r', path.join(dir, 'nope.json'), id);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('no such file or directory');
+    expect(pidsMax()).toBe('20');
+  });
+});

@@ -112,3 +112,30 @@ export function registerCgroupCommands(program: Command, context: () => Context)
       writeOut(processTable(pids));
     });
 }
+
+export function registerInfoCommands(program: Command, context: () => Context): void {
+  program.command('update').description('set new cgroup limits (LinuxResources JSON) on a container')
+    .argument('<id>', 'container id (or a unique prefix of one)')
+    .requiredOption('-r, --resources <file>', 'the LinuxResources JSON: a file, or - for standard input')
+    .action(async (id: string, options: { resources: string }) => {
+      const fs = await import('node:fs');
+      const source = options.resources === '-' ? 0 : options.resources;
+      let resources: unknown;
+      try {
+        resources = JSON.parse(fs.readFileSync(source, 'utf8'));
+      } catch (error) {
+        throw new Error(`--resources ${options.resources}: ${(error as Error).message}`);
+      }
+      if (typeof resources !== 'object' || resources === null || Array.isArray(resources)) {
+        throw new Error(`--resources ${options.resources}: not a JSON object of LinuxResources`);
+      }
+      const { updateContainer } = await import('../../container/lifecycle');
+      updateContainer(context().root, id, resources as never);
+    });
+
+  program.command('features').description('print what this runtime supports (runtime-spec features JSON)')
+    .action(async () => {
+      const { features } = await import('../../oci/features');
+      writeOut(JSON.stringify(features(), null, 2) + '\n');
+    });
+}
