@@ -89,13 +89,17 @@ export class Cgroup {
    * their processes in our kill --all and delete, so that is refused.
    */
   create(resources: LinuxResources = {}): void {
+    this.assertUnused();
+    for (const dir of this.directories()) fs.mkdirSync(dir, { recursive: true });
+    if (!this.isV2 && this.layout.v1.has('cpuset')) this.inheritCpuset();
+    this.apply(resources);
+  }
+
+  assertUnused(): void {
     const busy = this.pids();
     if (busy.length > 0) {
       throw new ContainerError('ERR_CONTAINER_EXISTS', `cgroup ${this.cgroupPath} is in use by other processes (${busy.slice(0, 5).join(', ')}): choose another id or linux.cgroupsPath`);
     }
-    for (const dir of this.directories()) fs.mkdirSync(dir, { recursive: true });
-    if (!this.isV2 && this.layout.v1.has('cpuset')) this.inheritCpuset();
-    this.apply(resources);
   }
 
   /** Writes the settings of `resources` (also used by `update`). */

@@ -97,7 +97,11 @@ export class Container {
     try {
       id = StateFile.resolve(rootDir, partialId);
     } catch (error) {
-      if (force && error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') return;
+      if (force && error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') {
+        // No container, but perhaps the debris of a create killed before its first save.
+        StateFile.removeLeftovers(rootDir, partialId);
+        return;
+      }
       throw error;
     }
     const stateFile = new StateFile<unknown>(rootDir, id);

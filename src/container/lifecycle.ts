@@ -80,7 +80,9 @@ export async function createContainer(rootDir: string, id: string, options: Crea
   try {
     record.cgroupPath = cgroupPathOf(spec, id);
     stateFile.saveLocked(record);
-    cgroup = new Cgroup(detectLayout(), record.cgroupPath);
+    const ours = new Cgroup(detectLayout(), record.cgroupPath);
+    ours.assertUnused(); // before it is ours to remove on failure
+    cgroup = ours;
     cgroup.create(containerResources(spec));
     const extraFds = (options.preserveFds ?? 0) + (options.listenFds ?? 0);
     const listenEnv = options.listenFds ? [`LISTEN_FDS=${options.listenFds}`, 'LISTEN_PID=1'] : [];

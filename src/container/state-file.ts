@@ -230,6 +230,38 @@ export class StateFile<T = unknown> {
     return ids;
   }
 
+  /**
+   * Removes what a create killed before its first complete save left of a container id: a
+   * lock file, a half-written temp file. Each is removed under its lock, and only while there
+   * is still no state file (a create that got further is a container, not debris).
+   */
+  static removeLeftovers(rootDir: string, containerId: string): void {
+    validateId(containerId);
+    let names: string[];
+    try {
+      names = fs.readdirSync(rootDir);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return;
+      throw error;
+    }
+    const sandboxes = new Set<string>();
+    for (const name of names) {
+      const parsed = parseFileName(name);
+      if (parsed !== null && parsed.containerId === containerId) sandboxes.add(parsed.sandboxId);
+    }
+    for (const sandboxId of sandboxes) {
+      const file = new StateFile(rootDir, { containerId, sandboxId });
+      try {
+        file.lockForNew();
+        file.destroy();
+      } catch (error) {
+        if (!(error instanceof ContainerError && error.code === 'ERR_CONTAINER_EXISTS')) throw error;
+      } finally {
+        file.close();
+      }
+    }
+  }
+
   /** The containers of one sandbox: exactly that sandbox id, never a prefix of it. */
   static listSandbox(rootDir: string, sandboxId: string): FullId[] {
     validateId(sandboxId);

@@ -109,7 +109,7 @@ describe.skipIf(skip !== null)(`container lifecycle${skip ? ` (skipped: ${skip})
       expect(await rc('delete', '--force', id)).toMatchObject({ code: 0 });
       for (const proc of [record?.init, record?.gofer]) if (proc) expect(isProcessAlive(proc.pid, proc.startTime)).toBe(false);
       const left = fs.existsSync(root) ? fs.readdirSync(root) : [];
-      expect(left.filter((f) => f.startsWith(`${id}_`) && !f.endsWith('.lock'))).toEqual([]);
+      expect(left.filter((f) => f.startsWith(`${id}_`))).toEqual([]);
     }
     // No init or gofer of these containers is left anywhere.
     const leftovers = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {

@@ -147,6 +147,19 @@ describe('StateFile', () => {
   });
 });
 
+describe('leftovers of a create killed before its first save', () => {
+  it('are removed for that id only, and never while a state exists', () => {
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, 'gone_sandbox:gone.lock'), '');
+    fs.writeFileSync(path.join(root, 'gone_sandbox:gone.tmp'), '{"half":');
+    writeContainer(root, makeRecord('alive'));
+    fs.writeFileSync(path.join(root, 'alive_sandbox:alive.tmp'), '{"half":');
+    StateFile.removeLeftovers(root, 'gone');
+    StateFile.removeLeftovers(root, 'alive');
+    expect(fs.readdirSync(root).sort()).toEqual(['alive_sandbox:alive.lock', 'alive_sandbox:alive.state', 'alive_sandbox:alive.tmp']);
+  });
+});
+
 describe('listing and ids', () => {
   it('lists by state file names, and a sandbox by its exact id (not a prefix)', () => {
     writeContainer(root, makeRecord('sb', { sandboxId: 'sb' }));
