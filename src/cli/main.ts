@@ -65,6 +65,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   lifecycleCommands.register(program, getContext);
   lifecycleCommands.registerCgroupCommands(program, getContext);
   lifecycleCommands.registerInfoCommands(program, getContext);
+  lifecycleCommands.registerEventsCommand(program, getContext);
   listCommand.register(program, getContext);
   stateCommand.register(program, getContext);
   deleteCommand.register(program, getContext);

@@ -13,6 +13,7 @@ import { isErrno } from '../sys/errno';
 import { isProcessAlive, processStartTime, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, type LinuxResources } from './cgroups';
+import { cgroupStats, type Stats } from './stats';
 import { initProgram } from '../paths';
 import { log } from '../log';
 import { Container, currentOwner, stopProcesses } from './container';
@@ -313,6 +314,19 @@ export function updateContainer(rootDir: string, partialId: string, resources: L
   } finally {
     stateFile.close();
   }
+}
+
+/** The container's resource usage now, and whether it still runs (`runcell events`). */
+export function containerStats(rootDir: string, partialId: string): { id: string; running: boolean; stats: Stats } {
+  const container = Container.load(rootDir, partialId);
+  const status = container.status;
+  if (container.record.cgroupPath === undefined) {
+    throw new ContainerError('ERR_INVALID_STATE', `container "${container.id}" has no cgroup to read`, { containerId: container.id });
+  }
+  if (status === Status.Stopped || status === Status.Creating) {
+    throw new ContainerError('ERR_INVALID_STATE', `cannot read the stats of container "${container.id}": container not running`, { containerId: container.id });
+  }
+  return { id: container.id, running: true, stats: cgroupStats(new Cgroup(detectLayout(), container.record.cgroupPath)) };
 }
 
 /** The host pids of every process of the container. */

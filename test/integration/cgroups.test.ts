@@ -119,3 +119,28 @@ describe.skipIf(skip !== null)(`runcell update${skip ? ` (skipped: ${skip})` : '
     expect(pidsMax()).toBe('20');
   });
 });
+
+describe.skipIf(skip !== null)(`runcell events${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('--stats prints one stats event with cpu, memory, pids and blkio; the stream ends with the container', async () => {
+    const bundle = bundleWith('sleep 1000 & sleep 1000 & wait', { memory: { limit: 32 * 1024 * 1024 } });
+    await rc('run', '-d', '-b', bundle, id);
+    const once = await rc('events', '--stats', id);
+    expect(once.code).toBe(0);
+    const event = JSON.parse(once.stdout);
+    expect(event).toMatchObject({ type: 'stats', id });
+    expect(event.data.cpu.usage.total).toBeGreaterThan(0);
+    expect(event.data.memory.usage.limit).toBe(32 * 1024 * 1024);
+    expect(event.data.memory.usage.usage).toBeGreaterThan(0);
+    expect(event.data.pids.current).toBe(4);
+    expect(Array.isArray(event.data.blkio.ioServiceBytesRecursive)).toBe(true);
+    const stream = runcell(['--root', root, 'events', '--interval', '100ms', id]);
+    await sleep(450);
+    await rc('kill', id, 'KILL');
+    const streamed = await stream;
+    expect(streamed.code).toBe(0);
+    const lines = streamed.stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    for (const line of lines) expect(JSON.parse(line).type).toBe('stats');
+    expect((await rc('events', '--stats', id)).stderr).toContain('container not running');
+  });
+});

@@ -139,3 +139,39 @@ export function registerInfoCommands(program: Command, context: () => Context): 
       writeOut(JSON.stringify(features(), null, 2) + '\n');
     });
 }
+
+/** "5s", "500ms", "1m" or a plain number of seconds, in milliseconds. */
+function interval(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (match === null || Number(match[1]) <= 0) throw new Error(`--interval: "${value}" is not a positive duration (e.g. 5s, 500ms)`);
+  const n = Number(match[1]);
+  return match[2] === 'ms' ? n : match[2] === 'm' ? n * 60_000 : n * 1000;
+}
+
+export function registerEventsCommand(program: Command, context: () => Context): void {
+  program.command('events').description('print resource usage events of a container until it stops')
+    .argument('<id>', 'container id (or a unique prefix of one)')
+    .option('--stats', 'print the current usage once and exit')
+    .option('--interval <time>', 'how often to print usage (5s, 500ms)', interval, 5000)
+    .action(async (id: string, options: { stats?: boolean; interval: number }) => {
+      const { containerStats } = await import('../../container/lifecycle');
+      const root = context().root;
+      const event = () => {
+        const { id: full, stats } = containerStats(root, id);
+        return JSON.stringify({ type: 'stats', id: full, data: stats }) + '\n';
+      };
+      if (options.stats) return writeOut(event());
+      // A stream, one line per interval, that ends when the container stops.
+      for (;;) {
+        let line: string;
+        try {
+          line = event();
+        } catch (error) {
+          if ((error as { code?: string }).code === 'ERR_INVALID_STATE') return;
+          throw error;
+        }
+        writeOut(line);
+        await new Promise((resolve) => setTimeout(resolve, options.interval));
+      }
+    });
+}
