@@ -141,7 +141,7 @@ export class Cgroup {
    * escapes the signal (runc's kill --all does the same). A cgroup already gone has nobody left.
    */
   async signalAll(signal: number | string): Promise<void> {
-    if (!fs.existsSync(this.directories()[0])) return;
+    if (this.pids().length === 0) return; // gone, or empty: nobody to signal, nothing to freeze
     if (this.canFreeze) await this.setFrozen(true);
     try {
       for (const pid of this.pids()) {
