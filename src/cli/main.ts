@@ -8,8 +8,10 @@ import type { Context } from './context';
 import { ReportedFailure } from './exit';
 import { CliLog, LOG_FORMATS, type LogFormat } from './log';
 import * as benchCommand from './commands/bench';
+import * as cgroupCommands from './commands/cgroup';
 import * as deleteCommand from './commands/delete';
 import * as demoCommand from './commands/demo';
+import * as featuresCommand from './commands/features';
 import * as lifecycleCommands from './commands/lifecycle';
 import * as listCommand from './commands/list';
 import * as specCommand from './commands/spec';
@@ -63,9 +65,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   lifecycleCommands.register(program, getContext);
-  lifecycleCommands.registerCgroupCommands(program, getContext);
-  lifecycleCommands.registerInfoCommands(program, getContext);
-  lifecycleCommands.registerEventsCommand(program, getContext);
+  cgroupCommands.register(program, getContext);
+  featuresCommand.register(program);
   listCommand.register(program, getContext);
   stateCommand.register(program, getContext);
   deleteCommand.register(program, getContext);

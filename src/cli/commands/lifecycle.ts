@@ -1,5 +1,5 @@
 // create, start, run, kill, wait: runc's flags and output, each over one library call.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { Context } from '../context';
 import { writeOut } from '../output';
 
@@ -87,91 +87,5 @@ export function register(program: Command, context: () => Context): void {
     .action(async (id: string) => {
       const { waitContainer } = await import('../../container/lifecycle');
       writeOut(JSON.stringify(await waitContainer(context().root, id)) + '\n');
-    });
-}
-
-export function registerCgroupCommands(program: Command, context: () => Context): void {
-  for (const [name, pause] of [['pause', true], ['resume', false]] as const) {
-    program.command(name).description(pause ? 'freeze every process of a container' : 'thaw a paused container')
-      .argument('<id>', 'container id (or a unique prefix of one)')
-      .action(async (id: string) => {
-        const { pauseContainer } = await import('../../container/lifecycle');
-        await pauseContainer(context().root, id, pause);
-      });
-  }
-
-  program.command('ps').description('list the processes of a container')
-    .argument('<id>', 'container id (or a unique prefix of one)')
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
-    .action(async (id: string, options: { format: 'table' | 'json' }) => {
-      const { containerPids } = await import('../../container/lifecycle');
-      const pids = containerPids(context().root, id);
-      // json: a bare array of host pids, as containerd parses it.
-      if (options.format === 'json') return writeOut(JSON.stringify(pids) + '\n');
-      const { processTable } = await import('../../container/ps');
-      writeOut(processTable(pids));
-    });
-}
-
-export function registerInfoCommands(program: Command, context: () => Context): void {
-  program.command('update').description('set new cgroup limits (LinuxResources JSON) on a container')
-    .argument('<id>', 'container id (or a unique prefix of one)')
-    .requiredOption('-r, --resources <file>', 'the LinuxResources JSON: a file, or - for standard input')
-    .action(async (id: string, options: { resources: string }) => {
-      const fs = await import('node:fs');
-      const source = options.resources === '-' ? 0 : options.resources;
-      let resources: unknown;
-      try {
-        resources = JSON.parse(fs.readFileSync(source, 'utf8'));
-      } catch (error) {
-        throw new Error(`--resources ${options.resources}: ${(error as Error).message}`);
-      }
-      if (typeof resources !== 'object' || resources === null || Array.isArray(resources)) {
-        throw new Error(`--resources ${options.resources}: not a JSON object of LinuxResources`);
-      }
-      const { updateContainer } = await import('../../container/lifecycle');
-      updateContainer(context().root, id, resources as never);
-    });
-
-  program.command('features').description('print what this runtime supports (runtime-spec features JSON)')
-    .action(async () => {
-      const { features } = await import('../../oci/features');
-      writeOut(JSON.stringify(features(), null, 2) + '\n');
-    });
-}
-
-/** "5s", "500ms", "1m" or a plain number of seconds, in milliseconds. */
-function interval(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (match === null || Number(match[1]) <= 0) throw new Error(`--interval: "${value}" is not a positive duration (e.g. 5s, 500ms)`);
-  const n = Number(match[1]);
-  return match[2] === 'ms' ? n : match[2] === 'm' ? n * 60_000 : n * 1000;
-}
-
-export function registerEventsCommand(program: Command, context: () => Context): void {
-  program.command('events').description('print resource usage events of a container until it stops')
-    .argument('<id>', 'container id (or a unique prefix of one)')
-    .option('--stats', 'print the current usage once and exit')
-    .option('--interval <time>', 'how often to print usage (5s, 500ms)', interval, 5000)
-    .action(async (id: string, options: { stats?: boolean; interval: number }) => {
-      const { containerStats } = await import('../../container/lifecycle');
-      const root = context().root;
-      const event = () => {
-        const { id: full, stats } = containerStats(root, id);
-        return JSON.stringify({ type: 'stats', id: full, data: stats }) + '\n';
-      };
-      if (options.stats) return writeOut(event());
-      // A stream, one line per interval, that ends when the container stops.
-      for (;;) {
-        let line: string;
-        try {
-          line = event();
-        } catch (error) {
-          if ((error as { code?: string }).code === 'ERR_INVALID_STATE') return;
-          throw error;
-        }
-        writeOut(line);
-        await new Promise((resolve) => setTimeout(resolve, options.interval));
-      }
     });
 }
