@@ -453,9 +453,11 @@ function readExitRecord(file: string): ExitRecord | null {
 // The processes and the cgroup of the container, also outside its state file: if that is ever
 // damaged, `delete --force` still finds what to stop and remove (see Container.delete).
 function writeProcessIds(stateFile: StateFile<ContainerRecord>, record: ContainerRecord): void {
-  const file = stateFile.pathOf('pids');
-  fs.writeFileSync(`${file}.${process.pid}`, JSON.stringify({ gofer: record.gofer, init: record.init, cgroupPath: record.cgroupPath }));
-  fs.renameSync(`${file}.${process.pid}`, file);
+  // Under the exclusive lock a fixed temp name is safe, and being one of the container's own
+  // files, a crash between write and rename leaves nothing delete cannot find.
+  const tmp = stateFile.pathOf('pidstmp');
+  fs.writeFileSync(tmp, JSON.stringify({ gofer: record.gofer, init: record.init, cgroupPath: record.cgroupPath }));
+  fs.renameSync(tmp, stateFile.pathOf('pids'));
 }
 
 // Atomic, so that a reader never sees an empty file (containerd treats its existence as the

@@ -95,7 +95,7 @@ describe.skipIf(skip !== null)(`container lifecycle${skip ? ` (skipped: ${skip})
 
   it('a CLI SIGKILLed during create leaves nothing that delete --force cannot remove', { timeout: 120_000 }, async () => {
     // create takes some tens of milliseconds here: kill it at instants spread over them.
-    for (let delayMs = 0; delayMs <= 100; delayMs += 5) {
+    for (let delayMs = 0; delayMs <= 100; delayMs += 3) {
       const id = `crash${delayMs}`;
       const cli = spawn(CLI, ['--root', root, 'create', '-b', bundle, id], { env: childEnv(), stdio: 'ignore' });
       const exited = new Promise((resolve) => cli.once('exit', resolve));
