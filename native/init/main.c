@@ -31,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -42,6 +44,85 @@
 #include "plan.h"
 
 static struct plan plan;
+
+/* The terminal's slave side, opened by the init (i-pty) for the user's process (u-console). */
+static int pty_slave = -1;
+
+/* Sends one message with one descriptor attached (SCM_RIGHTS). */
+static int send_fd(int sock, const char *text, int fd) {
+  char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof control);
+  struct iovec iov = {(void *)text, strlen(text)};
+  struct msghdr msg = {0};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+  ssize_t n;
+  do {
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n < 0 ? errno : 0;
+}
+
+/* One message, and the descriptor it carries (or -1). */
+static ssize_t recv_msg_fd(int sock, char *buf, size_t size, int *fd) {
+  char control[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {buf, size - 1};
+  struct msghdr msg = {0};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  buf[n > 0 ? n : 0] = '\0';
+  *fd = -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) memcpy(fd, CMSG_DATA(c), sizeof(int));
+  }
+  return n;
+}
+
+/* i-pty: a terminal from the container's own devpts; the master goes to the gofer. */
+static int open_pty(int ctl) {
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return errno;
+  int unlock = 0, number = -1;
+  if (ioctl(master, TIOCSPTLCK, &unlock) != 0 || ioctl(master, TIOCGPTN, &number) != 0) {
+    int err = errno;
+    close(master);
+    return err;
+  }
+  char slave_path[64];
+  snprintf(slave_path, sizeof slave_path, "/dev/pts/%d", number);
+  pty_slave = open(slave_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int err = pty_slave < 0 ? errno : send_fd(ctl, "pty", master);
+  close(master);
+  return err;
+}
+
+/* u-console [rows cols]: the terminal becomes the controlling terminal and stdio. */
+static int attach_console(struct op *op) {
+  if (pty_slave < 0) return EBADF;
+  if (op->argc >= 3) {
+    struct winsize size = {(unsigned short)atoi(op->argv[1]), (unsigned short)atoi(op->argv[2]), 0, 0};
+    if (ioctl(pty_slave, TIOCSWINSZ, &size) != 0) return errno;
+  }
+  if (ioctl(pty_slave, TIOCSCTTY, 0) != 0) return errno;
+  for (int fd = 0; fd <= 2; fd++) {
+    if (dup2(pty_slave, fd) < 0) return errno;
+  }
+  close(pty_slave);
+  return 0;
+}
 
 static const char *opt(const char *name, int arg) {
   for (int i = 0; i < plan.count; i++) {
@@ -99,7 +180,7 @@ static void run_user(int exec_error_fd) {
   for (int i = 0; i < plan.count; i++) {
     struct op *op = &plan.ops[i];
     if (op->argv[0][0] != 'u') continue;
-    int err = op_run(op);
+    int err = strcmp(op->argv[0], "u-console") == 0 ? attach_console(op) : op_run(op);
     if (err != 0) {
       char buf[64];
       snprintf(buf, sizeof buf, "%d %d", op->index, err);
@@ -120,7 +201,7 @@ static void run_init(int ctl) {
   for (int i = 0; i < plan.count; i++) {
     struct op *op = &plan.ops[i];
     if (op->argv[0][0] != 'i' || strcmp(op->argv[0], "i-user-clone") == 0) continue;
-    int err = op_run(op);
+    int err = strcmp(op->argv[0], "i-pty") == 0 ? open_pty(ctl) : op_run(op);
     if (err != 0) {
       send_msg(ctl, "error %d %d", op->index, err);
       _exit(1);
@@ -149,6 +230,7 @@ static void run_init(int ctl) {
     run_user(pipefd[1]);
   }
   close(pipefd[1]);
+  if (pty_slave >= 0) close(pty_slave);
   char report[64] = {0};
   ssize_t n;
   do {
@@ -214,6 +296,28 @@ static void detach_stdio(void) {
   if (null < 0) return;
   for (int fd = 0; fd <= 2; fd++) dup2(null, fd);
   close(null);
+}
+
+/* Connects to the caller's console socket and sends it the terminal's master, as runc does:
+ * one descriptor, the pty's name as the payload. */
+static int console_send(const char *path, int master) {
+  if (path == NULL) return EINVAL;
+  struct sockaddr_un addr = {0};
+  addr.sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof addr.sun_path) return ENAMETOOLONG;
+  strcpy(addr.sun_path, path);
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return errno;
+  int err = connect(sock, (struct sockaddr *)&addr, sizeof addr) == 0 ? send_fd(sock, "/dev/ptmx", master) : errno;
+  close(sock);
+  return err;
+}
+
+static int console_index(void) {
+  for (int i = 0; i < plan.count; i++) {
+    if (strcmp(plan.ops[i].argv[0], "g-console") == 0) return i;
+  }
+  return -1;
 }
 
 static int gofer(int plan_fd, int report_fd) {
@@ -305,9 +409,21 @@ static int gofer(int plan_fd, int report_fd) {
   }
   send_msg(ctl[0], "setup");
 
-  if (recv_msg(ctl[0], msg, sizeof msg) <= 0) {
-    dprintf(report_fd, "error -1 %d\n", ECHILD);
-    return 1;
+  /* Until the init is ready: perhaps a terminal to hand to the caller's console socket. */
+  for (;;) {
+    int pty = -1;
+    if (recv_msg_fd(ctl[0], msg, sizeof msg, &pty) <= 0) {
+      dprintf(report_fd, "error -1 %d\n", ECHILD);
+      return 1;
+    }
+    if (strcmp(msg, "pty") != 0) break;
+    int err = pty < 0 ? EBADMSG : console_send(opt("g-console", 1), pty);
+    if (pty >= 0) close(pty);
+    if (err != 0) {
+      kill(init, SIGKILL);
+      dprintf(report_fd, "error %d %d\n", console_index(), err);
+      return 1;
+    }
   }
   if (strncmp(msg, "error ", 6) == 0) {
     dprintf(report_fd, "%s\n", msg);

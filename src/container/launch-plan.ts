@@ -36,6 +36,8 @@ export interface PlanOptions {
   bundle: string;
   /** The cgroup.procs files the init is written into before it runs anything. */
   cgroupProcs?: string[];
+  /** Where to send the terminal's master (--console-socket), for process.terminal. */
+  consoleSocket?: string;
   files: PlanFiles;
   /** Descriptors after stdio that the container keeps (--preserve-fds and LISTEN_FDS). */
   extraFds: number;
@@ -127,6 +129,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   if (namespaces.has('pid') && !newPidNs) add('g-join-pid', [namespaces.get('pid')!], `join the pid namespace "${namespaces.get('pid')}"`);
   add('g-clone', [(newUserNs ? CLONE.user : 0) | (newPidNs ? CLONE.pid : 0)], 'clone the init');
   for (const procs of options.cgroupProcs ?? []) add('g-cgroup', [procs], `join the cgroup "${path.dirname(procs)}"`);
+  if (options.consoleSocket !== undefined) add('g-console', [options.consoleSocket], `send the terminal to the console socket "${options.consoleSocket}"`);
   if (newUserNs) {
     const map = (m: { containerID: number; hostID: number; size: number }[] | undefined, kind: string) => {
       if (m === undefined || m.length === 0) throw new SpecError(`config.json: config.linux.${kind}Mappings: a new user namespace needs them`);
@@ -214,6 +217,8 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   // pivot_root cannot leave a ramfs root (an initramfs): then the root is moved instead.
   if (fs.statfsSync('/').type === RAMFS_MAGIC) add('i-move-root', [rootfs], `move the root to "${rootfs}"`);
   else add('i-pivot-root', [rootfs], `pivot_root to "${rootfs}"`);
+  // The terminal comes from the container's own devpts, so it is opened after pivot_root.
+  if (options.consoleSocket !== undefined) add('i-pty', [], 'open a terminal on "/dev/ptmx"');
   if (spec.root.readonly === true) add('i-remount-ro', ['/', 0], 'make the root filesystem read-only');
   const env = [...(proc.env ?? []), ...(options.extraEnv ?? [])];
   const candidates = executableCandidates(proc.args[0], env, proc.cwd);
@@ -231,6 +236,10 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     add('u-setrlimit', [resource, limit.soft, limit.hard], `set ${limit.type} to ${limit.soft}/${limit.hard}`);
   }
   add('u-setsid', [], 'start a session');
+  if (options.consoleSocket !== undefined) {
+    const size = (proc as { consoleSize?: { height: number; width: number } }).consoleSize;
+    add('u-console', size ? [size.height, size.width] : [], 'make the terminal the controlling terminal and stdio');
+  }
   add('u-umask', [proc.user.umask ?? 0o022], 'set the umask');
   const seccomp = spec.linux?.seccomp === undefined ? undefined : compileSeccomp(spec.linux.seccomp as unknown as SeccompProfile);
   const loadSeccomp = () => add('u-seccomp', [seccomp!.flags, seccomp!.program.toString('hex')], 'load the seccomp filter');

@@ -35,9 +35,13 @@ export interface CreateOptions {
   /** The container's stdin, stdout and stderr: this process's own by default. */
   stdio?: [number, number, number];
   /**
-   * For `process.terminal: true`: hand the container this process's own stdio (a foreground
-   * run on a terminal) instead of refusing. A terminal of its own (--console-socket) is not
-   * supported yet.
+   * For `process.terminal: true`: a unix socket to which the terminal's master is sent
+   * (SCM_RIGHTS), as conmon and containerd's shim expect.
+   */
+  consoleSocket?: string;
+  /**
+   * For `process.terminal: true` without a console socket: hand the container this process's
+   * own stdio (a foreground run on a terminal) instead of refusing.
    */
   terminalPassthrough?: boolean;
 }
@@ -56,9 +60,13 @@ export async function createContainer(rootDir: string, id: string, options: Crea
   const bundle = path.resolve(options.bundle);
   // A bad config.json is refused before anything exists.
   const spec = loadSpec(bundle);
-  if (spec.process?.terminal === true && !options.terminalPassthrough) {
-    throw new SpecError(`${path.join(bundle, 'config.json')}: config.process.terminal: a terminal needs --console-socket, ` +
-      'which runcell does not support yet (set it to false, or use run in the foreground)');
+  const terminal = spec.process?.terminal === true;
+  if (terminal && options.consoleSocket === undefined && !options.terminalPassthrough) {
+    throw new SpecError(`${path.join(bundle, 'config.json')}: config.process.terminal: a terminal needs --console-socket ` +
+      '(or run in the foreground)');
+  }
+  if (!terminal && options.consoleSocket !== undefined) {
+    throw new SpecError(`--console-socket needs a terminal: ${path.join(bundle, 'config.json')} does not set process.terminal`);
   }
   const stateFile = new StateFile<ContainerRecord>(rootDir, { containerId: id, sandboxId: id });
   stateFile.lockForNew();
@@ -90,6 +98,7 @@ export async function createContainer(rootDir: string, id: string, options: Crea
     const plan = buildLaunchPlan(spec, {
       bundle,
       cgroupProcs: cgroup.procsFiles(),
+      consoleSocket: options.consoleSocket === undefined ? undefined : path.resolve(options.consoleSocket),
       extraFds,
       extraEnv: listenEnv,
       files: {

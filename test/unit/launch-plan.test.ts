@@ -98,6 +98,15 @@ describe('buildLaunchPlan', () => {
     expect(direct).toEqual(['/run.sh']);
   });
 
+  it('opens a terminal after pivot_root and attaches it right after setsid, for --console-socket', () => {
+    const names = buildLaunchPlan(spec((s) => (s.process.terminal = true)), { bundle, files, extraFds: 0, consoleSocket: '/run/c.sock' })
+      .ops.map((o) => o.op);
+    expect(names).toContain('g-console');
+    expect(names.indexOf('i-pty')).toBeGreaterThan(names.indexOf('i-pivot-root'));
+    expect(names.indexOf('u-console')).toBe(names.indexOf('u-setsid') + 1);
+    expect(ops(spec())).not.toContain('i-pty');
+  });
+
   it('keeps --preserve-fds descriptors: closes from 3+N', () => {
     expect(plan(spec(), 2).ops.find((o) => o.op === 'u-close-fds')!.args).toEqual(['5']);
   });

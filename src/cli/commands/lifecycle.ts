@@ -19,6 +19,7 @@ interface CreateFlags {
   bundle: string;
   pidFile?: string;
   preserveFds: number;
+  consoleSocket?: string;
 }
 
 function createFlags(command: Command): Command {
@@ -26,7 +27,7 @@ function createFlags(command: Command): Command {
     .option('-b, --bundle <dir>', 'the bundle directory', '.')
     .option('--pid-file <file>', 'write the container\'s pid to this file')
     .option('--preserve-fds <n>', 'pass descriptors 3..3+N-1 on to the container', count('preserve-fds'), 0)
-    .option('--console-socket <path>', 'not supported yet: terminals come with console support')
+    .option('--console-socket <path>', 'for process.terminal: send the terminal\'s master to this unix socket')
     .option('--no-pivot', 'accepted for compatibility (runcell always pivots, or moves a ramfs root)')
     .option('--no-new-keyring', 'accepted for compatibility (runcell creates no session keyring)');
 }
@@ -34,11 +35,11 @@ function createFlags(command: Command): Command {
 export function register(program: Command, context: () => Context): void {
   createFlags(program.command('create').description('create a container: its process waits for `start`')
     .argument('<id>', 'the new container\'s id'))
-    .action(async (id: string, options: CreateFlags & { consoleSocket?: string }) => {
-      if (options.consoleSocket !== undefined) throw new Error('--console-socket is not supported yet');
+    .action(async (id: string, options: CreateFlags) => {
       const { createContainer } = await import('../../container/lifecycle');
       await createContainer(context().root, id, {
         bundle: options.bundle, pidFile: options.pidFile, preserveFds: options.preserveFds, listenFds: listenFds(),
+        consoleSocket: options.consoleSocket,
       });
     });
 
@@ -52,11 +53,13 @@ export function register(program: Command, context: () => Context): void {
   createFlags(program.command('run').description('create and start a container, and wait for it unless --detach')
     .argument('<id>', 'the new container\'s id'))
     .option('-d, --detach', 'return once the container runs')
-    .action(async (id: string, options: CreateFlags & { detach?: boolean; consoleSocket?: string }) => {
-      if (options.consoleSocket !== undefined) throw new Error('--console-socket is not supported yet');
+    .action(async (id: string, options: CreateFlags & { detach?: boolean }) => {
       const { createContainer, runContainer, startContainer } = await import('../../container/lifecycle');
       const root = context().root;
-      const createOptions = { bundle: options.bundle, pidFile: options.pidFile, preserveFds: options.preserveFds, listenFds: listenFds() };
+      const createOptions = {
+        bundle: options.bundle, pidFile: options.pidFile, preserveFds: options.preserveFds, listenFds: listenFds(),
+        consoleSocket: options.consoleSocket,
+      };
       if (options.detach) {
         await createContainer(root, id, createOptions);
         await startContainer(root, id);

@@ -1,0 +1,68 @@
+// --console-socket: the terminal's master goes to the caller's socket (SCM_RIGHTS), as conmon
+// and containerd's shim receive it. Node cannot receive descriptors: a Python receiver does.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { commandExists, PROJECT_ROOT, runcell, tempDir } from '../helpers/env';
+import { makeBundle, whyNoContainers } from '../helpers/bundle';
+
+const skip = whyNoContainers() ?? (commandExists('python3') ? null : 'needs python3 to receive the terminal');
+const ID = `tty${process.pid}`;
+let dir: string;
+let root: string;
+beforeEach(() => {
+  dir = tempDir();
+  root = path.join(dir, 'root');
+});
+afterEach(async () => {
+  await runcell(['--root', root, 'delete', '--force', ID]);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function receiver(socketPath: string, typed: string): { listening: Promise<void>; output: Promise<string> } {
+  const child = spawn('python3', [path.join(PROJECT_ROOT, 'test/helpers/console-receiver.py'), socketPath, typed], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  let onListening: () => void;
+  const listening = new Promise<void>((resolve) => (onListening = resolve));
+  child.stdout!.on('data', (chunk) => {
+    text += chunk;
+    if (text.includes('listening')) onListening();
+  });
+  const output = new Promise<string>((resolve) => child.once('exit', () => resolve(text)));
+  return { listening, output };
+}
+
+describe.skipIf(skip !== null)(`--console-socket${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('sends a working terminal: the process has it as tty and stdio, and reads what is typed', async () => {
+    const socketPath = path.join(dir, 'console.sock');
+    const bundle = makeBundle(path.join(dir, 'bundle'), ['sh', '-c', 'tty; read line; echo "got $line"'], (spec) => {
+      spec.process.terminal = true;
+      spec.process.consoleSize = { height: 30, width: 100 };
+    });
+    const console = receiver(socketPath, 'hello\n');
+    await console.listening;
+    expect(await runcell(['--root', root, 'create', '--console-socket', socketPath, '-b', bundle, ID])).toMatchObject({ code: 0, stderr: '' });
+    expect(await runcell(['--root', root, 'start', ID])).toMatchObject({ code: 0 });
+    const text = await console.output;
+    expect(text).toContain('payload=/dev/ptmx');
+    expect(text).toMatch(/output='.*\/dev\/pts\/0\\r\\n.*got hello\\r\\n'/);
+  });
+
+  it('refuses a console socket without a terminal, and a detached terminal without a socket', async () => {
+    const plain = makeBundle(path.join(dir, 'bundle'), ['true']);
+    const noTerminal = await runcell(['--root', root, 'create', '--console-socket', path.join(dir, 's'), '-b', plain, ID]);
+    expect(noTerminal.stderr).toContain('--console-socket needs a terminal');
+    makeBundle(path.join(dir, 'bundle'), ['true'], (spec) => (spec.process.terminal = true));
+    const noSocket = await runcell(['--root', root, 'create', '-b', plain, ID]);
+    expect(noSocket.stderr).toContain('config.process.terminal: a terminal needs --console-socket');
+  });
+
+  it('a console socket nobody listens on fails create with the reason, and leaves nothing', async () => {
+    const bundle = makeBundle(path.join(dir, 'bundle'), ['true'], (spec) => (spec.process.terminal = true));
+    const result = await runcell(['--root', root, 'create', '--console-socket', path.join(dir, 'nobody.sock'), '-b', bundle, ID]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`send the terminal to the console socket "${path.join(dir, 'nobody.sock')}": ENOENT`);
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+});
