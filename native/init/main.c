@@ -45,6 +45,65 @@
 
 static struct plan plan;
 
+static void write_all(int fd, const char *s);
+static int status_of(int wstatus);
+
+/* The OCI state handed to hooks on stdin: set by the CLI at the hooks sync point (create) and
+ * with the start gate (start). */
+static char hook_state[65536];
+
+/* A hook (i-hook, u-hook): timeout_seconds path argc argv... envc env...; the state on stdin.
+ * Returns 0, ETIMEDOUT, an errno of fork/exec, or 1000 + the hook's non-zero exit status. */
+static int run_hook(struct op *op) {
+  int timeout = atoi(op->argv[1]);
+  const char *file = op->argv[2];
+  int argc = atoi(op->argv[3]);
+  if (4 + argc >= op->argc) return EINVAL;
+  int envc = atoi(op->argv[4 + argc]);
+  if (5 + argc + envc > op->argc) return EINVAL;
+  char **args = calloc(argc + 1, sizeof(char *));
+  char **env = calloc(envc + 1, sizeof(char *));
+  if (args == NULL || env == NULL) return ENOMEM;
+  for (int i = 0; i < argc; i++) args[i] = op->argv[4 + i];
+  for (int i = 0; i < envc; i++) env[i] = op->argv[5 + argc + i];
+  int in[2], report[2];
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(report, O_CLOEXEC) != 0) return errno;
+  pid_t pid = fork();
+  if (pid < 0) return errno;
+  if (pid == 0) {
+    dup2(in[0], 0);
+    execve(file, args, env);
+    int err = errno;
+    ssize_t ignored = write(report[1], &err, sizeof err);
+    (void)ignored;
+    _exit(127);
+  }
+  close(in[0]);
+  close(report[1]);
+  write_all(in[1], hook_state);
+  close(in[1]);
+  int exec_err = 0;
+  if (read(report[0], &exec_err, sizeof exec_err) != sizeof exec_err) exec_err = 0;
+  close(report[0]);
+  int wstatus = 0;
+  for (int waited_ms = 0;; waited_ms += 10) {
+    pid_t done = waitpid(pid, &wstatus, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) return errno;
+    if (timeout > 0 && waited_ms >= timeout * 1000) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &wstatus, 0);
+      return ETIMEDOUT;
+    }
+    usleep(10000);
+  }
+  free(args);
+  free(env);
+  if (exec_err != 0) return exec_err;
+  int status = status_of(wstatus);
+  return status == 0 ? 0 : 1000 + status;
+}
+
 /* The terminal's slave side, opened by the init (i-pty) for the user's process (u-console). */
 static int pty_slave = -1;
 
@@ -180,7 +239,8 @@ static void run_user(int exec_error_fd) {
   for (int i = 0; i < plan.count; i++) {
     struct op *op = &plan.ops[i];
     if (op->argv[0][0] != 'u') continue;
-    int err = strcmp(op->argv[0], "u-console") == 0 ? attach_console(op) : op_run(op);
+    int err = strcmp(op->argv[0], "u-console") == 0 ? attach_console(op)
+              : strcmp(op->argv[0], "u-hook") == 0 ? run_hook(op) : op_run(op);
     if (err != 0) {
       char buf[64];
       snprintf(buf, sizeof buf, "%d %d", op->index, err);
@@ -201,7 +261,24 @@ static void run_init(int ctl) {
   for (int i = 0; i < plan.count; i++) {
     struct op *op = &plan.ops[i];
     if (op->argv[0][0] != 'i' || strcmp(op->argv[0], "i-user-clone") == 0) continue;
-    int err = strcmp(op->argv[0], "i-pty") == 0 ? open_pty(ctl) : op_run(op);
+    int err;
+    if (strcmp(op->argv[0], "i-hooks") == 0) {
+      /* The runtime's own hooks (prestart, createRuntime) run now, before pivot_root: wait
+       * for the CLI to have run them; its answer carries the state for ours. */
+      send_msg(ctl, "hooks");
+      ssize_t n;
+      do {
+        n = recv(ctl, hook_state, sizeof hook_state - 1, 0);
+      } while (n < 0 && errno == EINTR);
+      if (n < 9 || strncmp(hook_state, "continue ", 9) != 0) _exit(1);
+      hook_state[n] = '\0';
+      memmove(hook_state, hook_state + 9, n - 9 + 1);
+      err = 0;
+    } else if (strcmp(op->argv[0], "i-hook") == 0) {
+      err = run_hook(op);
+    } else {
+      err = strcmp(op->argv[0], "i-pty") == 0 ? open_pty(ctl) : op_run(op);
+    }
     if (err != 0) {
       send_msg(ctl, "error %d %d", op->index, err);
       _exit(1);
@@ -210,8 +287,17 @@ static void run_init(int ctl) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   send_msg(ctl, "ready");
 
-  /* The start gate. EOF: the gofer is gone, and nobody could ever start us. */
-  if (recv_msg(ctl, msg, sizeof msg) <= 0 || strcmp(msg, "go") != 0) _exit(1);
+  /* The start gate. EOF: the gofer is gone, and nobody could ever start us. The message
+   * carries the state for startContainer hooks. */
+  {
+    ssize_t n;
+    do {
+      n = recv(ctl, hook_state, sizeof hook_state - 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 2 || strncmp(hook_state, "go", 2) != 0) _exit(1);
+    hook_state[n] = '\0';
+    memmove(hook_state, hook_state + (n > 2 ? 3 : 2), strlen(hook_state + (n > 2 ? 3 : 2)) + 1);
+  }
 
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) {
@@ -416,6 +502,28 @@ static int gofer(int plan_fd, int report_fd) {
       dprintf(report_fd, "error -1 %d\n", ECHILD);
       return 1;
     }
+    if (strcmp(msg, "hooks") == 0) {
+      /* Ask the CLI to run the runtime's hooks; relay its answer (with the state) back. */
+      dprintf(report_fd, "hooks %d\n", init);
+      static char answer[65536];
+      size_t len = 0;
+      for (;;) {
+        ssize_t got = read(plan_fd, answer + len, sizeof answer - 1 - len);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        len += got;
+        if (memchr(answer, '\n', len) != NULL || len == sizeof answer - 1) break;
+      }
+      char *newline = memchr(answer, '\n', len);
+      if (newline == NULL || strncmp(answer, "continue ", 9) != 0) {
+        kill(init, SIGKILL);
+        return 1;
+      }
+      *newline = '\0';
+      while (send(ctl[0], answer, newline - answer, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+      }
+      continue;
+    }
     if (strcmp(msg, "pty") != 0) break;
     int err = pty < 0 ? EBADMSG : console_send(opt("g-console", 1), pty);
     if (pty >= 0) close(pty);
@@ -471,11 +579,23 @@ static int gofer(int plan_fd, int report_fd) {
       break;
     }
     if (fds[1].revents & POLLIN) {
-      char buf[64];
-      ssize_t got = read(gate, buf, sizeof buf);
-      if (got > 0 && !started) {
+      /* "s" and, on the same line, the state for startContainer hooks. */
+      static char gate_buf[65536];
+      static size_t gate_len = 0;
+      ssize_t got = read(gate, gate_buf + gate_len, sizeof gate_buf - 1 - gate_len);
+      if (got > 0) gate_len += got;
+      char *newline = memchr(gate_buf, '\n', gate_len);
+      if (newline != NULL && !started) {
         started = 1;
-        send_msg(ctl[0], "go");
+        char *go = malloc(newline - gate_buf + 4);
+        if (go != NULL) {
+          size_t state_len = newline - gate_buf > 1 ? (size_t)(newline - gate_buf - 1) : 0;
+          memcpy(go, "go ", 3);
+          memcpy(go + 3, gate_buf + 1, state_len);
+          while (send(ctl[0], go, 3 + state_len, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+          }
+          free(go);
+        }
       }
     }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {

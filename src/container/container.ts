@@ -12,6 +12,7 @@ import { ContainerError } from './errors';
 import type { FullId } from './id';
 import { observedStatus, ociState, validateRecord, type ContainerRecord, type OciState, type ProcessIdentity } from './record';
 import { Cgroup, detectLayout } from './cgroups';
+import { hooksOf, runHooksWarning } from './hooks';
 import { StateFile } from './state-file';
 import { requireStatus, Status } from './status';
 
@@ -129,6 +130,9 @@ export class Container {
       }
       await destroyProcesses(record ?? recordedProcesses(stateFile), id.containerId);
       stateFile.destroy();
+      // "The poststop hooks MUST be called after the container is deleted but before the
+      // delete operation returns"; a failing one only warns.
+      if (record !== null) await runHooksWarning('poststop', hooksOf(record.hooks, 'poststop'), ociState(record, Status.Stopped));
     } finally {
       stateFile.close();
     }

@@ -11,6 +11,7 @@ import { log } from '../log';
 import { ErrnoError } from '../sys/errno';
 import { SpecError, type Mount, type Spec } from '../oci/spec';
 import { compileSeccomp, type SeccompProfile } from './seccomp';
+import { hookArgs, hooksOf } from './hooks';
 
 export interface PlanOp {
   op: string;
@@ -214,6 +215,11 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     add('i-mount', ['proc', `${rootfs}/proc`, 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC, ''], 'mount "proc" on "/proc" (for the user namespace)');
   }
   add('i-mkdir', [rootfs + resolveInRoot(rootfs, proc.cwd), 0o755], `create the working directory "${proc.cwd}"`);
+  // Hooks before pivot_root: the runtime's (prestart, createRuntime) while the init waits at
+  // i-hooks, then createContainer, run by the init in the container's namespaces.
+  const createHooks = [...hooksOf(spec.hooks, 'prestart'), ...hooksOf(spec.hooks, 'createRuntime'), ...hooksOf(spec.hooks, 'createContainer')];
+  if (createHooks.length > 0) add('i-hooks', [], 'wait for the prestart and createRuntime hooks');
+  for (const hook of hooksOf(spec.hooks, 'createContainer')) add('i-hook', hookArgs(hook), `createContainer hook "${hook.path}"`);
   // pivot_root cannot leave a ramfs root (an initramfs): then the root is moved instead.
   if (fs.statfsSync('/').type === RAMFS_MAGIC) add('i-move-root', [rootfs], `move the root to "${rootfs}"`);
   else add('i-pivot-root', [rootfs], `pivot_root to "${rootfs}"`);
@@ -227,6 +233,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
 
   // The user's process: /proc, masks, then its own identity and limits, then exec.
   ops.push(...deferred);
+  for (const hook of hooksOf(spec.hooks, 'startContainer')) add('u-hook', hookArgs(hook), `startContainer hook "${hook.path}"`);
   for (const masked of spec.linux?.maskedPaths ?? []) add('u-mask', [masked], `mask "${masked}"`);
   for (const readonly of spec.linux?.readonlyPaths ?? []) add('u-readonly', [readonly], `make "${readonly}" read-only`);
   if (proc.oomScoreAdj !== undefined) add('u-write', ['/proc/self/oom_score_adj', proc.oomScoreAdj], `set oom_score_adj to ${proc.oomScoreAdj}`);
@@ -286,6 +293,8 @@ export function describeFailure(plan: LaunchPlan, index: number, errno: number):
 
 /** The same, from a step's description (undefined: a step outside the plan). */
 export function stepFailure(description: string | undefined, errno: number): string {
+  // The interpreter reports a hook's non-zero exit as 1000 + its status.
+  if (errno >= 1000) return `${description ?? 'a hook'}: exited with status ${errno - 1000}`;
   const error = new ErrnoError(errno, 'x');
   const text = error.message.slice(error.code.length + 2, error.message.lastIndexOf(', x'));
   return `${description ?? 'start the container'}: ${error.code} (${text})`;

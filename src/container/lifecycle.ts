@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { isErrno } from '../sys/errno';
 import { isProcessAlive, processStartTime, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
@@ -19,7 +20,8 @@ import { log } from '../log';
 import { Container, currentOwner, stopProcesses } from './container';
 import { ContainerError } from './errors';
 import { buildLaunchPlan, describeFailure, encodePlan, stepFailure, type LaunchPlan } from './launch-plan';
-import { observedStatus, RECORD_VERSION, validateRecord, type ContainerRecord, type ProcessIdentity } from './record';
+import { observedStatus, ociState, RECORD_VERSION, validateRecord, type ContainerRecord, type ProcessIdentity } from './record';
+import { hooksOf, runHooks, runHooksWarning } from './hooks';
 import { StateFile } from './state-file';
 import { requireStatus, Status, transition } from './status';
 
@@ -123,7 +125,23 @@ export async function createContainer(rootDir: string, id: string, options: Crea
     writeProcessIds(stateFile, record);
     const control = gofer.stdio[planFd] as net.Socket;
     control.write(encodePlan(plan));
-    const report = await readLine(gofer.stdio[planFd + 1] as net.Socket);
+    const nextReport = lineReader(gofer.stdio[planFd + 1] as net.Socket);
+    let report = await nextReport();
+    const hooksAt = /^hooks (\d+)$/.exec(report ?? '');
+    if (hooksAt !== null) {
+      // The init waits before pivot_root: run the runtime's hooks now, then hand it the state
+      // its createContainer hooks get.
+      const state = { ...ociState(record, Status.Creating), pid: Number(hooksAt[1]) };
+      try {
+        await runHooks('prestart', hooksOf(spec.hooks, 'prestart'), state);
+        await runHooks('createRuntime', hooksOf(spec.hooks, 'createRuntime'), state);
+      } catch (error) {
+        control.write('abort\n');
+        throw new ContainerError('ERR_CREATE_FAILED', `cannot create container "${id}": ${(error as Error).message}`, { containerId: id, cause: error });
+      }
+      control.write(`continue ${JSON.stringify(state)}\n`);
+      report = await nextReport();
+    }
     const failed = /^error (-?\d+) (\d+)$/.exec(report ?? '');
     if (report === undefined || failed !== null) {
       throw new ContainerError('ERR_CREATE_FAILED', failed
@@ -134,6 +152,7 @@ export async function createContainer(rootDir: string, id: string, options: Crea
     record.init = identityOf(initPid);
     record.status = transition(record.status, Status.Created);
     record.startSteps = startSteps(plan);
+    if (spec.hooks !== undefined) record.hooks = spec.hooks;
     stateFile.saveLocked(record);
     writeProcessIds(stateFile, record);
     if (options.pidFile !== undefined) writePidFile(options.pidFile, initPid);
@@ -171,7 +190,8 @@ export async function startContainer(rootDir: string, partialId: string): Promis
       throw new ContainerError('ERR_INVALID_STATE', `cannot start container "${record.id}": container not running (its gofer is gone)`,
         { containerId: record.id, cause: error });
     }
-    fs.writeSync(gate, 's');
+    // "s", and on the same line the state the startContainer hooks get.
+    fs.writeSync(gate, `s${JSON.stringify({ ...ociState(record, Status.Created), pid: record.init!.pid })}\n`);
     fs.closeSync(gate);
     const line = await reply;
     const failed = /^error (-?\d+) (\d+)$/.exec(line ?? '');
@@ -186,6 +206,7 @@ export async function startContainer(rootDir: string, partialId: string): Promis
     record.user = userProcess(record.init!);
     record.status = transition(record.status, Status.Running);
     stateFile.saveLocked(record);
+    await runHooksWarning('poststart', hooksOf(record.hooks, 'poststart'), ociState(record, Status.Running));
   } finally {
     stateFile.close();
   }
@@ -429,6 +450,15 @@ function startSteps(plan: LaunchPlan): Record<string, string> {
 
 function openFifo(file: string, mode: number): number {
   return fs.openSync(file, mode | fs.constants.O_NONBLOCK);
+}
+
+/** Successive lines from a stream; undefined at EOF. */
+function lineReader(stream: net.Socket): () => Promise<string | undefined> {
+  const lines = createInterface({ input: stream })[Symbol.asyncIterator]();
+  return async () => {
+    const next = await lines.next();
+    return next.done ? undefined : next.value;
+  };
 }
 
 /** The first line from a stream, or undefined at EOF. */

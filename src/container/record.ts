@@ -35,6 +35,8 @@ export interface ContainerRecord {
   gofer: ProcessIdentity | null;
   /** The user's process (what `kill` signals), once started. */
   user?: ProcessIdentity | null;
+  /** config.json's hooks: poststart and poststop run long after create read the bundle. */
+  hooks?: Record<string, unknown>;
   /** The container's cgroup (linux.cgroupsPath, or /runcell/<id>). */
   cgroupPath?: string;
   /** Descriptions of the steps run after the start gate, by plan index, for start errors. */
