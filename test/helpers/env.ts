@@ -35,10 +35,12 @@ export interface RunResult {
  * output is drained -- not when its pipes close: a container it created holds them (its stdio
  * is the caller's, as under runc), so they may stay open long after.
  */
-export function run(command: string, args: readonly string[], options: SpawnOptions = {}): Promise<RunResult> {
+export function run(command: string, args: readonly string[], options: SpawnOptions & { input?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const stdio = (options.stdio as unknown[] | undefined) ?? [];
-    const child = spawn(command, args, { env: childEnv(), ...options, stdio: ['ignore', 'pipe', 'pipe', ...stdio.slice(3)] as never });
+    const stdin = options.input === undefined ? 'ignore' : 'pipe';
+    const child = spawn(command, args, { env: childEnv(), ...options, stdio: [stdin, 'pipe', 'pipe', ...stdio.slice(3)] as never });
+    if (options.input !== undefined) child.stdin!.end(options.input);
     let stdout = '';
     let stderr = '';
     const ended = { stdout: false, stderr: false };
@@ -66,7 +68,7 @@ export function run(command: string, args: readonly string[], options: SpawnOpti
 }
 
 /** Runs the CLI. */
-export function runcell(args: readonly string[], options: SpawnOptions = {}): Promise<RunResult> {
+export function runcell(args: readonly string[], options: SpawnOptions & { input?: string } = {}): Promise<RunResult> {
   return run(CLI, args, options);
 }
 

@@ -113,10 +113,16 @@ describe.skipIf(skip !== null)(`runcell update${skip ? ` (skipped: ${skip})` : '
     fs.writeFileSync(file, JSON.stringify({ pids: { limit: 20 } }));
     expect(await rc('update', `--resources=${file}`, id)).toMatchObject({ code: 0 });
     expect(pidsMax()).toBe('20');
+    const fromStdin = await runcell(['--root', root, 'update', '--resources', '-', id], { input: JSON.stringify({ pids: { limit: 30 } }) });
+    expect(fromStdin).toMatchObject({ code: 0, stderr: '' });
+    expect(pidsMax()).toBe('30');
+    const notJson = await runcell(['--root', root, 'update', '-r', '-', id], { input: '[1]' });
+    expect(notJson.stderr).toBe('runcell: --resources -: not a JSON object of LinuxResources\n');
+    expect(pidsMax()).toBe('30');
     const bad = await rc('update', '-r', path.join(dir, 'nope.json'), id);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('no such file or directory');
-    expect(pidsMax()).toBe('20');
+    expect(pidsMax()).toBe('30');
   });
 });
 
