@@ -3,6 +3,7 @@ import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import { processStartTime } from '../../src';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '../..');
@@ -117,4 +118,22 @@ export function commandExists(name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A scratch directory with a state root in it, for each test of a file: `onEach(dir, root)`
+ * receives them; afterwards the container `id` is deleted (--force) and the directory removed.
+ */
+export function useScratch(id: string, onEach: (dir: string, root: string) => void): void {
+  let current: { dir: string; root: string } | undefined;
+  beforeEach(() => {
+    const dir = tempDir();
+    current = { dir, root: path.join(dir, 'root') };
+    onEach(current.dir, current.root);
+  });
+  afterEach(async () => {
+    if (current === undefined) return;
+    await runcell(['--root', current.root, 'delete', '--force', id]);
+    fs.rmSync(current.dir, { recursive: true, force: true });
+  });
 }

@@ -3,21 +3,17 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { commandExists, PROJECT_ROOT, runcell, tempDir } from '../helpers/env';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT, commandExists, runcell, useScratch } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 
 const skip = whyNoContainers() ?? (commandExists('python3') ? null : 'needs python3 to receive the terminal');
 const ID = `tty${process.pid}`;
 let dir: string;
 let root: string;
-beforeEach(() => {
-  dir = tempDir();
-  root = path.join(dir, 'root');
-});
-afterEach(async () => {
-  await runcell(['--root', root, 'delete', '--force', ID]);
-  fs.rmSync(dir, { recursive: true, force: true });
+useScratch(ID, (d, r) => {
+  dir = d;
+  root = r;
 });
 
 function receiver(socketPath: string, typed: string): { listening: Promise<void>; output: Promise<string> } {

@@ -1,8 +1,8 @@
 // runcell run: real containers, as root.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runcell, tempDir } from '../helpers/env';
+import { describe, expect, it } from 'vitest';
+import { runcell, useScratch } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 
 const skip = whyNoContainers();
@@ -10,13 +10,9 @@ let dir: string;
 let root: string;
 // Cgroups are host-wide (/runcell/<id>): files running in parallel must not share ids.
 const ID = `c${process.pid}`;
-beforeEach(() => {
-  dir = tempDir();
-  root = path.join(dir, 'root');
-});
-afterEach(async () => {
-  await runcell(['--root', root, 'delete', '--force', ID]);
-  fs.rmSync(dir, { recursive: true, force: true });
+useScratch(ID, (d, r) => {
+  dir = d;
+  root = r;
 });
 
 async function run(args: string[], edit?: Parameters<typeof makeBundle>[2]) {
