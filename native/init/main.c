@@ -200,13 +200,11 @@ static void send_msg(int fd, const char *fmt, ...) {
   }
 }
 
-/* One message from the seqpacket socket; 0 at EOF. */
+/* One message from the seqpacket socket; 0 at EOF. A descriptor sent along is not wanted here. */
 static ssize_t recv_msg(int fd, char *buf, size_t size) {
-  ssize_t n;
-  do {
-    n = recv(fd, buf, size - 1, 0);
-  } while (n < 0 && errno == EINTR);
-  buf[n > 0 ? n : 0] = '\0';
+  int passed;
+  ssize_t n = recv_msg_fd(fd, buf, size, &passed);
+  if (passed >= 0) close(passed);
   return n;
 }
 
@@ -266,12 +264,8 @@ static void run_init(int ctl) {
       /* The runtime's own hooks (prestart, createRuntime) run now, before pivot_root: wait
        * for the CLI to have run them; its answer carries the state for ours. */
       send_msg(ctl, "hooks");
-      ssize_t n;
-      do {
-        n = recv(ctl, hook_state, sizeof hook_state - 1, 0);
-      } while (n < 0 && errno == EINTR);
+      ssize_t n = recv_msg(ctl, hook_state, sizeof hook_state);
       if (n < 9 || strncmp(hook_state, "continue ", 9) != 0) _exit(1);
-      hook_state[n] = '\0';
       memmove(hook_state, hook_state + 9, n - 9 + 1);
       err = 0;
     } else if (strcmp(op->argv[0], "i-hook") == 0) {
@@ -289,15 +283,10 @@ static void run_init(int ctl) {
 
   /* The start gate. EOF: the gofer is gone, and nobody could ever start us. The message
    * carries the state for startContainer hooks. */
-  {
-    ssize_t n;
-    do {
-      n = recv(ctl, hook_state, sizeof hook_state - 1, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 2 || strncmp(hook_state, "go", 2) != 0) _exit(1);
-    hook_state[n] = '\0';
-    memmove(hook_state, hook_state + (n > 2 ? 3 : 2), strlen(hook_state + (n > 2 ? 3 : 2)) + 1);
-  }
+  ssize_t got = recv_msg(ctl, hook_state, sizeof hook_state);
+  if (got < 2 || strncmp(hook_state, "go", 2) != 0) _exit(1);
+  size_t skip = got > 2 ? 3 : 2; /* "go" or "go <state>" */
+  memmove(hook_state, hook_state + skip, got - skip + 1);
 
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) {

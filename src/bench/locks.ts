@@ -10,11 +10,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { ContainerError } from '../container/errors';
 import { StateFile } from '../container/state-file';
 import type { ContainerRecord } from '../container/record';
 import { createBenchContainer, COUNTER_ANNOTATION } from './fixture';
+import { lineReader } from '../lines';
 import { floorProgram, workerScript } from '../paths';
 import { fairness, mergeSorted, percentile } from './stats';
 import {
@@ -133,7 +133,7 @@ async function runOnce(plan: RunPlan, opts: LockBenchOptions, scratch: string, i
           seed: index * 1000 + w + 1,
         }));
     }
-    const readers = workers.map(lineReader);
+    const readers = workers.map(workerLines);
     await Promise.all(readers.map(async (next, w) => expectLine(await next(), 'ready', w)));
     for (const worker of workers) worker.stdin!.write('g');
     const started = Date.now();
@@ -197,15 +197,15 @@ function startFloor(root: string, id: string, opts: LockBenchOptions, latencyFil
     { stdio: ['pipe', 'pipe', 'inherit'] });
 }
 
-function lineReader(child: ChildProcess): () => Promise<string> {
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+function workerLines(child: ChildProcess): () => Promise<string> {
+  const next = lineReader(child.stdout!);
   return async () => {
-    const next = await lines.next();
-    if (next.done) {
+    const line = await next();
+    if (line === undefined) {
       await exited(child);
       throw new Error(`bench worker ${child.pid} ended early (exit ${child.exitCode ?? child.signalCode})`);
     }
-    return next.value;
+    return line;
   };
 }
 

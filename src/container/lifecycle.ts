@@ -9,12 +9,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { isErrno } from '../sys/errno';
 import { isProcessAlive, processStartTime, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, type LinuxResources } from './cgroups';
 import { cgroupStats, type Stats } from './stats';
+import { lineReader } from '../lines';
 import { initProgram } from '../paths';
 import { log } from '../log';
 import { Container, currentOwner, stopProcesses } from './container';
@@ -173,16 +173,28 @@ export async function createContainer(rootDir: string, id: string, options: Crea
   return Container.load(rootDir, id);
 }
 
-/** Opens the start gate: the init starts the user's process. */
-export async function startContainer(rootDir: string, partialId: string): Promise<void> {
+/**
+ * Runs `action` on a container's record under its exclusive lock: resolved from a prefix,
+ * loaded, validated; the lock is released however `action` ends.
+ */
+async function withLockedRecord<T>(rootDir: string, partialId: string,
+  action: (record: ContainerRecord, stateFile: StateFile<ContainerRecord>) => T | Promise<T>): Promise<T> {
   const id = StateFile.resolve(rootDir, partialId);
   const stateFile = new StateFile<ContainerRecord>(rootDir, id);
   try {
     stateFile.lock();
-    const record = validateRecord(stateFile.load(), id, stateFile.statePath);
+    return await action(validateRecord(stateFile.load(), id, stateFile.statePath), stateFile);
+  } finally {
+    stateFile.close();
+  }
+}
+
+/** Opens the start gate: the init starts the user's process. */
+export function startContainer(rootDir: string, partialId: string): Promise<void> {
+  return withLockedRecord(rootDir, partialId, async (record, stateFile) => {
     requireStatus('start', record.id, observedStatus(record), Status.Created);
-    const ready = openFifo(stateFile.pathOf('ready'), fs.constants.O_RDONLY);
-    const reply = readLine(new net.Socket({ fd: ready, readable: true, writable: false }));
+    const ready = new net.Socket({ fd: openFifo(stateFile.pathOf('ready'), fs.constants.O_RDONLY), readable: true, writable: false });
+    const reply = lineReader(ready)().finally(() => ready.destroy());
     let gate: number;
     try {
       gate = openFifo(stateFile.pathOf('gate'), fs.constants.O_WRONLY);
@@ -207,9 +219,7 @@ export async function startContainer(rootDir: string, partialId: string): Promis
     record.status = transition(record.status, Status.Running);
     stateFile.saveLocked(record);
     await runHooksWarning('poststart', hooksOf(record.hooks, 'poststart'), ociState(record, Status.Running));
-  } finally {
-    stateFile.close();
-  }
+  });
 }
 
 export interface KillOptions {
@@ -227,7 +237,7 @@ export async function killContainer(rootDir: string, partialId: string, signal: 
   const status = container.status;
   if (options.all) {
     if (record.cgroupPath !== undefined) return new Cgroup(detectLayout(), record.cgroupPath).signalAll(signal);
-    for (const proc of containerProcesses(record)) signalProcess(proc.pid, proc.startTime, signal);
+    for (const proc of [record.user, record.init]) if (proc) signalProcess(proc.pid, proc.startTime, signal);
     return;
   }
   if (status === Status.Stopped || status === Status.Creating) {
@@ -311,59 +321,45 @@ export async function runContainer(rootDir: string, id: string, options: CreateO
 }
 
 /** Freezes (pause) or thaws (resume) every process of the container. */
-export async function pauseContainer(rootDir: string, partialId: string, pause: boolean): Promise<void> {
-  const id = StateFile.resolve(rootDir, partialId);
-  const stateFile = new StateFile<ContainerRecord>(rootDir, id);
-  try {
-    stateFile.lock();
-    const record = validateRecord(stateFile.load(), id, stateFile.statePath);
+export function pauseContainer(rootDir: string, partialId: string, pause: boolean): Promise<void> {
+  return withLockedRecord(rootDir, partialId, async (record, stateFile) => {
     requireStatus(pause ? 'pause' : 'resume', record.id, observedStatus(record), pause ? Status.Running : Status.Paused);
-    if (record.cgroupPath === undefined) {
-      throw new ContainerError('ERR_INVALID_STATE', `container "${record.id}" has no cgroup to freeze`, { containerId: record.id });
-    }
-    await new Cgroup(detectLayout(), record.cgroupPath).setFrozen(pause);
+    await cgroupOf(record, 'freeze').setFrozen(pause);
     record.status = transition(record.status, pause ? Status.Paused : Status.Running);
     stateFile.saveLocked(record);
-  } finally {
-    stateFile.close();
-  }
+  });
 }
 
 /** New cgroup limits for a running (or created, or paused) container: `runcell update`. */
-export function updateContainer(rootDir: string, partialId: string, resources: LinuxResources): void {
-  const id = StateFile.resolve(rootDir, partialId);
-  const stateFile = new StateFile<ContainerRecord>(rootDir, id);
-  try {
-    stateFile.lock();
-    const record = validateRecord(stateFile.load(), id, stateFile.statePath);
+export function updateContainer(rootDir: string, partialId: string, resources: LinuxResources): Promise<void> {
+  return withLockedRecord(rootDir, partialId, (record) => {
     requireStatus('update', record.id, observedStatus(record), Status.Created, Status.Running, Status.Paused);
-    if (record.cgroupPath === undefined) {
-      throw new ContainerError('ERR_INVALID_STATE', `container "${record.id}" has no cgroup to update`, { containerId: record.id });
-    }
-    new Cgroup(detectLayout(), record.cgroupPath).apply(resources);
-  } finally {
-    stateFile.close();
+    cgroupOf(record, 'update').apply(resources);
+  });
+}
+
+function cgroupOf(record: ContainerRecord, purpose: string): Cgroup {
+  if (record.cgroupPath === undefined) {
+    throw new ContainerError('ERR_INVALID_STATE', `container "${record.id}" has no cgroup to ${purpose}`, { containerId: record.id });
   }
+  return new Cgroup(detectLayout(), record.cgroupPath);
 }
 
 /** The container's resource usage now, and whether it still runs (`runcell events`). */
 export function containerStats(rootDir: string, partialId: string): { id: string; running: boolean; stats: Stats } {
   const container = Container.load(rootDir, partialId);
   const status = container.status;
-  if (container.record.cgroupPath === undefined) {
-    throw new ContainerError('ERR_INVALID_STATE', `container "${container.id}" has no cgroup to read`, { containerId: container.id });
-  }
   if (status === Status.Stopped || status === Status.Creating) {
     throw new ContainerError('ERR_INVALID_STATE', `cannot read the stats of container "${container.id}": container not running`, { containerId: container.id });
   }
-  return { id: container.id, running: true, stats: cgroupStats(new Cgroup(detectLayout(), container.record.cgroupPath)) };
+  return { id: container.id, running: true, stats: cgroupStats(cgroupOf(container.record, 'read')) };
 }
 
 /** The host pids of every process of the container. */
 export function containerPids(rootDir: string, partialId: string): number[] {
   const { record } = Container.load(rootDir, partialId);
   if (record.cgroupPath !== undefined) return new Cgroup(detectLayout(), record.cgroupPath).pids();
-  return containerProcesses(record).map((p) => p.pid);
+  return [record.init, record.user].flatMap((p) => (p ? [p.pid] : []));
 }
 
 // linux.cgroupsPath: absolute, or relative to the root of the hierarchy; systemd's
@@ -393,41 +389,6 @@ function containerResources(spec: Spec): LinuxResources {
   };
 }
 
-/** Every process of the container we can name: its user's pid namespace, and the init. */
-function containerProcesses(record: ContainerRecord): ProcessIdentity[] {
-  const found: ProcessIdentity[] = [];
-  const anchor = record.user ?? record.init;
-  if (anchor !== null && anchor !== undefined && isProcessAlive(anchor.pid, anchor.startTime)) {
-    const namespace = safeReadlink(`/proc/${anchor.pid}/ns/pid`);
-    const hostNamespace = safeReadlink('/proc/self/ns/pid');
-    // A pid namespace of its own: everything in it is the container's. A shared one (a joined
-    // path, or none): only the processes we recorded.
-    if (namespace !== null && namespace !== hostNamespace) {
-      for (const entry of fs.readdirSync('/proc')) {
-        if (!/^\d+$/.test(entry)) continue;
-        if (safeReadlink(`/proc/${entry}/ns/pid`) !== namespace) continue;
-        try {
-          found.push(identityOf(Number(entry)));
-        } catch (error) {
-          if (!isErrno(error, 'ENOENT', 'ESRCH')) throw error;
-        }
-      }
-    }
-  }
-  for (const proc of [record.user, record.init]) {
-    if (proc && !found.some((f) => f.pid === proc.pid)) found.push(proc);
-  }
-  return found;
-}
-
-function safeReadlink(file: string): string | null {
-  try {
-    return fs.readlinkSync(file);
-  } catch {
-    return null;
-  }
-}
-
 // The user's process is the init's only child: /proc/PID/task/PID/children names it by its
 // host pid whatever namespace it lives in.
 function userProcess(init: ProcessIdentity): ProcessIdentity | null {
@@ -450,34 +411,6 @@ function startSteps(plan: LaunchPlan): Record<string, string> {
 
 function openFifo(file: string, mode: number): number {
   return fs.openSync(file, mode | fs.constants.O_NONBLOCK);
-}
-
-/** Successive lines from a stream; undefined at EOF. */
-function lineReader(stream: net.Socket): () => Promise<string | undefined> {
-  const lines = createInterface({ input: stream })[Symbol.asyncIterator]();
-  return async () => {
-    const next = await lines.next();
-    return next.done ? undefined : next.value;
-  };
-}
-
-/** The first line from a stream, or undefined at EOF. */
-function readLine(stream: net.Socket): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    const done = (line: string | undefined) => {
-      stream.removeAllListeners('data');
-      stream.destroy();
-      resolve(line);
-    };
-    stream.on('data', (chunk) => {
-      buffer += chunk;
-      const newline = buffer.indexOf('\n');
-      if (newline !== -1) done(buffer.slice(0, newline));
-    });
-    stream.once('end', () => done(undefined));
-    stream.once('error', reject);
-  });
 }
 
 function readExitRecord(file: string): ExitRecord | null {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import type { Context } from '../context';
+import { parseDuration } from '../duration';
 import { writeErr, writeOut } from '../output';
 
 const list = (value: string) => value.split(',').map((v) => v.trim()).filter((v) => v !== '');
@@ -10,21 +11,13 @@ const numbers = (name: string) => (value: string) => list(value).map((v) => {
   return n;
 });
 
-/** "2s", "500ms", "1m" or a plain number of seconds. */
-function parseDuration(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (match === null) throw new Error(`--duration: "${value}" is not a duration (e.g. 2s, 500ms)`);
-  const n = Number(match[1]);
-  return match[2] === 'ms' ? n / 1000 : match[2] === 'm' ? n * 60 : n;
-}
-
 export function register(program: Command, context: () => Context): void {
   const bench = program.command('bench').description('measure runcell on this machine');
   bench
     .command('locks')
     .description('lock contention on a state directory: P worker processes against one root')
     .option('--procs <list>', 'worker process counts, a list runs a sweep', numbers('procs'), [1, 2, 4, 8, 16])
-    .option('--duration <time>', 'how long each run lasts (2s, 500ms)', parseDuration, 2)
+    .option('--duration <time>', 'how long each run lasts (2s, 500ms)', (v: string) => parseDuration('--duration', v), 2)
     .option('--ops <n>', 'operations per worker (ends a run before --duration)', (v) => numbers('ops')(v)[0], 0)
     .option('--workload <list>', 'load, save, create-destroy, list, mixed', list, ['load'])
     .option('--spread <list>', 'shared (one container) or distinct (one per worker)', list, ['shared'])

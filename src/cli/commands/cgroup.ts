@@ -1,15 +1,8 @@
 // pause, resume, ps, update, events: the commands that act on a container's cgroup.
 import { Option, type Command } from 'commander';
 import type { Context } from '../context';
+import { parseDuration } from '../duration';
 import { writeOut } from '../output';
-
-/** "5s", "500ms", "1m" or a plain number of seconds, in milliseconds. */
-function interval(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (match === null || Number(match[1]) <= 0) throw new Error(`--interval: "${value}" is not a positive duration (e.g. 5s, 500ms)`);
-  const n = Number(match[1]);
-  return match[2] === 'ms' ? n : match[2] === 'm' ? n * 60_000 : n * 1000;
-}
 
 export function register(program: Command, context: () => Context): void {
   for (const [name, pause] of [['pause', true], ['resume', false]] as const) {
@@ -49,13 +42,13 @@ export function register(program: Command, context: () => Context): void {
         throw new Error(`--resources ${options.resources}: not a JSON object of LinuxResources`);
       }
       const { updateContainer } = await import('../../container/lifecycle');
-      updateContainer(context().root, id, resources as never);
+      await updateContainer(context().root, id, resources as never);
     });
 
   program.command('events').description('print resource usage events of a container until it stops')
     .argument('<id>', 'container id (or a unique prefix of one)')
     .option('--stats', 'print the current usage once and exit')
-    .option('--interval <time>', 'how often to print usage (5s, 500ms)', interval, 5000)
+    .option('--interval <time>', 'how often to print usage (5s, 500ms)', (v: string) => parseDuration('--interval', v) * 1000, 5000)
     .action(async (id: string, options: { stats?: boolean; interval: number }) => {
       const { containerStats } = await import('../../container/lifecycle');
       const root = context().root;
