@@ -11,6 +11,10 @@
  * `runcell start`, relays the start result, and when the init reports the exit status (or its
  * socket reaches EOF: SIGKILLed, 137) writes the exit record atomically and exits.
  *
+ *   runcell-init exec PLAN_FD REPORT_FD
+ *
+ * Exec helper (started by `runcell exec`): see exec_helper() below.
+ *
  * Init (pid 1 of the sandbox's pid namespace when there is a new one): runs the init steps of
  * the plan, waits at the start gate, clones the user's process (into a nested pid namespace
  * where the plan says so), reaps it, reports its status and exits with it.
@@ -150,8 +154,9 @@ static ssize_t recv_msg_fd(int sock, char *buf, size_t size, int *fd) {
   return n;
 }
 
-/* i-pty: a terminal from the container's own devpts; the master goes to the gofer. */
-static int open_pty(int ctl) {
+/* i-pty, x-pty: a terminal from the container's own devpts; the master goes to `sock` (the
+ * gofer's end, or the caller's console socket), the slave stays for the user's process. */
+static int open_pty(int sock, const char *payload) {
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) return errno;
   int unlock = 0, number = -1;
@@ -163,7 +168,7 @@ static int open_pty(int ctl) {
   char slave_path[64];
   snprintf(slave_path, sizeof slave_path, "/dev/pts/%d", number);
   pty_slave = open(slave_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  int err = pty_slave < 0 ? errno : send_fd(ctl, "pty", master);
+  int err = pty_slave < 0 ? errno : send_fd(sock, payload, master);
   close(master);
   return err;
 }
@@ -271,7 +276,7 @@ static void run_init(int ctl) {
     } else if (strcmp(op->argv[0], "i-hook") == 0) {
       err = run_hook(op);
     } else {
-      err = strcmp(op->argv[0], "i-pty") == 0 ? open_pty(ctl) : op_run(op);
+      err = strcmp(op->argv[0], "i-pty") == 0 ? open_pty(ctl, "pty") : op_run(op);
     }
     if (err != 0) {
       send_msg(ctl, "error %d %d", op->index, err);
@@ -373,17 +378,29 @@ static void detach_stdio(void) {
   close(null);
 }
 
-/* Connects to the caller's console socket and sends it the terminal's master, as runc does:
- * one descriptor, the pty's name as the payload. */
-static int console_send(const char *path, int master) {
+/* A connection to the caller's console socket (a unix stream socket). */
+static int console_connect(const char *path, int *sock) {
   if (path == NULL) return EINVAL;
   struct sockaddr_un addr = {0};
   addr.sun_family = AF_UNIX;
   if (strlen(path) >= sizeof addr.sun_path) return ENAMETOOLONG;
   strcpy(addr.sun_path, path);
-  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) return errno;
-  int err = connect(sock, (struct sockaddr *)&addr, sizeof addr) == 0 ? send_fd(sock, "/dev/ptmx", master) : errno;
+  *sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (*sock < 0) return errno;
+  if (connect(*sock, (struct sockaddr *)&addr, sizeof addr) == 0) return 0;
+  int err = errno;
+  close(*sock);
+  *sock = -1;
+  return err;
+}
+
+/* Sends the terminal's master to the caller's console socket, as runc does: one descriptor,
+ * the pty's name as the payload. */
+static int console_send(const char *path, int master) {
+  int sock;
+  int err = console_connect(path, &sock);
+  if (err != 0) return err;
+  err = send_fd(sock, "/dev/ptmx", master);
   close(sock);
   return err;
 }
@@ -607,10 +624,82 @@ static int gofer(int plan_fd, int report_fd) {
   return 1;
 }
 
+/* ---- exec ------------------------------------------------------------------------------- */
+
+/* `runcell exec`: the helper runs the x- steps (join the container's cgroup, connect to the
+ * console socket, enter its namespaces, open a terminal there), then clones the process with
+ * the calling CLI as its parent (conmon and the shim reap it) and reports "started <pid>" or
+ * "error <step> <errno>"; the process runs the u- steps and execs. */
+static int exec_helper(int plan_fd, int report_fd) {
+  if (plan_read(plan_fd, &plan) != 0) {
+    dprintf(report_fd, "error -1 %d\n", errno);
+    return 1;
+  }
+  close(plan_fd);
+  int console = -1;
+  unsigned long clone_flags = 0;
+  for (int i = 0; i < plan.count; i++) {
+    struct op *op = &plan.ops[i];
+    if (op->argv[0][0] != 'x') continue;
+    int err;
+    if (strcmp(op->argv[0], "x-clone") == 0) {
+      clone_flags = strtoul(op->argv[1], NULL, 0);
+      continue;
+    }
+    if (strcmp(op->argv[0], "x-console") == 0) {
+      /* Connected while the caller's filesystem is still ours to reach. */
+      err = console_connect(op->argv[1], &console);
+    } else if (strcmp(op->argv[0], "x-pty") == 0) {
+      err = console < 0 ? EBADF : open_pty(console, "/dev/ptmx");
+      if (console >= 0) close(console);
+      console = -1;
+    } else {
+      err = op_run(op);
+    }
+    if (err != 0) {
+      dprintf(report_fd, "error %d %d\n", op->index, err);
+      return 1;
+    }
+  }
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) {
+    dprintf(report_fd, "error -1 %d\n", errno);
+    return 1;
+  }
+  pid_t child = clone_process(CLONE_PARENT | clone_flags);
+  if (child < 0) {
+    dprintf(report_fd, "error -1 %d\n", errno);
+    return 1;
+  }
+  if (child == 0) {
+    close(pipefd[0]);
+    close(report_fd);
+    run_user(pipefd[1]);
+  }
+  close(pipefd[1]);
+  if (pty_slave >= 0) close(pty_slave);
+  char report[64] = {0};
+  ssize_t n;
+  do {
+    n = read(pipefd[0], report, sizeof report - 1);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    int index = -1, err = EIO;
+    sscanf(report, "%d %d", &index, &err);
+    dprintf(report_fd, "error %d %d %d\n", index, err, child);
+    return 1;
+  }
+  dprintf(report_fd, "started %d\n", child);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "gofer") == 0) {
     return gofer(atoi(argv[2]), atoi(argv[3]));
   }
-  fprintf(stderr, "usage: runcell-init gofer PLAN_FD REPORT_FD (started by runcell, not by hand)\n");
+  if (argc == 4 && strcmp(argv[1], "exec") == 0) {
+    return exec_helper(atoi(argv[2]), atoi(argv[3]));
+  }
+  fprintf(stderr, "usage: runcell-init gofer|exec PLAN_FD REPORT_FD (started by runcell, not by hand)\n");
   return 2;
 }

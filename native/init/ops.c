@@ -242,6 +242,11 @@ int op_run(struct op *op) {
     close(fd);
     return err;
   }
+  if (strcmp(name, "setns-fd") == 0) return setns((int)number(a[1]), (int)number(a[2])) == 0 ? 0 : fail();
+  if (strcmp(name, "close") == 0) {
+    for (int i = 1; i < op->argc; i++) close((int)number(a[i]));
+    return 0;
+  }
   if (strcmp(name, "unshare") == 0) return unshare((int)number(a[1])) == 0 ? 0 : fail();
   if (strcmp(name, "sethostname") == 0) return sethostname(a[1], strlen(a[1])) == 0 ? 0 : fail();
   if (strcmp(name, "setdomainname") == 0) return setdomainname(a[1], strlen(a[1])) == 0 ? 0 : fail();

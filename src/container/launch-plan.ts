@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { log } from '../log';
 import { ErrnoError } from '../sys/errno';
-import { SpecError, type Mount, type Spec } from '../oci/spec';
+import { SpecError, type Mount, type Process, type Spec } from '../oci/spec';
 import { compileSeccomp, type SeccompProfile } from './seccomp';
 import { hookArgs, hooksOf } from './hooks';
 
@@ -44,7 +44,29 @@ export interface PlanOptions {
   extraFds: number;
   /** Extra environment for the process (LISTEN_FDS/LISTEN_PID). */
   extraEnv?: string[];
+  /** For a subcontainer: its sandbox's namespaces, which it joins where its spec is silent. */
+  sandbox?: SandboxNamespaces;
 }
+
+/**
+ * Descriptors of a sandbox's namespaces (those of its root container's init), open in the
+ * gofer and inherited by the init: opened and checked against the init's start time by the
+ * caller, so a reused pid can never hand us a stranger's namespaces.
+ */
+export interface SandboxNamespaces {
+  pid: number;
+  ipc: number;
+  uts: number;
+  network: number;
+}
+
+/** A namespace to enter by descriptor (exec). */
+export interface NamespaceFd {
+  type: NamespaceType;
+  fd: number;
+}
+
+export type NamespaceType = keyof typeof CLONE;
 
 const CLONE = {
   mount: 0x00020000, cgroup: 0x02000000, uts: 0x04000000, ipc: 0x08000000,
@@ -121,14 +143,18 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   }
   const newUserNs = namespaces.has('user') && namespaces.get('user') === undefined;
   const newPidNs = namespaces.has('pid') && namespaces.get('pid') === undefined;
+  const { sandbox } = options;
 
   // The gofer: files it writes, and how it clones the init.
   const { files } = options;
   add('g-files', [files.exit, files.exitTmp, files.gate, files.ready], 'prepare the container\'s files');
   add('g-mkfifo', [files.gate], `create the start gate "${files.gate}"`);
   add('g-mkfifo', [files.ready], `create "${files.ready}"`);
-  if (namespaces.has('pid') && !newPidNs) add('g-join-pid', [namespaces.get('pid')!], `join the pid namespace "${namespaces.get('pid')}"`);
-  add('g-clone', [(newUserNs ? CLONE.user : 0) | (newPidNs ? CLONE.pid : 0)], 'clone the init');
+  // A subcontainer's init lives in its sandbox's pid namespace, whatever its spec says of
+  // pid (that is for its user's process), so the sandbox ends when the sandbox's init does.
+  if (sandbox !== undefined) add('g-join-pid', [`/proc/self/fd/${sandbox.pid}`], 'join the sandbox\'s pid namespace');
+  else if (namespaces.has('pid') && !newPidNs) add('g-join-pid', [namespaces.get('pid')!], `join the pid namespace "${namespaces.get('pid')}"`);
+  add('g-clone', [(newUserNs ? CLONE.user : 0) | (newPidNs && sandbox === undefined ? CLONE.pid : 0)], 'clone the init');
   for (const procs of options.cgroupProcs ?? []) add('g-cgroup', [procs], `join the cgroup "${path.dirname(procs)}"`);
   if (options.consoleSocket !== undefined) add('g-console', [options.consoleSocket], `send the terminal to the console socket "${options.consoleSocket}"`);
   if (newUserNs) {
@@ -145,6 +171,16 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   for (const type of joinOrder) {
     const nsPath = namespaces.get(type);
     if (namespaces.has(type) && nsPath !== undefined) add('i-setns', [nsPath, CLONE[type]], `join the ${type} namespace "${nsPath}"`);
+  }
+  if (sandbox !== undefined) {
+    // "Namespaces that a subcontainer's spec leaves out are the sandbox's."
+    for (const type of ['ipc', 'uts', 'network'] as const) {
+      if (!namespaces.has(type)) add('i-setns-fd', [sandbox[type], CLONE[type]], `join the sandbox's ${type} namespace`);
+    }
+    // Its user's process: in a pid namespace named by path, else nested or the sandbox's own.
+    const pidPath = namespaces.get('pid');
+    if (pidPath !== undefined) add('i-setns', [pidPath, CLONE.pid], `join the pid namespace "${pidPath}"`);
+    add('i-close', [sandbox.pid, sandbox.ipc, sandbox.uts, sandbox.network], 'close the sandbox\'s namespaces');
   }
   let unshare = CLONE.mount;
   for (const type of ['ipc', 'uts', 'network', 'cgroup'] as const) {
@@ -236,19 +272,84 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   for (const hook of hooksOf(spec.hooks, 'startContainer')) add('u-hook', hookArgs(hook), `startContainer hook "${hook.path}"`);
   for (const masked of spec.linux?.maskedPaths ?? []) add('u-mask', [masked], `mask "${masked}"`);
   for (const readonly of spec.linux?.readonlyPaths ?? []) add('u-readonly', [readonly], `make "${readonly}" read-only`);
+  const seccomp = spec.linux?.seccomp === undefined ? undefined : compileSeccomp(spec.linux.seccomp as unknown as SeccompProfile);
+  ops.push(...processOps(proc, {
+    seccomp, terminal: options.consoleSocket !== undefined, newSession: true, keepFds: options.extraFds, env, candidates,
+  }));
+  return { ops, nestedPidNamespace: newPidNs };
+}
+
+export interface ExecPlanOptions {
+  /** The container's cgroup.procs files, joined first, from the host side. */
+  cgroupProcs: string[];
+  /** The container's namespaces, in the order to enter them. */
+  namespaces: NamespaceFd[];
+  /** The container's seccomp profile, which its exec'd processes get too (as with runc). */
+  seccomp?: Record<string, unknown>;
+  /** For process.terminal: where to send the terminal's master. */
+  consoleSocket?: string;
+}
+
+/**
+ * The plan of `runcell exec` for native/init's exec helper: x- steps in the helper (cgroup,
+ * console socket, namespaces, terminal), then the same process steps a container's own
+ * process runs.
+ */
+export function buildExecPlan(proc: Process, options: ExecPlanOptions): LaunchPlan {
+  if (proc.args === undefined || proc.args.length === 0) throw new SpecError('process.args: exec needs a program to run');
+  const ops: PlanOp[] = [];
+  const add = (op: string, args: Array<string | number>, description: string) =>
+    ops.push({ op, args: args.map(String), description });
+  if (proc.terminal === true && options.consoleSocket === undefined) {
+    throw new SpecError('process.terminal: a terminal needs --console-socket');
+  }
+  // Joined while our /proc and paths are still the host's; "0" is the writing process.
+  for (const procs of options.cgroupProcs) add('x-write', [procs, 0], `join the cgroup "${path.dirname(procs)}"`);
+  if (options.consoleSocket !== undefined) add('x-console', [options.consoleSocket], `connect to the console socket "${options.consoleSocket}"`);
+  for (const ns of options.namespaces) add('x-setns-fd', [ns.fd, CLONE[ns.type]], `join the container's ${ns.type} namespace`);
+  if (options.namespaces.length > 0) add('x-close', options.namespaces.map((ns) => ns.fd), 'close the container\'s namespaces');
+  if (options.consoleSocket !== undefined) add('x-pty', [], 'open a terminal on "/dev/ptmx"');
+  add('x-clone', [0], 'start the process');
+  const env = proc.env ?? [];
+  const seccomp = options.seccomp === undefined ? undefined : compileSeccomp(options.seccomp as unknown as SeccompProfile);
+  ops.push(...processOps(proc, {
+    seccomp, terminal: options.consoleSocket !== undefined, newSession: options.consoleSocket !== undefined, keepFds: 0, env,
+    candidates: executableCandidates(proc.args[0], env, proc.cwd),
+  }));
+  return { ops, nestedPidNamespace: false };
+}
+
+interface ProcessOpsOptions {
+  seccomp?: { flags: number; program: Buffer };
+  /** A terminal opened earlier becomes the controlling terminal and stdio. */
+  terminal: boolean;
+  /** A session of its own (a container's process; an exec'd one only with a terminal, as runc). */
+  newSession: boolean;
+  /** Descriptors after stdio that stay open across exec. */
+  keepFds: number;
+  env: string[];
+  /** Where the program may be (the PATH search). */
+  candidates: string[];
+}
+
+// The process's own steps, after the gate: limits, identity, capabilities, then exec.
+function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
+  const ops: PlanOp[] = [];
+  const add = (op: string, args: Array<string | number>, description: string) =>
+    ops.push({ op, args: args.map(String), description });
+  const { seccomp, env, candidates } = options;
   if (proc.oomScoreAdj !== undefined) add('u-write', ['/proc/self/oom_score_adj', proc.oomScoreAdj], `set oom_score_adj to ${proc.oomScoreAdj}`);
   for (const limit of proc.rlimits ?? []) {
     const resource = RLIMITS[limit.type];
     if (resource === undefined) throw new SpecError(`config.json: config.process.rlimits: unknown rlimit "${limit.type}"`);
     add('u-setrlimit', [resource, limit.soft, limit.hard], `set ${limit.type} to ${limit.soft}/${limit.hard}`);
   }
-  add('u-setsid', [], 'start a session');
-  if (options.consoleSocket !== undefined) {
+  if (options.newSession) add('u-setsid', [], 'start a session');
+  if (options.terminal) {
     const size = (proc as { consoleSize?: { height: number; width: number } }).consoleSize;
     add('u-console', size ? [size.height, size.width] : [], 'make the terminal the controlling terminal and stdio');
   }
   add('u-umask', [proc.user.umask ?? 0o022], 'set the umask');
-  const seccomp = spec.linux?.seccomp === undefined ? undefined : compileSeccomp(spec.linux.seccomp as unknown as SeccompProfile);
   const loadSeccomp = () => add('u-seccomp', [seccomp!.flags, seccomp!.program.toString('hex')], 'load the seccomp filter');
   // Loading a filter takes no_new_privs or CAP_SYS_ADMIN. With no_new_privs it is the very
   // last step before execve; without, it must come while the process is still privileged,
@@ -273,10 +374,11 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   }
   if (proc.noNewPrivileges === true) add('u-no-new-privs', [], 'set no_new_privs');
   add('u-chdir', [proc.cwd], `enter the working directory "${proc.cwd}"`);
-  add('u-close-fds', [3 + options.extraFds], 'close inherited descriptors');
+  add('u-close-fds', [3 + options.keepFds], 'close inherited descriptors');
   if (seccomp !== undefined && proc.noNewPrivileges === true) loadSeccomp();
-  add('u-exec', [...candidates, '--', ...proc.args, '--', ...env], `exec "${proc.args[0]}"`);
-  return { ops, nestedPidNamespace: newPidNs };
+  const args = proc.args ?? [];
+  add('u-exec', [...candidates, '--', ...args, '--', ...env], `exec "${args[0]}"`);
+  return ops;
 }
 
 /** The wire format native/init reads: records of NUL-terminated tokens, then "end". */
