@@ -13,6 +13,8 @@ import type { FullId } from './id';
 import { observedStatus, ociState, validateRecord, type ContainerRecord, type OciState, type ProcessIdentity } from './record';
 import { Cgroup, detectLayout } from './cgroups';
 import { hooksOf, runHooksWarning } from './hooks';
+import { adjustSandboxOOMScore } from './oom-score';
+import { sandboxStateFile } from './sandbox';
 import { StateFile } from './state-file';
 import { requireStatus, Status } from './status';
 
@@ -91,6 +93,9 @@ export class Container {
    * container's init). With force, any: what still runs is killed, a damaged state file is
    * removed, and an id that does not exist is not an error (podman and containerd's shim send
    * `delete --force` after every failure and rely on that).
+   *
+   * Deleting a sandbox's root deletes the sandbox: every member is stopped and removed first.
+   * Deleting a subcontainer leaves the others running, and re-scores the sandbox's process.
    */
   static async delete(rootDir: string, partialId: string, options: DeleteOptions = {}): Promise<void> {
     const force = options.force === true;
@@ -105,37 +110,93 @@ export class Container {
       }
       throw error;
     }
-    const stateFile = new StateFile<unknown>(rootDir, id);
+    const isRoot = id.sandboxId === id.containerId;
+    // A subcontainer's removal changes its sandbox: the sandbox's lock first, then its own.
+    const sandbox = isRoot ? null : lockSandbox(rootDir, id.sandboxId);
     try {
+      const removed = await removeContainer(rootDir, id, force, isRoot ? () => removeMembers(rootDir, id.sandboxId) : undefined);
+      if (removed === undefined) return;
+      let oomError: unknown;
       try {
-        stateFile.lock();
+        if (sandbox?.record) adjustSandboxOOMScore(rootDir, sandbox.record, true);
       } catch (error) {
-        if (force && error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') return;
-        throw error;
+        oomError = error; // reported once the container is fully gone
       }
-      let record: ContainerRecord | null;
-      try {
-        record = validateRecord(stateFile.load(), id, stateFile.statePath);
-      } catch (error) {
-        if (error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') {
-          if (force) return;
-          throw error;
-        }
-        if (!(force && error instanceof ContainerError && error.code === 'ERR_STATE_CORRUPT')) throw error;
-        log.warn(`${error.message}; removing the container's files anyway`);
-        record = null;
-      }
-      if (record !== null) {
-        if (!force) requireStatus('delete', record.id, observedStatus(record), Status.Created, Status.Stopped);
-      }
-      await destroyProcesses(record ?? recordedProcesses(stateFile), id.containerId);
-      stateFile.destroy();
       // "The poststop hooks MUST be called after the container is deleted but before the
       // delete operation returns"; a failing one only warns.
-      if (record !== null) await runHooksWarning('poststop', hooksOf(record.hooks, 'poststop'), ociState(record, Status.Stopped));
+      if (removed !== null) await runHooksWarning('poststop', hooksOf(removed.hooks, 'poststop'), ociState(removed, Status.Stopped));
+      if (oomError !== undefined) throw oomError;
     } finally {
-      stateFile.close();
+      sandbox?.lock.close();
     }
+  }
+}
+
+/**
+ * Stops and removes one container under its lock. Returns its record, null when its state was
+ * damaged (removed anyway: force), undefined when it was gone already (force). `beforeStop`
+ * runs once the deletion is decided, before the container's own processes are stopped.
+ */
+async function removeContainer(rootDir: string, id: FullId, force: boolean,
+  beforeStop?: () => Promise<void>): Promise<ContainerRecord | null | undefined> {
+  const stateFile = new StateFile<unknown>(rootDir, id);
+  try {
+    try {
+      stateFile.lock();
+    } catch (error) {
+      if (force && error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') return undefined;
+      throw error;
+    }
+    let record: ContainerRecord | null;
+    try {
+      record = validateRecord(stateFile.load(), id, stateFile.statePath);
+    } catch (error) {
+      if (error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') {
+        if (force) return undefined;
+        throw error;
+      }
+      if (!(force && error instanceof ContainerError && error.code === 'ERR_STATE_CORRUPT')) throw error;
+      log.warn(`${error.message}; removing the container's files anyway`);
+      record = null;
+    }
+    if (record !== null && !force) requireStatus('delete', record.id, observedStatus(record), Status.Created, Status.Stopped);
+    await beforeStop?.();
+    await destroyProcesses(record ?? recordedProcesses(stateFile), id.containerId);
+    stateFile.destroy();
+    return record;
+  } finally {
+    stateFile.close();
+  }
+}
+
+// Every member of a sandbox but its root, stopped and removed (runsc: the root container's
+// destroy takes the sandbox down). The caller holds the root's lock, the sandbox's.
+async function removeMembers(rootDir: string, sandboxId: string): Promise<void> {
+  for (const member of StateFile.listSandbox(rootDir, sandboxId)) {
+    if (member.containerId === sandboxId) continue;
+    const removed = await removeContainer(rootDir, member, true);
+    if (removed) await runHooksWarning('poststop', hooksOf(removed.hooks, 'poststop'), ociState(removed, Status.Stopped));
+  }
+}
+
+// The sandbox lock for a member's removal, and the sandbox's record (null if damaged); null
+// when the sandbox is gone (its removal removed its members: this one is debris of a crash).
+function lockSandbox(rootDir: string, sandboxId: string): { lock: StateFile<ContainerRecord>; record: ContainerRecord | null } | null {
+  const lock = sandboxStateFile(rootDir, sandboxId);
+  try {
+    lock.lock();
+    return { lock, record: validateRecord(lock.load(), lock.id, lock.statePath) };
+  } catch (error) {
+    if (!(error instanceof ContainerError)) {
+      lock.close();
+      throw error;
+    }
+    if (error.code === 'ERR_CONTAINER_NOT_FOUND') {
+      lock.close();
+      return null;
+    }
+    log.warn(`sandbox "${sandboxId}": ${error.message}`);
+    return { lock, record: null };
   }
 }
 

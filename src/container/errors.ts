@@ -12,7 +12,9 @@ export type ContainerErrorCode =
   | 'ERR_STATE_NOT_LOCKED'
   | 'ERR_INVALID_TRANSITION'
   | 'ERR_CREATE_FAILED'
-  | 'ERR_START_FAILED';
+  | 'ERR_START_FAILED'
+  | 'ERR_EXEC_FAILED'
+  | 'ERR_OOM_SCORE';
 
 export class ContainerError extends Error {
   readonly code: ContainerErrorCode;

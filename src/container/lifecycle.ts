@@ -22,6 +22,8 @@ import { ContainerError } from './errors';
 import { buildLaunchPlan, describeFailure, encodePlan, stepFailure, type LaunchPlan } from './launch-plan';
 import { observedStatus, ociState, RECORD_VERSION, validateRecord, type ContainerRecord, type ProcessIdentity } from './record';
 import { hooksOf, runHooks, runHooksWarning } from './hooks';
+import { adjustGoferOOMScore, adjustSandboxOOMScore, readOOMScore } from './oom-score';
+import { joinSandbox, membershipOf, sandboxStateFile, type JoinedSandbox, type SandboxMembership } from './sandbox';
 import { StateFile } from './state-file';
 import { requireStatus, Status, transition } from './status';
 
@@ -70,12 +72,25 @@ export async function createContainer(rootDir: string, id: string, options: Crea
   if (!terminal && options.consoleSocket !== undefined) {
     throw new SpecError(`--console-socket needs a terminal: ${path.join(bundle, 'config.json')} does not set process.terminal`);
   }
-  const stateFile = new StateFile<ContainerRecord>(rootDir, { containerId: id, sandboxId: id });
+  const membership = membershipOf(id, spec.annotations);
+  // A subcontainer holds its sandbox's lock throughout: the sandbox cannot go, nor another
+  // member come or go, while this one is half made.
+  const sandbox = membership.isRoot ? undefined : joinSandbox(rootDir, membership.sandboxId, id);
+  try {
+    return await createMember(rootDir, id, bundle, spec, options, membership, sandbox);
+  } finally {
+    sandbox?.close();
+  }
+}
+
+async function createMember(rootDir: string, id: string, bundle: string, spec: Spec, options: CreateOptions,
+  membership: SandboxMembership, sandbox: JoinedSandbox | undefined): Promise<Container> {
+  const stateFile = new StateFile<ContainerRecord>(rootDir, { containerId: id, sandboxId: membership.sandboxId });
   stateFile.lockForNew();
   const record: ContainerRecord = {
     version: RECORD_VERSION,
     id,
-    sandboxId: id,
+    sandboxId: membership.sandboxId,
     status: Status.Creating,
     bundle,
     rootfs: path.resolve(bundle, spec.root?.path ?? 'rootfs'),
@@ -86,6 +101,7 @@ export async function createContainer(rootDir: string, id: string, options: Crea
     gofer: null,
     user: null,
   };
+  if (spec.process?.oomScoreAdj !== undefined) record.oomScoreAdj = spec.process.oomScoreAdj;
   let gofer: ChildProcess | undefined;
   let cgroup: Cgroup | undefined;
   try {
@@ -97,6 +113,9 @@ export async function createContainer(rootDir: string, id: string, options: Crea
     cgroup.create(containerResources(spec));
     const extraFds = (options.preserveFds ?? 0) + (options.listenFds ?? 0);
     const listenEnv = options.listenFds ? [`LISTEN_FDS=${options.listenFds}`, 'LISTEN_PID=1'] : [];
+    const planFd = 3 + extraFds;
+    // The sandbox's namespaces follow the plan and report pipes in the gofer.
+    const sandboxFds = sandbox === undefined ? [] : [sandbox.namespaces.pid, sandbox.namespaces.ipc, sandbox.namespaces.uts, sandbox.namespaces.network];
     const plan = buildLaunchPlan(spec, {
       bundle,
       cgroupProcs: cgroup.procsFiles(),
@@ -109,11 +128,15 @@ export async function createContainer(rootDir: string, id: string, options: Crea
         gate: stateFile.pathOf('gate'),
         ready: stateFile.pathOf('ready'),
       },
+      sandbox: sandbox === undefined ? undefined
+        : { pid: planFd + 2, ipc: planFd + 3, uts: planFd + 4, network: planFd + 5 },
     });
-    const planFd = 3 + extraFds;
+    // exec reads the container's process and seccomp profile from this copy, whatever becomes of
+    // the bundle (runc keeps the config in its state the same way).
+    fs.writeFileSync(stateFile.pathOf('spec'), JSON.stringify(spec), { mode: 0o600 });
     const stdio = options.stdio ?? [0, 1, 2];
     gofer = spawn(initProgram(), ['gofer', String(planFd), String(planFd + 1)], {
-      stdio: [...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i), 'pipe', 'pipe'],
+      stdio: [...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i), 'pipe', 'pipe', ...sandboxFds],
       env: {},
     });
     await new Promise<void>((resolve, reject) => {
@@ -150,6 +173,14 @@ export async function createContainer(rootDir: string, id: string, options: Crea
     }
     const initPid = Number(/^ready (\d+)$/.exec(report)?.[1]);
     record.init = identityOf(initPid);
+    // What the sandbox started with, restored when its last scored member goes: inherited from
+    // us, as the gofer's own score is only set below.
+    if (membership.isRoot) record.originalOOMScoreAdj = readOOMScore(initPid);
+    try {
+      adjustGoferOOMScore(record);
+    } catch (error) {
+      throw new ContainerError('ERR_CREATE_FAILED', `cannot create container "${id}": ${(error as Error).message}`, { containerId: id, cause: error });
+    }
     record.status = transition(record.status, Status.Created);
     record.startSteps = startSteps(plan);
     if (spec.hooks !== undefined) record.hooks = spec.hooks;
@@ -189,9 +220,13 @@ async function withLockedRecord<T>(rootDir: string, partialId: string,
   }
 }
 
-/** Opens the start gate: the init starts the user's process. */
-export function startContainer(rootDir: string, partialId: string): Promise<void> {
-  return withLockedRecord(rootDir, partialId, async (record, stateFile) => {
+/**
+ * Opens the start gate: the init starts the user's process. Then the sandbox's OOM score is
+ * adjusted to its members' (under the sandbox lock, which for a subcontainer is taken only
+ * once its own is released: the sandbox's lock always comes first).
+ */
+export async function startContainer(rootDir: string, partialId: string): Promise<void> {
+  const started = await withLockedRecord(rootDir, partialId, async (record, stateFile) => {
     requireStatus('start', record.id, observedStatus(record), Status.Created);
     const ready = new net.Socket({ fd: openFifo(stateFile.pathOf('ready'), fs.constants.O_RDONLY), readable: true, writable: false });
     const reply = lineReader(ready)().finally(() => ready.destroy());
@@ -218,8 +253,22 @@ export function startContainer(rootDir: string, partialId: string): Promise<void
     record.user = userProcess(record.init!);
     record.status = transition(record.status, Status.Running);
     stateFile.saveLocked(record);
+    if (record.sandboxId === record.id) adjustSandboxOOMScore(rootDir, record, false); // its lock is the sandbox's
     await runHooksWarning('poststart', hooksOf(record.hooks, 'poststart'), ociState(record, Status.Running));
+    return record;
   });
+  if (started.sandboxId !== started.id) {
+    const sandbox = sandboxStateFile(rootDir, started.sandboxId);
+    try {
+      sandbox.lock();
+      adjustSandboxOOMScore(rootDir, validateRecord(sandbox.load(), sandbox.id, sandbox.statePath), false);
+    } catch (error) {
+      // A sandbox that is gone has no score to adjust.
+      if (!(error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND')) throw error;
+    } finally {
+      sandbox.close();
+    }
+  }
 }
 
 export interface KillOptions {

@@ -41,6 +41,10 @@ export interface ContainerRecord {
   cgroupPath?: string;
   /** Descriptions of the steps run after the start gate, by plan index, for start errors. */
   startSteps?: Record<string, string>;
+  /** config.json's process.oomScoreAdj: the OOM-score policy of the sandbox reads it. */
+  oomScoreAdj?: number;
+  /** A sandbox's root only: its init's oom_score_adj at create, restored when no member has one. */
+  originalOOMScoreAdj?: number;
 }
 
 /** The state the runtime-spec defines (runtime.md "State"), with runc's extra fields. */

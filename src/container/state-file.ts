@@ -28,7 +28,7 @@ export const ROOT_DIR_MODE = 0o711;
 
 // Files a container may own besides its lock, in the order destroy() removes them: the state
 // first, so that from then on no listing shows the container.
-const OWNED_EXTENSIONS = ['state', 'tmp', 'exit', 'exittmp', 'gate', 'ready', 'pids', 'pidstmp'] as const;
+const OWNED_EXTENSIONS = ['state', 'tmp', 'exit', 'exittmp', 'gate', 'ready', 'pids', 'pidstmp', 'spec'] as const;
 export type OwnedExtension = (typeof OWNED_EXTENSIONS)[number] | 'lock';
 
 export type LockMode = 'exclusive' | 'shared';
