@@ -11,6 +11,7 @@ import * as benchCommand from './commands/bench';
 import * as cgroupCommands from './commands/cgroup';
 import * as deleteCommand from './commands/delete';
 import * as demoCommand from './commands/demo';
+import * as execCommand from './commands/exec';
 import * as featuresCommand from './commands/features';
 import * as lifecycleCommands from './commands/lifecycle';
 import * as listCommand from './commands/list';
@@ -65,6 +66,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   lifecycleCommands.register(program, getContext);
+  execCommand.register(program, getContext);
   cgroupCommands.register(program, getContext);
   featuresCommand.register(program);
   listCommand.register(program, getContext);

@@ -237,7 +237,10 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     add('i-write', [`/proc/sys/${key.replace(/\./g, '/')}`, value], `set sysctl ${key}`);
   }
   if (spec.hostname !== undefined && spec.hostname !== '') {
-    if (!namespaces.has('uts')) throw new SpecError('config.json: config.hostname: setting the hostname needs a uts namespace');
+    if (!namespaces.has('uts')) {
+      throw new SpecError(sandbox === undefined ? 'config.json: config.hostname: setting the hostname needs a uts namespace'
+        : 'config.json: config.hostname: this subcontainer shares its sandbox\'s hostname (its spec lists no uts namespace)');
+    }
     add('i-sethostname', [spec.hostname], `set the hostname "${spec.hostname}"`);
   }
   if (spec.domainname !== undefined && spec.domainname !== '') {
@@ -346,7 +349,7 @@ function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
   }
   if (options.newSession) add('u-setsid', [], 'start a session');
   if (options.terminal) {
-    const size = (proc as { consoleSize?: { height: number; width: number } }).consoleSize;
+    const size = proc.consoleSize;
     add('u-console', size ? [size.height, size.width] : [], 'make the terminal the controlling terminal and stdio');
   }
   add('u-umask', [proc.user.umask ?? 0o022], 'set the umask');

@@ -25,6 +25,7 @@ import { hooksOf, runHooks, runHooksWarning } from './hooks';
 import { adjustGoferOOMScore, adjustSandboxOOMScore, readOOMScore } from './oom-score';
 import { joinSandbox, membershipOf, sandboxStateFile, type JoinedSandbox, type SandboxMembership } from './sandbox';
 import { StateFile } from './state-file';
+import { writePidFile } from './pid-file';
 import { requireStatus, Status, transition } from './status';
 
 export interface CreateOptions {
@@ -481,14 +482,6 @@ function writeProcessIds(stateFile: StateFile<ContainerRecord>, record: Containe
   fs.renameSync(tmp, stateFile.pathOf('pids'));
 }
 
-// Atomic, so that a reader never sees an empty file (containerd treats its existence as the
-// end of create), and without a trailing newline.
-function writePidFile(file: string, pid: number): void {
-  const target = path.resolve(file);
-  const tmp = `${target}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, String(pid));
-  fs.renameSync(tmp, target);
-}
 
 // The gofer outlives this process: nothing of ours may keep it, or keep the event loop alive.
 function detach(gofer: ChildProcess): void {

@@ -35,6 +35,7 @@ export interface Capabilities {
 
 export interface Process {
   terminal?: boolean;
+  consoleSize?: { height: number; width: number };
   user: { uid: number; gid: number; umask?: number; additionalGids?: number[] };
   args?: string[];
   env?: string[];
@@ -114,6 +115,26 @@ export function loadSpec(bundle: string): Spec {
 type Check = (value: unknown, at: string) => void;
 
 export function validateSpec(value: unknown, file = 'config.json'): Spec {
+  const { config, fail } = specChecks(file);
+  config(value, 'config');
+  const spec = value as Spec;
+  if (!/^1\.\d+\.\d+/.test(spec.ociVersion)) fail('config.ociVersion', `"${spec.ociVersion}" is not a 1.x runtime-spec version`);
+  const seen = new Set<string>();
+  for (const [i, ns] of (spec.linux?.namespaces ?? []).entries()) {
+    if (seen.has(ns.type)) fail(`config.linux.namespaces[${i}].type`, `"${ns.type}" is listed twice`);
+    seen.add(ns.type);
+  }
+  return spec;
+}
+
+/** Validates a process object on its own (`exec --process process.json`), by config.json's rules. */
+export function validateProcess(value: unknown, file: string): Process {
+  specChecks(file).process(value, 'process');
+  return value as Process;
+}
+
+// The rules of config.json, field by field; `fail` names the file and the field's path.
+function specChecks(file: string): { config: Check; process: Check; fail: (at: string, rule: string) => never } {
   const fail = (at: string, rule: string): never => {
     throw new SpecError(`${file}: ${at}: ${rule}`);
   };
@@ -154,26 +175,28 @@ export function validateSpec(value: unknown, file = 'config.json'): Spec {
     if (!allowed.includes(v as string)) fail(at, `must be one of ${allowed.join(', ')}`);
   };
 
-  const root = fields({
-    ociVersion: [string, true],
-    process: [fields({
-      terminal: [boolean],
-      user: [fields({ uid: [uint32, true], gid: [uint32, true], umask: [uint32], additionalGids: [arrayOf(uint32)] }), true],
-      args: [(v, at) => {
-        arrayOf(string)(v, at);
-        if ((v as unknown[]).length === 0) fail(at, 'must name the program to run');
-      }],
-      env: [arrayOf((v, at) => {
-        string(v, at);
-        if (!(v as string).includes('=')) fail(at, 'must have the form KEY=value');
-      })],
-      cwd: [absolute, true],
-      capabilities: [fields(Object.fromEntries(['bounding', 'effective', 'inheritable', 'permitted', 'ambient']
-        .map((set) => [set, [arrayOf(string)]]))) ],
-      rlimits: [arrayOf(fields({ type: [string, true], soft: [uint64, true], hard: [uint64, true] }))],
-      noNewPrivileges: [boolean],
-      oomScoreAdj: [integer(-1000, 1000)],
+  const process = fields({
+    terminal: [boolean],
+    consoleSize: [fields({ height: [uint32, true], width: [uint32, true] })],
+    user: [fields({ uid: [uint32, true], gid: [uint32, true], umask: [uint32], additionalGids: [arrayOf(uint32)] }), true],
+    args: [(v, at) => {
+      arrayOf(string)(v, at);
+      if ((v as unknown[]).length === 0) fail(at, 'must name the program to run');
+    }],
+    env: [arrayOf((v, at) => {
+      string(v, at);
+      if (!(v as string).includes('=')) fail(at, 'must have the form KEY=value');
     })],
+    cwd: [absolute, true],
+    capabilities: [fields(Object.fromEntries(['bounding', 'effective', 'inheritable', 'permitted', 'ambient']
+      .map((set) => [set, [arrayOf(string)]]))) ],
+    rlimits: [arrayOf(fields({ type: [string, true], soft: [uint64, true], hard: [uint64, true] }))],
+    noNewPrivileges: [boolean],
+    oomScoreAdj: [integer(-1000, 1000)],
+  });
+  const config = fields({
+    ociVersion: [string, true],
+    process: [process],
     root: [fields({ path: [string, true], readonly: [boolean] })],
     hostname: [string],
     domainname: [string],
@@ -197,13 +220,5 @@ export function validateSpec(value: unknown, file = 'config.json'): Spec {
       seccomp: [object],
     })],
   });
-  root(value, 'config');
-  const spec = value as Spec;
-  if (!/^1\.\d+\.\d+/.test(spec.ociVersion)) fail('config.ociVersion', `"${spec.ociVersion}" is not a 1.x runtime-spec version`);
-  const seen = new Set<string>();
-  for (const [i, ns] of (spec.linux?.namespaces ?? []).entries()) {
-    if (seen.has(ns.type)) fail(`config.linux.namespaces[${i}].type`, `"${ns.type}" is listed twice`);
-    seen.add(ns.type);
-  }
-  return spec;
+  return { config, process, fail };
 }

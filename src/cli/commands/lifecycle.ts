@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { writeOut } from '../output';
+import { forwardSignals } from '../signals';
 
 const count = (name: string) => (value: string) => {
   const n = Number(value);
@@ -66,13 +67,9 @@ export function register(program: Command, context: () => Context): void {
         return;
       }
       const running = await runContainer(root, id, createOptions);
-      // In the foreground we stand for the container: signals sent to us are its.
-      const forward = (signal: NodeJS.Signals) => running.signal(signal);
-      const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
-      for (const signal of signals) process.on(signal, forward);
-      const status = await running.exited;
-      for (const signal of signals) process.off(signal, forward);
-      context().exitStatus = status;
+      const stopForwarding = forwardSignals((signal) => running.signal(signal));
+      context().exitStatus = await running.exited;
+      stopForwarding();
     });
 
   program.command('kill').description('send a signal (default SIGTERM) to a container')
