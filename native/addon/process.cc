@@ -153,7 +153,7 @@ Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
 }
 
 // procStat(pid): the fields of /proc/PID/stat that identify a process and tell whether it
-// still runs: state (field 3), ppid (4) and starttime (22, clock ticks since boot).
+// still runs: state (field 3), ppid (4), flags (9) and starttime (22, clock ticks since boot).
 Napi::Value ProcStat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
@@ -197,6 +197,7 @@ Napi::Value ProcStat(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(env);
   result.Set("state", Napi::String::New(env, &state, 1));
   result.Set("ppid", Napi::Number::New(env, static_cast<double>(fields[1])));
+  result.Set("flags", Napi::Number::New(env, static_cast<double>(fields[6])));
   result.Set("startTime", Napi::Number::New(env, static_cast<double>(fields[19])));
   return result;
 }

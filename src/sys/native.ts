@@ -17,6 +17,8 @@ export interface ProcStat {
   /** One letter: R, S, D, Z (zombie), T, t, X, I, ... */
   state: string;
   ppid: number;
+  /** The kernel's PF_* flags of the task (PF_EXITING: 0x4). */
+  flags: number;
   /** Clock ticks after boot at which the process started: with the pid, its identity. */
   startTime: number;
 }

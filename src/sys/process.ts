@@ -76,8 +76,9 @@ export function processStartTime(pid: number): number {
 
 /**
  * Whether the process that was `pid` when it had `startTime` still runs. A zombie counts as
- * dead (kill(pid, 0) succeeds on one, and this host's init reaps orphans seconds late), and a
- * pid reused by another process is not the one we recorded.
+ * dead (kill(pid, 0) succeeds on one, and this host's init reaps orphans seconds late), so does
+ * a process that has begun to exit, and a pid reused by another process is not the one we
+ * recorded.
  */
 export function isProcessAlive(pid: number, startTime: number): boolean {
   if (!(pid > 0)) return false;
@@ -88,8 +89,12 @@ export function isProcessAlive(pid: number, startTime: number): boolean {
     if (isErrno(error, 'ENOENT', 'ESRCH')) return false;
     throw error;
   }
-  return stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
+  return stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X' && (stat.flags & PF_EXITING) === 0;
 }
+
+// Set from the first step of exit: a pid namespace's init stays in exit, not yet a zombie, until
+// every other process of its namespace is reaped, which the host's init may take seconds to do.
+const PF_EXITING = 0x4;
 
 /**
  * Signals the process that was `pid` when it had `startTime`, and only that one: the pidfd

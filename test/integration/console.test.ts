@@ -1,10 +1,10 @@
 // --console-socket: the terminal's master goes to the caller's socket (SCM_RIGHTS), as conmon
 // and containerd's shim receive it. Node cannot receive descriptors: a Python receiver does.
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, commandExists, runcell, useScratch } from '../helpers/env';
+import { commandExists, runcell, useScratch } from '../helpers/env';
+import { consoleReceiver } from '../helpers/console';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 
 const skip = whyNoContainers() ?? (commandExists('python3') ? null : 'needs python3 to receive the terminal');
@@ -16,19 +16,6 @@ useScratch(ID, (d, r) => {
   root = r;
 });
 
-function receiver(socketPath: string, typed: string): { listening: Promise<void>; output: Promise<string> } {
-  const child = spawn('python3', [path.join(PROJECT_ROOT, 'test/helpers/console-receiver.py'), socketPath, typed], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let text = '';
-  let onListening: () => void;
-  const listening = new Promise<void>((resolve) => (onListening = resolve));
-  child.stdout!.on('data', (chunk) => {
-    text += chunk;
-    if (text.includes('listening')) onListening();
-  });
-  const output = new Promise<string>((resolve) => child.once('exit', () => resolve(text)));
-  return { listening, output };
-}
-
 describe.skipIf(skip !== null)(`--console-socket${skip ? ` (skipped: ${skip})` : ''}`, () => {
   it('sends a working terminal: the process has it as tty and stdio, and reads what is typed', async () => {
     const socketPath = path.join(dir, 'console.sock');
@@ -36,7 +23,7 @@ describe.skipIf(skip !== null)(`--console-socket${skip ? ` (skipped: ${skip})` :
       spec.process.terminal = true;
       spec.process.consoleSize = { height: 30, width: 100 };
     });
-    const console = receiver(socketPath, 'hello\n');
+    const console = consoleReceiver(socketPath, 'hello\n');
     await console.listening;
     expect(await runcell(['--root', root, 'create', '--console-socket', socketPath, '-b', bundle, ID])).toMatchObject({ code: 0, stderr: '' });
     expect(await runcell(['--root', root, 'start', ID])).toMatchObject({ code: 0 });

@@ -123,6 +123,9 @@ describe('processStat and isProcessAlive', () => {
     expect(stat.ppid).toBe(process.ppid);
     expect(Number.isInteger(stat.startTime)).toBe(true);
     expect(processStartTime(process.pid)).toBe(stat.startTime);
+    // PF_EXITING (0x4) is clear on a live process; the kernel's flags are a positive number.
+    expect(stat.flags & 0x4).toBe(0);
+    expect(stat.flags).toBeGreaterThan(0);
   });
 
   it('copes with parentheses and spaces in the command name', async () => {
