@@ -49,6 +49,21 @@
 
 static struct plan plan;
 
+/* The command line as the kernel shows it (ps, /proc/PID/cmdline). */
+static int main_argc;
+static char **main_argv;
+
+/* The init is a clone of the gofer and would show as "runcell-init gofer 3 4": make it read
+ * "runcell-init init", rewriting the arguments in place (the kernel reads them from memory). */
+static void show_as_init(void) {
+  if (main_argc < 2) return;
+  char *start = main_argv[1];
+  char *end = main_argv[main_argc - 1] + strlen(main_argv[main_argc - 1]);
+  if (end - start < 4) return;
+  memset(start, 0, end - start);
+  memcpy(start, "init", 4);
+}
+
 static void write_all(int fd, const char *s);
 static int status_of(int wstatus);
 
@@ -259,6 +274,7 @@ static void run_user(int exec_error_fd) {
 
 static void run_init(int ctl) {
   char msg[256];
+  show_as_init();
   /* Nothing runs before the gofer has put us in our cgroup and written our id maps. */
   if (recv_msg(ctl, msg, sizeof msg) <= 0 || strcmp(msg, "setup") != 0) _exit(1);
   for (int i = 0; i < plan.count; i++) {
@@ -694,6 +710,8 @@ static int exec_helper(int plan_fd, int report_fd) {
 }
 
 int main(int argc, char **argv) {
+  main_argc = argc;
+  main_argv = argv;
   if (argc == 4 && strcmp(argv[1], "gofer") == 0) {
     return gofer(atoi(argv[2]), atoi(argv[3]));
   }
