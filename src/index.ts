@@ -31,9 +31,14 @@ export type {
   Workload, Spread, BenchLockMode, Impl, LockBenchOptions, LockBenchRun, LockBenchCheck, LockBenchReport, BenchProgress,
 } from './bench/types';
 export { createContainer, startContainer, killContainer, waitContainer, runContainer } from './container/lifecycle';
+export { execContainer } from './container/exec';
+export type { ExecOptions, ExecProcess } from './container/exec';
+export { membershipOf } from './container/sandbox';
+export type { SandboxMembership } from './container/sandbox';
+export { sandboxOOMScore, adjustSandboxOOMScore } from './container/oom-score';
 export type { CreateOptions, KillOptions, RunningContainer, ExitRecord } from './container/lifecycle';
-export { loadSpec, validateSpec, SpecError } from './oci/spec';
-export type { Spec } from './oci/spec';
-export { buildLaunchPlan, encodePlan, describeFailure, resolveInRoot } from './container/launch-plan';
+export { loadSpec, validateSpec, validateProcess, SpecError } from './oci/spec';
+export type { Spec, Process } from './oci/spec';
+export { buildLaunchPlan, buildExecPlan, encodePlan, describeFailure, resolveInRoot } from './container/launch-plan';
 export { runDemo } from './demo';
 export type { DemoOptions } from './demo';
