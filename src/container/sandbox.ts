@@ -78,7 +78,11 @@ export function joinSandbox(rootDir: string, sandboxId: string, containerId: str
     lock.lock();
     record = validateRecord(lock.load(), lock.id, lock.statePath);
   } catch (error) {
-    if (error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') refuse('ERR_CONTAINER_NOT_FOUND', 'does not exist', error);
+    if (error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') {
+      const asMember = StateFile.list(rootDir).find((id) => id.containerId === sandboxId);
+      refuse('ERR_CONTAINER_NOT_FOUND', asMember === undefined ? 'does not exist'
+        : `does not exist ("${sandboxId}" is a member of sandbox "${asMember.sandboxId}")`, error);
+    }
     lock.close();
     throw error;
   }

@@ -135,6 +135,14 @@ describe.skipIf(skip !== null)(`sandboxes${skip ? ` (skipped: ${skip})` : ''}`, 
     expect(notRunning.stderr).toBe(`runcell: cannot create container "${sub('a')}": sandbox "${POD}" is not running (it is created)\n`);
     expect(StateFile.list(root).map((id) => id.containerId)).toEqual([POD]);
 
+    await rc('delete', POD);
+    await startPod();
+    await startMember('b', ['sleep', '1000'], member());
+    makeBundle(path.join(dir, 'a'), ['true'], (spec) => {
+      spec.annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': sub('b') };
+    });
+    expect((await rc('create', '-b', bundle, sub('a'))).stderr)
+      .toBe(`runcell: cannot create container "${sub('a')}": sandbox "${sub('b')}" does not exist ("${sub('b')}" is a member of sandbox "${POD}")\n`);
     makeBundle(path.join(dir, 'a'), ['true'], (spec) => {
       spec.annotations = { 'io.kubernetes.cri.container-type': 'container' };
     });
