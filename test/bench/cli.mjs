@@ -5,8 +5,8 @@
 //
 //   node test/bench/cli.mjs [--runs N]
 //
-// `state` of a running container, `run` of `true` in the foreground, and create + start +
-// delete --force of `true`: the same busybox bundle for both runtimes, each in its own root.
+// `state` of a running container, `run` of `true` in the foreground, `exec` of `true` in a
+// running container, and create + start + delete --force of `true`: the same busybox bundle for both runtimes, each in its own root.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -63,6 +63,8 @@ async function main() {
       '-n', 'runcell state', `${runcell} --root ${runcellRoot} state bench-runcell`,
       '-n', 'runc run true', `runc --root ${runcRoot} run -b ${bundle} run-once`,
       '-n', 'runcell run true', `${runcell} --root ${runcellRoot} run -b ${bundle} run-once`,
+      '-n', 'runc exec true', `runc --root ${runcRoot} exec bench-runc true`,
+      '-n', 'runcell exec true', `${runcell} --root ${runcellRoot} exec bench-runcell true`,
       '-n', 'node -e 0 (no CA certs)', 'env -u NODE_EXTRA_CA_CERTS node -e 0',
     ], { stdio: ['ignore', 'ignore', 'inherit'] });
     const first = JSON.parse(fs.readFileSync(results, 'utf8')).results;
@@ -79,7 +81,7 @@ async function main() {
       console.log(`${name.padEnd(31)} ${ms(name).toFixed(1).padStart(9)}   (${(r.min * 1000).toFixed(1)}-${(r.max * 1000).toFixed(1)})`);
     }
     console.log('');
-    for (const what of ['state', 'run true', 'create+start+delete']) {
+    for (const what of ['state', 'run true', 'exec true', 'create+start+delete']) {
       console.log(`runcell / runc, ${what}:`.padEnd(42) + (ms(`runcell ${what}`) / ms(`runc ${what}`)).toFixed(2));
     }
     console.log(`runcell state / bare node start:`.padEnd(42) + (ms('runcell state') / ms('node -e 0 (no CA certs)')).toFixed(2));
