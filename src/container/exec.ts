@@ -145,8 +145,11 @@ function storedSpec(rootDir: string, record: ContainerRecord): Spec {
 export function execProcess(base: Process | undefined, options: ExecOptions): Process {
   if (base === undefined) throw new SpecError('the container has no process to start from: give --process');
   const proc: Process = structuredClone(options.process === undefined ? base : validateProcess(base, 'process'));
+  // As runc: the command is given, or comes with a whole process; never the container's own.
   if (options.args !== undefined && options.args.length > 0) proc.args = [...options.args];
-  if (proc.args === undefined || proc.args.length === 0) throw new SpecError('exec needs a command (or a --process with args)');
+  else if (options.process === undefined || proc.args === undefined || proc.args.length === 0) {
+    throw new SpecError('exec needs a command (or a --process with args)');
+  }
   if (options.cwd !== undefined) {
     if (!options.cwd.startsWith('/')) throw new SpecError(`--cwd: "${options.cwd}" is not an absolute path`);
     proc.cwd = options.cwd;

@@ -80,6 +80,8 @@ describe.skipIf(skip !== null)(`exec${skip ? ` (skipped: ${skip})` : ''}`, () =>
     ] as const) {
       expect(await rc('exec', ...args, ID, 'true')).toMatchObject({ code: 255, stderr: `runcell: ${message}\n` });
     }
+    // As runc: no command, no process file, no exec (never the container's own process again).
+    expect(await rc('exec', ID)).toMatchObject({ code: 255, stderr: 'runcell: exec needs a command (or a --process with args)\n' });
   });
 
   it('runs a --process file, and names the field that is wrong in a bad one', async () => {
