@@ -270,6 +270,45 @@ static void run_user(int exec_error_fd) {
   _exit(127);
 }
 
+/* Clones the user's process (with `flags`: namespaces, CLONE_PARENT), which closes
+ * `parent_fd`, runs the u- steps and execs. Returns its pid with *err 0 once execve succeeded,
+ * or with the failed step's index and errno (the process has then exited); -1 with *err when
+ * it could not be cloned. */
+static pid_t start_process(unsigned long flags, int parent_fd, int *index, int *err) {
+  int pipefd[2];
+  *index = -1;
+  if (pipe2(pipefd, O_CLOEXEC) != 0) {
+    *err = errno;
+    return -1;
+  }
+  pid_t child = clone_process(flags);
+  if (child < 0) {
+    *err = errno;
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return -1;
+  }
+  if (child == 0) {
+    close(pipefd[0]);
+    close(parent_fd);
+    run_user(pipefd[1]);
+  }
+  close(pipefd[1]);
+  if (pty_slave >= 0) close(pty_slave);
+  char report[64] = {0};
+  ssize_t n;
+  do {
+    n = read(pipefd[0], report, sizeof report - 1);
+  } while (n < 0 && errno == EINTR);
+  close(pipefd[0]);
+  *err = 0;
+  if (n > 0) {
+    *err = EIO;
+    sscanf(report, "%d %d", index, err);
+  }
+  return child;
+}
+
 /* ---- init ------------------------------------------------------------------------------- */
 
 static void run_init(int ctl) {
@@ -309,37 +348,15 @@ static void run_init(int ctl) {
   size_t skip = got > 2 ? 3 : 2; /* "go" or "go <state>" */
   memmove(hook_state, hook_state + skip, got - skip + 1);
 
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) {
-    send_msg(ctl, "start-error -1 %d", errno);
-    _exit(1);
-  }
   const char *user_clone = opt("i-user-clone", 1);
-  pid_t child = clone_process(user_clone != NULL ? strtoul(user_clone, NULL, 0) : 0);
+  int index, err;
+  pid_t child = start_process(user_clone != NULL ? strtoul(user_clone, NULL, 0) : 0, ctl, &index, &err);
   if (child < 0) {
-    send_msg(ctl, "start-error -1 %d", errno);
+    send_msg(ctl, "start-error -1 %d", err);
     _exit(1);
   }
-  if (child == 0) {
-    close(pipefd[0]);
-    close(ctl);
-    run_user(pipefd[1]);
-  }
-  close(pipefd[1]);
-  if (pty_slave >= 0) close(pty_slave);
-  char report[64] = {0};
-  ssize_t n;
-  do {
-    n = read(pipefd[0], report, sizeof report - 1);
-  } while (n < 0 && errno == EINTR);
-  close(pipefd[0]);
-  if (n > 0) {
-    int index = -1, err = EIO;
-    sscanf(report, "%d %d", &index, &err);
-    send_msg(ctl, "start-error %d %d", index, err);
-  } else {
-    send_msg(ctl, "started %d", child);
-  }
+  if (err != 0) send_msg(ctl, "start-error %d %d", index, err);
+  else send_msg(ctl, "started %d", child);
   /* Nothing left to do but wait and reap: keep no privilege that could be turned against the
    * host (capabilities, gaining any through exec), and only now, since the user's process had
    * to get its own. */
@@ -677,31 +694,14 @@ static int exec_helper(int plan_fd, int report_fd) {
       return 1;
     }
   }
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) {
-    dprintf(report_fd, "error -1 %d\n", errno);
-    return 1;
-  }
-  pid_t child = clone_process(CLONE_PARENT | clone_flags);
+  int index, err;
+  pid_t child = start_process(CLONE_PARENT | clone_flags, report_fd, &index, &err);
   if (child < 0) {
-    dprintf(report_fd, "error -1 %d\n", errno);
+    dprintf(report_fd, "error -1 %d\n", err);
     return 1;
   }
-  if (child == 0) {
-    close(pipefd[0]);
-    close(report_fd);
-    run_user(pipefd[1]);
-  }
-  close(pipefd[1]);
-  if (pty_slave >= 0) close(pty_slave);
-  char report[64] = {0};
-  ssize_t n;
-  do {
-    n = read(pipefd[0], report, sizeof report - 1);
-  } while (n < 0 && errno == EINTR);
-  if (n > 0) {
-    int index = -1, err = EIO;
-    sscanf(report, "%d %d", &index, &err);
+  if (err != 0) {
+    /* The process has exited: its pid goes along, for its parent (the CLI) to reap. */
     dprintf(report_fd, "error %d %d %d\n", index, err, child);
     return 1;
   }
