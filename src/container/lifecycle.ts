@@ -78,13 +78,14 @@ export async function createContainer(rootDir: string, id: string, options: Crea
   // member come or go, while this one is half made.
   const sandbox = membership.isRoot ? undefined : joinSandbox(rootDir, membership.sandboxId, id);
   try {
-    return await createMember(rootDir, id, bundle, spec, options, membership, sandbox);
+    return await createInSandbox(rootDir, id, bundle, spec, options, membership, sandbox);
   } finally {
     sandbox?.close();
   }
 }
 
-async function createMember(rootDir: string, id: string, bundle: string, spec: Spec, options: CreateOptions,
+// The create itself: a root's, or a member's while the caller holds its sandbox's lock.
+async function createInSandbox(rootDir: string, id: string, bundle: string, spec: Spec, options: CreateOptions,
   membership: SandboxMembership, sandbox: JoinedSandbox | undefined): Promise<Container> {
   const stateFile = new StateFile<ContainerRecord>(rootDir, { containerId: id, sandboxId: membership.sandboxId });
   stateFile.lockForNew();
@@ -481,7 +482,6 @@ function writeProcessIds(stateFile: StateFile<ContainerRecord>, record: Containe
   fs.writeFileSync(tmp, JSON.stringify({ gofer: record.gofer, init: record.init, cgroupPath: record.cgroupPath }));
   fs.renameSync(tmp, stateFile.pathOf('pids'));
 }
-
 
 // The gofer outlives this process: nothing of ours may keep it, or keep the event loop alive.
 function detach(gofer: ChildProcess): void {
