@@ -610,22 +610,21 @@ static int gofer(int plan_fd, int report_fd) {
   for (int fd = 3; fd < 1024; fd++) {
     if (fd != ctl[0] && fd != gate && fd != ready) close(fd);
   }
-  int started = 0;
   for (;;) {
+    /* The gate is polled until its line is in (a negative fd is skipped by poll). */
     struct pollfd fds[2] = {{ctl[0], POLLIN, 0}, {gate, POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    if (fds[1].revents & POLLIN) {
+    if (gate >= 0 && (fds[1].revents & POLLIN)) {
       /* "s" and, on the same line, the state for startContainer hooks. */
       static char gate_buf[65536];
       static size_t gate_len = 0;
       ssize_t got = read(gate, gate_buf + gate_len, sizeof gate_buf - 1 - gate_len);
       if (got > 0) gate_len += got;
       char *newline = memchr(gate_buf, '\n', gate_len);
-      if (newline != NULL && !started) {
-        started = 1;
+      if (newline != NULL) {
         char *go = malloc(newline - gate_buf + 4);
         if (go != NULL) {
           size_t state_len = newline - gate_buf > 1 ? (size_t)(newline - gate_buf - 1) : 0;
@@ -635,6 +634,13 @@ static int gofer(int plan_fd, int report_fd) {
           }
           free(go);
         }
+      } else if (gate_len == sizeof gate_buf - 1) {
+        /* A line longer than we take: say so rather than wait (or spin) forever. */
+        dprintf(ready, "error -1 %d\n", EMSGSIZE);
+      }
+      if (newline != NULL || gate_len == sizeof gate_buf - 1) {
+        close(gate);
+        gate = -1;
       }
     }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {

@@ -32,6 +32,23 @@ export function hookArgs(hook: Hook): string[] {
   return [String(hook.timeout ?? 0), hook.path, String(args.length), ...args, String(env.length), ...env];
 }
 
+// The init and the gofer pass the state to the hooks they run through 64 KiB buffers (with a
+// word of framing, "continue " or "go ").
+const NATIVE_HOOK_STATE_LIMIT = 65536 - 16;
+
+/**
+ * The state as the hooks run by the init or the user's process get it: refused, rather than
+ * cut, when it is larger than the native side takes (large annotations).
+ */
+export function nativeHookState(kind: HookKind, state: OciState): string {
+  const text = JSON.stringify(state);
+  const size = Buffer.byteLength(text);
+  if (size > NATIVE_HOOK_STATE_LIMIT) {
+    throw new Error(`the state for the ${kind} hooks is ${size} bytes, more than the ${NATIVE_HOOK_STATE_LIMIT} runcell passes into a container (large annotations?)`);
+  }
+  return text;
+}
+
 /** Runs hooks of one kind in order, in this (the runtime's) namespace; throws at the first failure. */
 export async function runHooks(kind: HookKind, hooks: Hook[], state: OciState): Promise<void> {
   for (const hook of hooks) await runHook(kind, hook, state);

@@ -21,7 +21,7 @@ import { Container, currentOwner, stopProcesses } from './container';
 import { ContainerError } from './errors';
 import { buildLaunchPlan, describeFailure, encodePlan, stepFailure, type LaunchPlan } from './launch-plan';
 import { observedStatus, ociState, RECORD_VERSION, validateRecord, type ContainerRecord, type ProcessIdentity } from './record';
-import { hooksOf, runHooks, runHooksWarning } from './hooks';
+import { hooksOf, nativeHookState, runHooks, runHooksWarning } from './hooks';
 import { adjustGoferOOMScore, adjustSandboxOOMScore, readOOMScore } from './oom-score';
 import { joinSandbox, membershipOf, sandboxStateFile, type JoinedSandbox, type SandboxMembership } from './sandbox';
 import { StateFile } from './state-file';
@@ -157,14 +157,16 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
       // The init waits before pivot_root: run the runtime's hooks now, then hand it the state
       // its createContainer hooks get.
       const state = { ...ociState(record, Status.Creating), pid: Number(hooksAt[1]) };
+      let initState: string;
       try {
+        initState = hooksOf(spec.hooks, 'createContainer').length === 0 ? '{}' : nativeHookState('createContainer', state);
         await runHooks('prestart', hooksOf(spec.hooks, 'prestart'), state);
         await runHooks('createRuntime', hooksOf(spec.hooks, 'createRuntime'), state);
       } catch (error) {
         control.write('abort\n');
         throw new ContainerError('ERR_CREATE_FAILED', `cannot create container "${id}": ${(error as Error).message}`, { containerId: id, cause: error });
       }
-      control.write(`continue ${JSON.stringify(state)}\n`);
+      control.write(`continue ${initState}\n`);
       report = await nextReport();
     }
     const failed = /^error (-?\d+) (\d+)$/.exec(report ?? '');
@@ -230,6 +232,16 @@ async function withLockedRecord<T>(rootDir: string, partialId: string,
 export async function startContainer(rootDir: string, partialId: string): Promise<void> {
   const started = await withLockedRecord(rootDir, partialId, async (record, stateFile) => {
     requireStatus('start', record.id, observedStatus(record), Status.Created);
+    // The gate's line carries the state the startContainer hooks get, if there are any (the
+    // native side takes 64 KiB, which large annotations, Kubernetes' whole objects, exceed).
+    let hookState = '';
+    try {
+      if (hooksOf(record.hooks, 'startContainer').length > 0) {
+        hookState = nativeHookState('startContainer', { ...ociState(record, Status.Created), pid: record.init!.pid });
+      }
+    } catch (error) {
+      throw new ContainerError('ERR_START_FAILED', `cannot start container "${record.id}": ${(error as Error).message}`, { containerId: record.id, cause: error });
+    }
     const ready = new net.Socket({ fd: openFifo(stateFile.pathOf('ready'), fs.constants.O_RDONLY), readable: true, writable: false });
     const reply = lineReader(ready)().finally(() => ready.destroy());
     let gate: number;
@@ -239,8 +251,7 @@ export async function startContainer(rootDir: string, partialId: string): Promis
       throw new ContainerError('ERR_INVALID_STATE', `cannot start container "${record.id}": container not running (its gofer is gone)`,
         { containerId: record.id, cause: error });
     }
-    // "s", and on the same line the state the startContainer hooks get.
-    fs.writeSync(gate, `s${JSON.stringify({ ...ociState(record, Status.Created), pid: record.init!.pid })}\n`);
+    fs.writeSync(gate, `s${hookState}\n`);
     fs.closeSync(gate);
     const line = await reply;
     const failed = /^error (-?\d+) (\d+)$/.exec(line ?? '');

@@ -98,4 +98,27 @@ describe.skipIf(skip !== null)(`OCI hooks${skip ? ` (skipped: ${skip})` : ''}`, 
     expect(del.stderr).toMatch(/poststop hook \\?"\/bin\/sh\\?" exited with status 5/);
     expect(entries().map((e) => e.kind)).toEqual(['poststart', 'poststop']);
   });
+
+  it('refuses, rather than hangs on, a state too large for the hooks run inside the container', async () => {
+    const huge = { 'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(100 * 1024) };
+    const bundle = makeBundle(path.join(dir, 'bundle'), ['sleep', '1000'], (spec) => {
+      spec.annotations = huge;
+      spec.hooks = { startContainer: [hook('startContainer', '/dev/null')] };
+    });
+    expect(await rc('create', '-b', bundle, ID)).toMatchObject({ code: 0, stderr: '' });
+    const started = await rc('start', ID);
+    expect(started.code).toBe(1);
+    expect(started.stderr).toMatch(new RegExp(`^runcell: cannot start container "${ID}": the state for the startContainer hooks is \\d+ bytes, more than the 65520 runcell passes into a container \\(large annotations\\?\\)\n$`));
+    expect(JSON.parse((await rc('state', ID)).stdout).status).toBe('created'); // untouched
+    await rc('delete', '--force', ID);
+
+    makeBundle(path.join(dir, 'bundle'), ['sleep', '1000'], (spec) => {
+      spec.annotations = huge;
+      spec.hooks = { createContainer: [hook('createContainer', '/dev/null')] };
+    });
+    const created = await rc('create', '-b', bundle, ID);
+    expect(created.code).toBe(1);
+    expect(created.stderr).toContain('the state for the createContainer hooks is');
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
 });

@@ -83,6 +83,49 @@ describe.skipIf(skip !== null)(`container lifecycle${skip ? ` (skipped: ${skip})
     expect(isProcessAlive(before.pid, processStartTime(before.pid))).toBe(true);
   });
 
+  it('starts a container whose annotations exceed the 64 KiB of a FIFO (Kubernetes puts whole objects there)', async () => {
+    makeBundle(bundle, ['sleep', '1000'], (spec) => {
+      spec.annotations = { 'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(200 * 1024) };
+    });
+    expect(await rc('create', '-b', bundle, 'big')).toMatchObject({ code: 0, stderr: '' });
+    expect(await rc('start', 'big')).toMatchObject({ code: 0, stderr: '' });
+    const running = await state('big');
+    expect(running.status).toBe('running');
+    expect(running.annotations['kubectl.kubernetes.io/last-applied-configuration']).toHaveLength(200 * 1024);
+  });
+
+  it('the gofer answers an over-long start line with EMSGSIZE, and does not spin', async () => {
+    await rc('create', '-b', bundle, 'long');
+    const file = new StateFile(root, { containerId: 'long', sandboxId: 'long' });
+    const ready = fs.openSync(file.pathOf('ready'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const gate = fs.openSync(file.pathOf('gate'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    let written = 0;
+    try {
+      for (;;) written += fs.writeSync(gate, 'x'.repeat(4096)); // no newline, until the FIFO is full
+    } catch (error) {
+      expect((error as NodeJS.ErrnoException).code).toBe('EAGAIN');
+    }
+    const gofer = new StateFile<{ gofer: { pid: number } }>(root, { containerId: 'long', sandboxId: 'long' }).load().gofer.pid;
+    const answer = Buffer.alloc(64);
+    let n = 0;
+    for (let i = 0; i < 200 && n === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      try {
+        n = fs.readSync(ready, answer);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      }
+    }
+    expect(written).toBeGreaterThanOrEqual(65535);
+    expect(answer.toString('utf8', 0, n)).toBe('error -1 90\n'); // EMSGSIZE
+    const ticks = () => Number(fs.readFileSync(`/proc/${gofer}/stat`, 'utf8').split(') ')[1].split(' ')[11]); // utime
+    const before = ticks();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(ticks() - before).toBeLessThan(5); // idle, not polling a full buffer
+    fs.closeSync(gate);
+    fs.closeSync(ready);
+  });
+
   it('12 concurrent creates of distinct ids all succeed; 8 of one id: exactly one', async () => {
     const distinct = await Promise.all(Array.from({ length: 12 }, (_, i) => rc('create', '-b', bundle, `d${i}`)));
     expect(distinct.map((r) => r.code)).toEqual(Array(12).fill(0));
