@@ -1,22 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { isProcessAlive } from '../../src';
-import { livePool, runcell, tempDir } from '../helpers/env';
+import { livePool, runcell, useScratchRoot } from '../helpers/env';
 import { makeRecord, statePath, writeContainer } from '../helpers/records';
 
-let dir: string;
 let root: string;
 const pool = livePool();
 const live = () => pool.live();
-beforeEach(() => {
-  dir = tempDir();
-  root = path.join(dir, 'root');
+useScratchRoot((_dir, r) => {
+  root = r;
 });
-afterEach(() => {
-  pool.killAll();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => pool.killAll());
 
 describe('runcell delete', () => {
   it('deletes a stopped container and every file it owns', async () => {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { livePool, runcell, tempDir } from '../helpers/env';
+import { afterEach, describe, expect, it } from 'vitest';
+import { livePool, runcell, useScratchRoot } from '../helpers/env';
 import { makeRecord, statePath, writeContainer } from '../helpers/records';
 
 let dir: string;
@@ -9,14 +9,11 @@ let root: string;
 const pool = livePool();
 const live = () => pool.live();
 
-beforeEach(() => {
-  dir = tempDir();
-  root = path.join(dir, 'root');
+useScratchRoot((d, r) => {
+  dir = d;
+  root = r;
 });
-afterEach(() => {
-  pool.killAll();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => pool.killAll());
 
 describe('runcell list', () => {
   it('prints runc\'s table: header, then one row per container sorted by id', async () => {

@@ -1,17 +1,13 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { processStartTime } from '../../src';
-import { runcell, startSleeper, tempDir } from '../helpers/env';
+import { runcell, startSleeper, useScratchRoot } from '../helpers/env';
 import { makeRecord, statePath, writeContainer } from '../helpers/records';
 
-let dir: string;
 let root: string;
-beforeEach(() => {
-  dir = tempDir();
-  root = path.join(dir, 'root');
+useScratchRoot((_dir, r) => {
+  root = r;
 });
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('runcell state', () => {
   it('prints the OCI state indented by two spaces, without a trailing newline', async () => {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
-import { processStartTime } from '../../src';
+import { processStartTime, StateFile } from '../../src';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '../..');
 export const CLI = path.join(PROJECT_ROOT, 'bin/runcell');
@@ -122,9 +122,24 @@ export function commandExists(name: string): boolean {
 
 /**
  * A scratch directory with a state root in it, for each test of a file: `onEach(dir, root)`
- * receives them; afterwards the container `id` is deleted (--force) and the directory removed.
+ * receives them; afterwards the directory is removed.
  */
-export function useScratch(id: string, onEach: (dir: string, root: string) => void): void {
+export function useScratchRoot(onEach: (dir: string, root: string) => void): void {
+  useScratchWith(onEach, async () => {});
+}
+
+/**
+ * The same for tests of real containers: afterwards every container left in the root is
+ * deleted (--force) first, so that no process or cgroup outlives its test.
+ */
+export function useScratch(onEach: (dir: string, root: string) => void): void {
+  useScratchWith(onEach, async (root) => {
+    const ids = fs.existsSync(root) ? StateFile.list(root).map((id) => id.containerId) : [];
+    if (ids.length > 0) await runcell(['--root', root, 'delete', '--force', ...ids]);
+  });
+}
+
+function useScratchWith(onEach: (dir: string, root: string) => void, cleanUp: (root: string) => Promise<void>): void {
   let current: { dir: string; root: string } | undefined;
   beforeEach(() => {
     const dir = tempDir();
@@ -133,7 +148,7 @@ export function useScratch(id: string, onEach: (dir: string, root: string) => vo
   });
   afterEach(async () => {
     if (current === undefined) return;
-    await runcell(['--root', current.root, 'delete', '--force', id]);
+    await cleanUp(current.root);
     fs.rmSync(current.dir, { recursive: true, force: true });
   });
 }

@@ -1,23 +1,19 @@
 // Cgroups on this host (v1 controllers, or hybrid, or v2), pause/resume, ps, kill --all.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Cgroup, detectLayout } from '../../src/container/cgroups';
-import { runcell, tempDir } from '../helpers/env';
+import { runcell, useScratch } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 
 const skip = whyNoContainers();
 let dir: string;
 let root: string;
 let id: string;
-beforeEach(() => {
-  dir = tempDir();
-  root = path.join(dir, 'root');
+useScratch((d, r) => {
+  dir = d;
+  root = r;
   id = `cg-${process.pid}-${Math.floor(Math.random() * 1e6)}`; // cgroups are host-wide: ids must not clash
-});
-afterEach(async () => {
-  await runcell(['--root', root, 'delete', '--force', id]);
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const rc = (...args: string[]) => runcell(['--root', root, ...args]);

@@ -11,7 +11,7 @@ const skip = whyNoContainers() ?? (commandExists('python3') ? null : 'needs pyth
 const ID = `tty${process.pid}`;
 let dir: string;
 let root: string;
-useScratch(ID, (d, r) => {
+useScratch((d, r) => {
   dir = d;
   root = r;
 });

@@ -12,7 +12,7 @@ const skip = whyNoContainers();
 const ID = `ex${process.pid}`;
 let dir: string;
 let root: string;
-useScratch(ID, (d, r) => {
+useScratch((d, r) => {
   dir = d;
   root = r;
 });

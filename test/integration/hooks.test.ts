@@ -1,8 +1,8 @@
 // OCI hooks: each kind at its moment, with the state on stdin, and the spec's failure rules.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runcell, tempDir } from '../helpers/env';
+import { describe, expect, it } from 'vitest';
+import { runcell, useScratch } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 
 const skip = whyNoContainers();
@@ -10,15 +10,11 @@ const ID = `hk${process.pid}`;
 let dir: string;
 let root: string;
 let log: string;
-beforeEach(() => {
-  dir = tempDir();
-  root = path.join(dir, 'root');
+useScratch((d, r) => {
+  dir = d;
+  root = r;
   log = path.join(dir, 'hooks.log');
   fs.writeFileSync(log, '');
-});
-afterEach(async () => {
-  await runcell(['--root', root, 'delete', '--force', ID]);
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const rc = (...args: string[]) => runcell(['--root', root, ...args]);

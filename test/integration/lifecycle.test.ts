@@ -2,9 +2,9 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isProcessAlive, processStartTime, StateFile } from '../../src';
-import { CLI, childEnv, runcell, tempDir } from '../helpers/env';
+import { CLI, childEnv, runcell, useScratch } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 import { Cgroup, detectLayout } from '../../src/container/cgroups';
 
@@ -12,15 +12,10 @@ const skip = whyNoContainers();
 let dir: string;
 let root: string;
 let bundle: string;
-beforeEach(() => {
-  dir = tempDir();
-  root = path.join(dir, 'root');
+useScratch((d, r) => {
+  dir = d;
+  root = r;
   bundle = makeBundle(path.join(dir, 'bundle'), ['sleep', '1000']);
-});
-afterEach(async () => {
-  const ids = fs.existsSync(root) ? StateFile.list(root).map((id) => id.containerId) : [];
-  if (ids.length > 0) await runcell(['--root', root, 'delete', '--force', ...ids]);
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const state = async (id: string) => JSON.parse((await runcell(['--root', root, 'state', id])).stdout);

@@ -10,7 +10,7 @@ let dir: string;
 let root: string;
 // Cgroups are host-wide (/runcell/<id>): files running in parallel must not share ids.
 const ID = `c${process.pid}`;
-useScratch(ID, (d, r) => {
+useScratch((d, r) => {
   dir = d;
   root = r;
 });

@@ -2,10 +2,10 @@
 // root init's pid, ipc, uts and network namespaces; the OOM-score policy; removal. As root.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isProcessAlive, StateFile, type ContainerRecord } from '../../src';
 import { Cgroup, detectLayout } from '../../src/container/cgroups';
-import { hasCapSysResource, runcell, tempDir } from '../helpers/env';
+import { hasCapSysResource, runcell, useScratch } from '../helpers/env';
 import { makeBundle, whyNoContainers, type SpecEdit } from '../helpers/bundle';
 
 const skip = whyNoContainers();
@@ -17,14 +17,9 @@ const above = (n: number) => Math.min(BASE + n, 1000);
 
 let dir: string;
 let root: string;
-beforeEach(() => {
-  dir = tempDir();
-  root = path.join(dir, 'root');
-});
-afterEach(async () => {
-  const ids = fs.existsSync(root) ? StateFile.list(root).map((id) => id.containerId) : [];
-  if (ids.length > 0) await runcell(['--root', root, 'delete', '--force', ...ids]);
-  fs.rmSync(dir, { recursive: true, force: true });
+useScratch((d, r) => {
+  dir = d;
+  root = r;
 });
 
 const rc = (...args: string[]) => runcell(['--root', root, ...args]);

@@ -1,5 +1,4 @@
 // linux.seccomp is enforced, as root on real containers.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runcell, useScratch } from '../helpers/env';
@@ -10,7 +9,7 @@ let dir: string;
 let root: string;
 // Cgroups are host-wide (/runcell/<id>): files running in parallel must not share ids.
 const ID = `c${process.pid}`;
-useScratch(ID, (d, r) => {
+useScratch((d, r) => {
   dir = d;
   root = r;
 });

@@ -3,12 +3,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildLaunchPlan, defaultSpec, validateSpec, type Spec } from '../../src';
+import { buildLaunchPlan, defaultSpec, validateSpec, type Process, type Spec } from '../../src';
 import { membershipOf } from '../../src/container/sandbox';
 import { sandboxOOMScore } from '../../src/container/oom-score';
 import { buildExecPlan } from '../../src/container/launch-plan';
 import { execProcess } from '../../src/container/exec';
 import { tempDir } from '../helpers/env';
+
+const defaultProcess = () => defaultSpec().process as Process;
 
 describe('membershipOf', () => {
   it('reads containerd\'s and CRI-O\'s annotations; without any a container is its own sandbox', () => {
@@ -87,7 +89,7 @@ describe('plans of subcontainers and exec', () => {
   });
 
   it('exec: cgroup, console, namespaces (mount, then user last), terminal, then the process\'s own steps', () => {
-    const proc = execProcess(defaultSpec().process, { args: ['sh'], env: ['TERM=dumb', 'HOME=/x'], capabilities: ['net_admin'], tty: true });
+    const proc = execProcess(defaultProcess(), { args: ['sh'], env: ['TERM=dumb', 'HOME=/x'], capabilities: ['net_admin'], tty: true });
     expect(proc.env).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=dumb', 'HOME=/x']);
     expect(proc.capabilities!.ambient).toContain('CAP_NET_ADMIN');
     const p = buildExecPlan(proc, {
@@ -101,7 +103,7 @@ describe('plans of subcontainers and exec', () => {
     expect(names.indexOf('u-setsid')).toBeLessThan(names.indexOf('u-console'));
     expect(names.at(-1)).toBe('u-exec');
     // Without a terminal an exec'd process stays in the caller's session (as with runc).
-    const plain = buildExecPlan({ ...execProcess(defaultSpec().process, { args: ['true'] }), terminal: false }, { cgroupProcs: [], namespaces: [] });
+    const plain = buildExecPlan({ ...execProcess(defaultProcess(), { args: ['true'] }), terminal: false }, { cgroupProcs: [], namespaces: [] });
     expect(plain.ops.some((o) => o.op === 'u-setsid' || o.op === 'x-pty')).toBe(false);
   });
 });
