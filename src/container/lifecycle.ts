@@ -22,7 +22,7 @@ import { ContainerError } from './errors';
 import { buildLaunchPlan, describeFailure, encodePlan, stepFailure, type LaunchPlan } from './launch-plan';
 import { observedStatus, ociState, RECORD_VERSION, validateRecord, type ContainerRecord, type ProcessIdentity } from './record';
 import { hooksOf, nativeHookState, runHooks, runHooksWarning } from './hooks';
-import { adjustGoferOOMScore, adjustSandboxOOMScore, readOOMScore } from './oom-score';
+import { adjustGoferOOMScore, adjustSandboxOOMScore, readOOMScore, scoredMember } from './oom-score';
 import { joinSandbox, membershipOf, sandboxStateFile, type JoinedSandbox, type SandboxMembership } from './sandbox';
 import { StateFile } from './state-file';
 import { writePidFile } from './pid-file';
@@ -266,7 +266,9 @@ export async function startContainer(rootDir: string, partialId: string): Promis
     record.user = userProcess(record.init!);
     record.status = transition(record.status, Status.Running);
     stateFile.saveLocked(record);
-    if (record.sandboxId === record.id) adjustSandboxOOMScore(rootDir, record, false); // its lock is the sandbox's
+    // A root's lock is its sandbox's, and at its start it is the only member (a member needs a
+    // running sandbox): no need to read the root directory.
+    if (record.sandboxId === record.id) adjustSandboxOOMScore(rootDir, record, false, [scoredMember(record)]);
     await runHooksWarning('poststart', hooksOf(record.hooks, 'poststart'), ociState(record, Status.Running));
     return record;
   });

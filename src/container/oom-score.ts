@@ -34,28 +34,38 @@ export function sandboxOOMScore(members: readonly ScoredMember[], original: numb
 /**
  * Sets the sandbox process's score by the policy, after a container of the sandbox started or
  * was destroyed. Precondition: the caller holds the sandbox lock (the root's), so no member
- * comes or goes meanwhile. A sandbox whose process is gone needs nothing.
+ * comes or goes meanwhile. A sandbox whose process is gone needs nothing. `members` defaults
+ * to every container of the sandbox, read from the root directory.
  */
-export function adjustSandboxOOMScore(rootDir: string, sandbox: ContainerRecord, afterDestroy: boolean): void {
+export function adjustSandboxOOMScore(rootDir: string, sandbox: ContainerRecord, afterDestroy: boolean,
+  members?: readonly ScoredMember[]): void {
   const init = sandbox.init;
   if (init === null || !isProcessAlive(init.pid, init.startTime)) return;
+  const score = sandboxOOMScore(members ?? scoredMembers(rootDir, sandbox.id), sandbox.originalOOMScoreAdj, afterDestroy);
+  if (score === undefined) return;
+  setScore(init, score, `set the oom_score_adj of sandbox "${sandbox.id}" (pid ${init.pid}) to ${score}`, sandbox.id);
+}
+
+/** A container as the policy sees it. */
+export function scoredMember(record: ContainerRecord): ScoredMember {
+  return { oomScoreAdj: record.oomScoreAdj, isCriSandbox: membershipOf(record.id, record.annotations).isCriSandbox };
+}
+
+function scoredMembers(rootDir: string, sandboxId: string): ScoredMember[] {
   const members: ScoredMember[] = [];
-  for (const id of StateFile.listSandbox(rootDir, sandbox.id)) {
+  for (const id of StateFile.listSandbox(rootDir, sandboxId)) {
     const stateFile = new StateFile<unknown>(rootDir, id);
     try {
       // Lock-free: member records change only their status while we hold the sandbox lock.
-      const record = validateRecord(stateFile.peek(), id, stateFile.statePath);
-      members.push({ oomScoreAdj: record.oomScoreAdj, isCriSandbox: membershipOf(record.id, record.annotations).isCriSandbox });
+      members.push(scoredMember(validateRecord(stateFile.peek(), id, stateFile.statePath)));
     } catch (error) {
       if (!(error instanceof ContainerError)) throw error;
-      log.debug(`OOM score of sandbox "${sandbox.id}": skipping container "${id.containerId}": ${error.message}`);
+      log.debug(`OOM score of sandbox "${sandboxId}": skipping container "${id.containerId}": ${error.message}`);
     } finally {
       stateFile.close();
     }
   }
-  const score = sandboxOOMScore(members, sandbox.originalOOMScoreAdj, afterDestroy);
-  if (score === undefined) return;
-  setScore(init, score, `set the oom_score_adj of sandbox "${sandbox.id}" (pid ${init.pid}) to ${score}`, sandbox.id);
+  return members;
 }
 
 /** The gofer gets its container's process.oomScoreAdj. */
