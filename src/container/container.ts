@@ -14,7 +14,7 @@ import { observedStatus, ociState, validateRecord, type ContainerRecord, type Oc
 import { Cgroup, detectLayout } from './cgroups';
 import { hooksOf, runHooksWarning } from './hooks';
 import { adjustSandboxOOMScore } from './oom-score';
-import { sandboxStateFile } from './sandbox';
+import { lockSandbox } from './sandbox';
 import { StateFile } from './state-file';
 import { requireStatus, Status } from './status';
 
@@ -179,26 +179,6 @@ async function removeMembers(rootDir: string, sandboxId: string): Promise<void> 
   }
 }
 
-// The sandbox lock for a member's removal, and the sandbox's record (null if damaged); null
-// when the sandbox is gone (its removal removed its members: this one is debris of a crash).
-function lockSandbox(rootDir: string, sandboxId: string): { lock: StateFile<ContainerRecord>; record: ContainerRecord | null } | null {
-  const lock = sandboxStateFile(rootDir, sandboxId);
-  try {
-    lock.lock();
-    return { lock, record: validateRecord(lock.load(), lock.id, lock.statePath) };
-  } catch (error) {
-    if (!(error instanceof ContainerError)) {
-      lock.close();
-      throw error;
-    }
-    if (error.code === 'ERR_CONTAINER_NOT_FOUND') {
-      lock.close();
-      return null;
-    }
-    log.warn(`sandbox "${sandboxId}": ${error.message}`);
-    return { lock, record: null };
-  }
-}
 
 type Remains = Pick<ContainerRecord, 'init' | 'gofer' | 'user' | 'cgroupPath'>;
 

@@ -23,7 +23,7 @@ import { buildLaunchPlan, describeFailure, encodePlan, stepFailure, type LaunchP
 import { observedStatus, ociState, RECORD_VERSION, validateRecord, type ContainerRecord, type ProcessIdentity } from './record';
 import { hooksOf, nativeHookState, runHooks, runHooksWarning } from './hooks';
 import { adjustGoferOOMScore, adjustSandboxOOMScore, readOOMScore, scoredMember } from './oom-score';
-import { joinSandbox, membershipOf, sandboxStateFile, type JoinedSandbox, type SandboxMembership } from './sandbox';
+import { joinSandbox, lockSandbox, membershipOf, type JoinedSandbox, type SandboxMembership } from './sandbox';
 import { StateFile } from './state-file';
 import { writePidFile } from './pid-file';
 import { requireStatus, Status, transition } from './status';
@@ -273,15 +273,11 @@ export async function startContainer(rootDir: string, partialId: string): Promis
     return record;
   });
   if (started.sandboxId !== started.id) {
-    const sandbox = sandboxStateFile(rootDir, started.sandboxId);
+    const sandbox = lockSandbox(rootDir, started.sandboxId); // null: gone, no score to adjust
     try {
-      sandbox.lock();
-      adjustSandboxOOMScore(rootDir, validateRecord(sandbox.load(), sandbox.id, sandbox.statePath), false);
-    } catch (error) {
-      // A sandbox that is gone has no score to adjust.
-      if (!(error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND')) throw error;
+      if (sandbox?.record) adjustSandboxOOMScore(rootDir, sandbox.record, false);
     } finally {
-      sandbox.close();
+      sandbox?.lock.close();
     }
   }
 }

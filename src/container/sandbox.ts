@@ -7,6 +7,7 @@
 // (creating or destroying a subcontainer, its OOM score) holds it, then the subcontainer's own:
 // always in that order. runsc locks the root only around parts of create and destroy, and
 // adjusts the OOM score unlocked (gVisor issue 238).
+import { log } from '../log';
 import { SpecError } from '../oci/spec';
 import { ContainerError } from './errors';
 import { validateId } from './id';
@@ -100,4 +101,28 @@ export function joinSandbox(rootDir: string, sandboxId: string, containerId: str
       lock.close();
     },
   };
+}
+
+/**
+ * The sandbox lock, taken for a change to an existing member (its start, its removal), and the
+ * sandbox's record (null if damaged); null when the sandbox is gone (its removal removed its
+ * members: a member left is debris of a crash).
+ */
+export function lockSandbox(rootDir: string, sandboxId: string): { lock: StateFile<ContainerRecord>; record: ContainerRecord | null } | null {
+  const lock = sandboxStateFile(rootDir, sandboxId);
+  try {
+    lock.lock();
+    return { lock, record: validateRecord(lock.load(), lock.id, lock.statePath) };
+  } catch (error) {
+    if (!(error instanceof ContainerError)) {
+      lock.close();
+      throw error;
+    }
+    if (error.code === 'ERR_CONTAINER_NOT_FOUND') {
+      lock.close();
+      return null;
+    }
+    log.warn(`sandbox "${sandboxId}": ${error.message}`);
+    return { lock, record: null };
+  }
 }
