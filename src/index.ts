@@ -2,7 +2,7 @@
 export {
   ErrnoError, isErrno,
   flock, tryFlock, flockAsync, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN,
-  kill, waitpid, waitForExit, processStat, processStartTime, isProcessAlive, parseSignal, signalName, signalProcess,
+  kill, waitpid, waitForExit, reapChild, processStat, processStartTime, isProcessAlive, parseSignal, signalName, signalProcess,
   WNOHANG, WUNTRACED, WCONTINUED, WALL,
   setOOMScoreAdj,
 } from './sys';

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
-import { processStartTime, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
+import { processStartTime, reapChild, signalProcess } from '../sys/process';
 import { loadSpec, SpecError, validateProcess, validateSpec, type Process, type Spec } from '../oci/spec';
 import { lineReader } from '../lines';
 import { initProgram } from '../paths';
@@ -181,12 +181,9 @@ export function execProcess(base: Process | undefined, options: ExecOptions): Pr
   return proc;
 }
 
-// The process is our child (CLONE_PARENT): wait for its exit through a pidfd, then reap it.
+// The process is our child (CLONE_PARENT): its status is ours to reap.
 async function reap(pid: number): Promise<number> {
-  await waitForExit(pid).catch((error) => {
-    if (!isErrno(error, 'ESRCH')) throw error;
-  });
-  const status = waitpid(pid, WNOHANG);
-  if (status === null) throw new Error(`process ${pid} exited but could not be reaped`);
-  return status.exitCode ?? 128 + (status.signal ?? 0);
+  const status = await reapChild(pid);
+  if (status === null) throw new Error(`process ${pid} is not a child of this process, or was reaped elsewhere`);
+  return status;
 }

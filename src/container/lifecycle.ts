@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
-import { isProcessAlive, processStartTime, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
+import { isProcessAlive, processStartTime, reapChild, signalProcess, waitForExit } from '../sys/process';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, type LinuxResources } from './cgroups';
 import { cgroupStats, type Stats } from './stats';
@@ -354,19 +354,9 @@ export async function runContainer(rootDir: string, id: string, options: CreateO
   const container = Container.load(rootDir, id);
   const init = container.record.init!;
   const exited = (async () => {
-    await waitForExit(init.pid).catch((error) => {
-      if (!isErrno(error, 'ESRCH')) throw error;
-    });
     // The init is our child (the gofer cloned it with CLONE_PARENT): reap it, and take its
     // status, which is the user's process's.
-    let status: number | undefined;
-    try {
-      const reaped = waitpid(init.pid, WNOHANG);
-      if (reaped !== null) status = reaped.exitCode ?? 128 + (reaped.signal ?? 0);
-    } catch (error) {
-      if (!isErrno(error, 'ECHILD')) throw error;
-    }
-    if (status === undefined) status = (await waitContainer(rootDir, id)).exitStatus;
+    const status = (await reapChild(init.pid)) ?? (await waitContainer(rootDir, id)).exitStatus;
     await Container.delete(rootDir, id, { force: true });
     return status;
   })();

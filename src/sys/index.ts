@@ -2,7 +2,7 @@
 export { ErrnoError, isErrno } from './errno';
 export { flock, tryFlock, flockAsync, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN } from './flock';
 export {
-  kill, waitpid, waitForExit, processStat, processStartTime, isProcessAlive, parseSignal, signalName, signalProcess,
+  kill, waitpid, waitForExit, reapChild, processStat, processStartTime, isProcessAlive, parseSignal, signalName, signalProcess,
   WNOHANG, WUNTRACED, WCONTINUED, WALL,
 } from './process';
 export type { ProcStat, WaitStatus } from './process';

@@ -64,6 +64,23 @@ export function waitForExit(pid: number): Promise<void> {
   }
 }
 
+/**
+ * Waits for a child of ours to exit (through a pidfd) and reaps it: its exit code, or
+ * 128+signal as shells report it; null when it is not our child, or was reaped already.
+ */
+export async function reapChild(pid: number): Promise<number | null> {
+  await waitForExit(pid).catch((error) => {
+    if (!isErrno(error, 'ESRCH')) throw error;
+  });
+  try {
+    const status = waitpid(pid, WNOHANG);
+    return status === null ? null : status.exitCode ?? 128 + (status.signal ?? 0);
+  } catch (error) {
+    if (isErrno(error, 'ECHILD')) return null;
+    throw error;
+  }
+}
+
 /** State, parent and start time of a process, from /proc/PID/stat. Throws ENOENT when gone. */
 export function processStat(pid: number): ProcStat {
   return native.procStat(validateInteger(pid, 'pid', 1));

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  ErrnoError, isProcessAlive, kill, parseSignal, processStartTime, processStat, signalName, waitForExit, waitpid,
+  ErrnoError, isProcessAlive, kill, parseSignal, processStartTime, processStat, reapChild, signalName, waitForExit, waitpid,
   WNOHANG, WUNTRACED,
 } from '../../src';
 import { startSleeper, tempDir } from '../helpers/env';
@@ -113,6 +113,15 @@ describe('waitForExit', () => {
     await expect(waitForExit(NO_SUCH_PID)).rejects.toMatchObject({
       code: 'ESRCH', errno: -3, syscall: 'pidfd_open', message: 'ESRCH: no such process, pidfd_open',
     });
+  });
+});
+
+describe('reapChild', () => {
+  // Its statuses (exit codes, 128+signal) are asserted by the run and exec integration tests, on children
+  // that libuv does not also reap.
+  it('is null for a process that is not our child', async () => {
+    const grandchild = Number(execFileSync('sh', ['-c', 'true & echo $!'], { encoding: 'utf8' }));
+    expect(await reapChild(grandchild)).toBeNull();
   });
 });
 
