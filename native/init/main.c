@@ -31,6 +31,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -618,13 +619,25 @@ static int gofer(int plan_fd, int report_fd) {
       break;
     }
     if (gate >= 0 && (fds[1].revents & POLLIN)) {
-      /* "s" and, on the same line, the state for startContainer hooks. */
+      /* "s" and, on the same line, the state for startContainer hooks. A line longer than we
+       * take is refused with EMSGSIZE (rather than waited for, or spun on with a full buffer)
+       * and skipped through its newline; the gate stays open, so the container stays
+       * startable. */
       static char gate_buf[65536];
       static size_t gate_len = 0;
+      static bool skipping = false;
       ssize_t got = read(gate, gate_buf + gate_len, sizeof gate_buf - 1 - gate_len);
       if (got > 0) gate_len += got;
       char *newline = memchr(gate_buf, '\n', gate_len);
-      if (newline != NULL) {
+      if (skipping && newline != NULL) {
+        skipping = false;
+        gate_len -= newline + 1 - gate_buf;
+        memmove(gate_buf, newline + 1, gate_len);
+        newline = memchr(gate_buf, '\n', gate_len);
+      }
+      if (skipping) {
+        gate_len = 0;
+      } else if (newline != NULL) {
         char *go = malloc(newline - gate_buf + 4);
         if (go != NULL) {
           size_t state_len = newline - gate_buf > 1 ? (size_t)(newline - gate_buf - 1) : 0;
@@ -634,13 +647,12 @@ static int gofer(int plan_fd, int report_fd) {
           }
           free(go);
         }
-      } else if (gate_len == sizeof gate_buf - 1) {
-        /* A line longer than we take: say so rather than wait (or spin) forever. */
-        dprintf(ready, "error -1 %d\n", EMSGSIZE);
-      }
-      if (newline != NULL || gate_len == sizeof gate_buf - 1) {
-        close(gate);
+        close(gate); /* one start only */
         gate = -1;
+      } else if (gate_len == sizeof gate_buf - 1) {
+        dprintf(ready, "error -1 %d\n", EMSGSIZE);
+        skipping = true;
+        gate_len = 0;
       }
     }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {

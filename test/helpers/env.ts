@@ -68,6 +68,22 @@ export function run(command: string, args: readonly string[], options: SpawnOpti
   });
 }
 
+/** Resolves after `ms` milliseconds. Only for pacing, never as the proof that something happened. */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits until `condition()` holds, checking every 10 ms, and fails naming `what` after
+ * `timeoutMs`: a wait on the condition itself, not on a guess of how long it takes on a busy
+ * machine. The timeout is only the point of giving up.
+ */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
 /** Runs the CLI. */
 export function runcell(args: readonly string[], options: SpawnOptions & { input?: string } = {}): Promise<RunResult> {
   return run(CLI, args, options);

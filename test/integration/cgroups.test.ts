@@ -1,9 +1,11 @@
 // Cgroups on this host (v1 controllers, or hybrid, or v2), pause/resume, ps, kill --all.
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Cgroup, detectLayout } from '../../src/container/cgroups';
-import { runcell, useScratch } from '../helpers/env';
+import { lineReader } from '../../src/lines';
+import { CLI, childEnv, runcell, sleep, useScratch, waitFor } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 
 const skip = whyNoContainers();
@@ -17,7 +19,6 @@ useScratch((d, r) => {
 });
 
 const rc = (...args: string[]) => runcell(['--root', root, ...args]);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function bundleWith(script: string, resources: object = {}) {
   return makeBundle(path.join(dir, 'bundle'), ['sh', '-c', script], (spec) => {
@@ -60,16 +61,16 @@ describe.skipIf(skip !== null)(`cgroups${skip ? ` (skipped: ${skip})` : ''}`, ()
       spec.mounts.push({ destination: '/data', type: 'bind', source: dir, options: ['rbind', 'rw'] });
     });
     await rc('run', '-d', '-b', bundle, id);
-    await sleep(200);
+    const count = () => Number(fs.readFileSync(counter, 'utf8') || 0);
+    await waitFor(() => count() > 0, 'the container to count');
     expect(await rc('pause', id)).toMatchObject({ code: 0 });
     expect(JSON.parse((await rc('state', id)).stdout).status).toBe('paused');
-    const frozenAt = fs.readFileSync(counter, 'utf8');
-    await sleep(300);
-    expect(fs.readFileSync(counter, 'utf8')).toBe(frozenAt);
+    const frozenAt = count();
+    await sleep(300); // a running counter writes every 20 ms; a frozen one never does
+    expect(count()).toBe(frozenAt);
     expect((await rc('pause', id)).stderr).toBe(`runcell: cannot pause container "${id}" in state paused\n`);
     expect(await rc('resume', id)).toMatchObject({ code: 0 });
-    await sleep(300);
-    expect(Number(fs.readFileSync(counter, 'utf8'))).toBeGreaterThan(Number(frozenAt));
+    await waitFor(() => count() > frozenAt, 'the container to count on after resume');
     expect((await rc('resume', id)).stderr).toBe(`runcell: cannot resume container "${id}" in state running\n`);
     // delete --force of a paused container thaws and kills it.
     await rc('pause', id);
@@ -135,14 +136,14 @@ describe.skipIf(skip !== null)(`runcell events${skip ? ` (skipped: ${skip})` : '
     expect(event.data.memory.usage.usage).toBeGreaterThan(0);
     expect(event.data.pids.current).toBe(4);
     expect(Array.isArray(event.data.blkio.ioServiceBytesRecursive)).toBe(true);
-    const stream = runcell(['--root', root, 'events', '--interval', '100ms', id]);
-    await sleep(450);
+    // The stream: three events at 100 ms, then it ends with the container.
+    const stream = spawn(CLI, ['--root', root, 'events', '--interval', '100ms', id], { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => stream.once('exit', (code) => resolve(code)));
+    const next = lineReader(stream.stdout);
+    for (let i = 0; i < 3; i++) expect(JSON.parse((await next())!)).toMatchObject({ type: 'stats', id });
     await rc('kill', id, 'KILL');
-    const streamed = await stream;
-    expect(streamed.code).toBe(0);
-    const lines = streamed.stdout.trim().split('\n');
-    expect(lines.length).toBeGreaterThanOrEqual(3);
-    for (const line of lines) expect(JSON.parse(line).type).toBe('stats');
+    for (let line = await next(); line !== undefined; line = await next()) expect(JSON.parse(line).type).toBe('stats');
+    expect(await exited).toBe(0);
     expect((await rc('events', '--stats', id)).stderr).toContain('container not running');
   });
 });

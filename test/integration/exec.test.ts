@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isProcessAlive, processStartTime, StateFile, type ContainerRecord } from '../../src';
-import { commandExists, runcell, useScratch } from '../helpers/env';
+import { commandExists, runcell, useScratch, waitFor } from '../helpers/env';
 import { consoleReceiver } from '../helpers/console';
 import { makeBundle, whyNoContainers, type SpecEdit } from '../helpers/bundle';
 
@@ -107,7 +107,7 @@ describe.skipIf(skip !== null)(`exec${skip ? ` (skipped: ${skip})` : ''}`, () =>
     expect(fs.readlinkSync(`/proc/${pid}/ns/pid`)).toBe(fs.readlinkSync(`/proc/${container.user!.pid}/ns/pid`));
     expect(JSON.parse((await rc('ps', '--format', 'json', ID)).stdout)).toContain(pid);
     expect(await rc('kill', '--all', ID, 'KILL')).toMatchObject({ code: 0 });
-    await waitUntil(() => !isProcessAlive(identity.pid, identity.startTime));
+    await waitFor(() => !isProcessAlive(identity.pid, identity.startTime), 'the exec\'d process to end');
 
     await rc('delete', '--force', ID);
     const again = await startContainer();
@@ -146,8 +146,3 @@ describe.skipIf(skip !== null)(`exec${skip ? ` (skipped: ${skip})` : ''}`, () =>
     expect((await rc('exec', '-t', '-d', ID, 'true')).stderr).toContain('a terminal needs --console-socket');
   });
 });
-
-async function waitUntil(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  expect(condition()).toBe(true);
-}

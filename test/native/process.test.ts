@@ -6,7 +6,7 @@ import {
   ErrnoError, isProcessAlive, kill, parseSignal, processStartTime, processStat, reapChild, signalName, waitForExit, waitpid,
   WNOHANG, WUNTRACED,
 } from '../../src';
-import { startSleeper, tempDir } from '../helpers/env';
+import { sleep, startSleeper, tempDir, waitFor } from '../helpers/env';
 
 // A pid that no process has: above pid_max on this kernel family (4194304 is the maximum).
 const NO_SUCH_PID = 4194304 + 7;
@@ -94,18 +94,20 @@ describe('waitpid', () => {
 });
 
 describe('waitForExit', () => {
-  it('resolves when a process that is not our child exits', async () => {
-    const pid = await spawnShell('sleep 0.3 & echo $!');
+  it('resolves when a process that is not our child exits, and not before', async () => {
+    const pid = await spawnShell('sleep 600 & echo $!');
     expect(isProcessAlive(pid, processStartTime(pid))).toBe(true);
-    const started = Date.now();
-    await waitForExit(pid);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    let exited = false;
+    const waiting = waitForExit(pid).then(() => (exited = true));
+    await sleep(50);
+    expect(exited).toBe(false);
+    process.kill(pid, 'SIGKILL');
+    await waiting;
   });
 
   it('resolves at once for a zombie', async () => {
     const zombie = await spawnShell('sleep 0.05 & echo $!; exec sleep 30');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(processStat(zombie).state).toBe('Z');
+    await waitFor(() => processStat(zombie).state === 'Z', 'the unreaped child to become a zombie');
     await waitForExit(zombie);
   });
 
@@ -167,7 +169,7 @@ describe('processStat and isProcessAlive', () => {
     expect(isProcessAlive(sleeper.pid!, startTime)).toBe(true);
     expect(isProcessAlive(sleeper.pid!, startTime + 1)).toBe(false); // same pid, other process
     const zombie = await spawnShell('sleep 0.05 & echo $!; exec sleep 30');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitFor(() => processStat(zombie).state === 'Z', 'the unreaped child to become a zombie');
     expect(isProcessAlive(zombie, processStartTime(zombie))).toBe(false);
     sleeper.kill('SIGKILL');
   });

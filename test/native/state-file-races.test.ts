@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StateFile } from '../../src';
-import { startWorker, tempDir } from '../helpers/env';
+import { sleep, startWorker, tempDir, waitFor } from '../helpers/env';
 
 let dir: string;
 let root: string;
@@ -50,13 +50,18 @@ const exited = (child: ChildProcess) =>
   child.exitCode !== null || child.signalCode !== null
     ? Promise.resolve()
     : new Promise<void>((resolve) => child.once('exit', () => resolve()));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Waits until the process is blocked in flock: /proc/locks lists it as a waiter ("->"). */
-async function blockedOnLock(pid: number): Promise<void> {
-  const waiter = new RegExp(`^\\d+: -> FLOCK\\s+ADVISORY\\s+\\w+\\s+${pid} `, 'm');
-  while (!waiter.test(fs.readFileSync('/proc/locks', 'utf8'))) await sleep(10);
+/**
+ * Is the process blocked in flock, on the file `onFile` if given? /proc/locks lists a waiter
+ * with "->", and the file as major:minor:inode.
+ */
+function isBlockedOnLock(pid: number, onFile?: string): boolean {
+  const inode = onFile === undefined ? '\\d+' : String(fs.statSync(onFile).ino);
+  return new RegExp(`^\\d+: -> FLOCK\\s+ADVISORY\\s+\\w+\\s+${pid} [0-9a-f]+:[0-9a-f]+:${inode} `, 'm')
+    .test(fs.readFileSync('/proc/locks', 'utf8'));
 }
+
+const blockedOnLock = (pid: number) => waitFor(() => isBlockedOnLock(pid), `process ${pid} to wait for a lock`);
 
 describe('StateFile across processes', () => {
   it('16 processes race lockForNew on one id: exactly one wins and its state is intact', async () => {
@@ -132,9 +137,11 @@ describe('StateFile across processes', () => {
     second.lockForNew();
     let reported: string | undefined;
     const report = next().then((line) => (reported = line));
-    await sleep(300);
-    // Still waiting (the old inode's lock was not kept) -- or, if it woke in the instant
-    // between destroy and the new lockForNew, it found the container gone. Never "locked".
+    // Waiting again, now on the new lock file (the old inode's lock was not kept) -- or, if it
+    // woke in the instant between destroy and the new lockForNew, it found the container gone.
+    // Never "locked".
+    const newLock = path.join(root, 'c1_sandbox:c1.lock');
+    await waitFor(() => reported !== undefined || isBlockedOnLock(waiter.pid!, newLock), 'the waiter to report or wait on the new lock');
     if (reported !== undefined) {
       expect(reported).toBe('error ERR_CONTAINER_NOT_FOUND');
       return;
