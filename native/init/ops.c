@@ -307,19 +307,20 @@ static int copy_tree(int src, int dst, int depth) {
   return err;
 }
 
-/* tmpcopyup PATH ATTRS DATA: a new tmpfs over PATH holding a copy of what PATH held (runc's
+/* tmpcopyup PATH SOURCE ATTRS DATA: a new tmpfs over PATH holding a copy of what PATH held (runc's
  * and crun's "tmpcopyup", what `podman run --read-only` asks for /tmp and /run). The tmpfs is
  * made detached (fsopen, fsconfig with each DATA option, fsmount), filled, given its mount
  * attributes (ATTRS: MOUNT_ATTR_*; read-only only after the copy), and moved over PATH. */
 static int tmpfs_copyup(char **a) {
   int dest = resolve(a[1], O_DIRECTORY);
   if (dest < 0) return -dest;
-  uint64_t attrs = number64(a[2]);
+  uint64_t attrs = number64(a[3]);
   int err = 0, fs = -1, mnt = -1, from = -1;
   fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
   if (fs < 0) err = fail();
   char data[4096];
-  snprintf(data, sizeof data, "%s", a[3]);
+  snprintf(data, sizeof data, "%s", a[4]);
+  if (err == 0 && a[2][0] != '\0' && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", a[2], 0) != 0) err = fail();
   for (char *save = NULL, *option = strtok_r(data, ",", &save); err == 0 && option != NULL; option = strtok_r(NULL, ",", &save)) {
     char *value = strchr(option, '=');
     if (value != NULL) *value++ = '\0';
@@ -382,6 +383,14 @@ static int move_root_to(const char *newroot) {
   if (mount(newroot, "/", NULL, MS_MOVE, NULL) != 0) return fail();
   if (chroot(".") != 0) return fail();
   return chdir("/") == 0 ? 0 : fail();
+}
+
+/* Without a mount namespace of its own (the caller's is shared): chroot to the root. */
+static int chroot_to_root(void) {
+  if (fchdir(root_fd) != 0 || chroot(".") != 0 || chdir("/") != 0) return fail();
+  close(root_fd);
+  root_fd = -1;
+  return 0;
 }
 
 /* The first of the candidate paths that is an executable regular file. */
@@ -523,6 +532,7 @@ int op_run(struct op *op) {
   if (strcmp(name, "setdomainname") == 0) return setdomainname(a[1], strlen(a[1])) == 0 ? 0 : fail();
   if (strcmp(name, "pivot-root") == 0) return pivot_root_to();
   if (strcmp(name, "move-root") == 0) return move_root_to(a[1]);
+  if (strcmp(name, "chroot") == 0) return chroot_to_root();
   if (strcmp(name, "chdir") == 0) return chdir_in_root(a[1]);
   if (strcmp(name, "find-exec") == 0) {
     char found[4096];

@@ -108,8 +108,20 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   }
   const namespaces = new Map((spec.linux?.namespaces ?? []).map((ns) => [ns.type, ns.path]));
   if (namespaces.has('time')) throw new SpecError('config.json: config.linux.namespaces: time namespaces are not supported');
-  if (!namespaces.has('mount') || namespaces.get('mount') !== undefined) {
-    throw new SpecError('config.json: config.linux.namespaces: runcell needs a new mount namespace for the root filesystem');
+  // No mount namespace entry: the container shares the caller's, so it gets no mounts of its
+  // own (runc would make them, and set "/" rslave, in the host's namespace: they would outlive
+  // the container there), only a chroot to its root filesystem.
+  const sharedMountNs = !namespaces.has('mount');
+  if (sharedMountNs) {
+    const needs = (what: string, present: boolean) => {
+      if (present) throw new SpecError(`config.json: ${what}: needs a mount namespace of the container's own (config.linux.namespaces has no "mount" entry)`);
+    };
+    needs('config.mounts', (spec.mounts ?? []).length > 0);
+    needs('config.linux.maskedPaths', (spec.linux?.maskedPaths ?? []).length > 0);
+    needs('config.linux.readonlyPaths', (spec.linux?.readonlyPaths ?? []).length > 0);
+    needs('config.linux.devices', (spec.linux?.devices ?? []).length > 0);
+    needs('config.linux.rootfsPropagation', spec.linux?.rootfsPropagation !== undefined);
+    needs('config.root.readonly', spec.root.readonly === true);
   }
   const newUserNs = namespaces.has('user') && namespaces.get('user') === undefined;
   const newPidNs = namespaces.has('pid') && namespaces.get('pid') === undefined;
@@ -137,7 +149,9 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   }
 
   // The init: namespaces (a joined user namespace first: it grants the rights for the rest).
-  const joinOrder = ['user', 'ipc', 'uts', 'network', 'cgroup'] as const;
+  // A mount namespace joined by path gets the same root filesystem set-up as a new one, as
+  // with runc: the root is bound and pivoted to there.
+  const joinOrder = ['user', 'ipc', 'uts', 'network', 'cgroup', 'mount'] as const;
   for (const type of joinOrder) {
     const nsPath = namespaces.get(type);
     if (namespaces.has(type) && nsPath !== undefined) add('i-setns', [nsPath, CLONE[type]], `join the ${type} namespace "${nsPath}"`);
@@ -152,8 +166,8 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     if (pidPath !== undefined) add('i-setns', [pidPath, CLONE.pid], `join the pid namespace "${pidPath}"`);
     add('i-close', [sandbox.pid, sandbox.ipc, sandbox.uts, sandbox.network], 'close the sandbox\'s namespaces');
   }
-  let unshare = CLONE.mount;
-  for (const type of ['ipc', 'uts', 'network', 'cgroup'] as const) {
+  let unshare = 0;
+  for (const type of ['mount', 'ipc', 'uts', 'network', 'cgroup'] as const) {
     if (namespaces.has(type) && namespaces.get(type) === undefined) unshare |= CLONE[type];
   }
   if (namespaces.has('user')) {
@@ -171,7 +185,11 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   // user's process after the gate would move mount failures from create to start, after the
   // createContainer hooks; mounting procfs from the init would show the sandbox's namespace.)
   const userClone = { op: 'i-user-clone', args: [String(newPidNs ? CLONE.pid : 0)], description: 'start the process' };
-  ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, newUserNs }, [userClone]));
+  if (sharedMountNs) {
+    ops.push({ op: 'i-open-root', args: [rootfs], description: `open the root filesystem "${rootfs}"` }, userClone);
+  } else {
+    ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, newUserNs }, [userClone]));
+  }
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     // Written through the host's /proc from inside the new namespaces, before pivot_root:
     // namespaced sysctls apply to the namespace of the writer.
@@ -195,9 +213,13 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   if (createHooks.length > 0) add('i-hooks', [], 'wait for the prestart and createRuntime hooks');
   for (const hook of hooksOf(spec.hooks, 'createContainer')) add('i-hook', hookArgs(hook), `createContainer hook "${hook.path}"`);
   // pivot_root cannot leave a ramfs root (an initramfs): then the root is moved instead.
-  if (fs.statfsSync('/').type === RAMFS_MAGIC) add('i-move-root', [rootfs], `move the root to "${rootfs}"`);
+  // pivot_root moves every process of the namespace to the new root; chroot only its caller,
+  // so the user's process (started already) chroots itself too.
+  if (sharedMountNs) add('i-chroot', [rootfs], `chroot to "${rootfs}"`);
+  else if (fs.statfsSync('/').type === RAMFS_MAGIC) add('i-move-root', [rootfs], `move the root to "${rootfs}"`);
+  if (sharedMountNs || fs.statfsSync('/').type === RAMFS_MAGIC) add('p-chroot', [rootfs], `chroot the process to "${rootfs}"`);
   else add('i-pivot-root', [rootfs], `pivot_root to "${rootfs}"`);
-  ops.push(...afterPivotOps(spec));
+  if (!sharedMountNs) ops.push(...afterPivotOps(spec));
   // The terminal comes from the container's own devpts, so it is opened after pivot_root.
   if (options.consoleSocket !== undefined) add('i-pty', [], 'open a terminal on "/dev/ptmx"');
   if (spec.root.readonly === true) add('i-remount-ro', ['/', 0], 'make the root filesystem read-only');

@@ -195,7 +195,7 @@ function mountOps(mount: Mount, index: number, ctx: RootfsContext): PlanOp[] {
   const phase = mount.type === 'proc' ? 'p' : 'i';
   ops.push(op('i-mkdirs', [destination, 0o755], `create the mount point "${destination}"`));
   if (o.copyUp) {
-    ops.push(op('i-tmpcopyup', [destination, copyUpAttrs(mount, `${field}.options`), o.data.join(',')], `${what} (tmpcopyup)`));
+    ops.push(op('i-tmpcopyup', [destination, mount.source ?? '', copyUpAttrs(mount, `${field}.options`), o.data.join(',')], `${what} (tmpcopyup)`));
   } else {
     ops.push(op(`${phase}-mount`, [mount.source ?? '', destination, mount.type ?? '', o.flags, o.data.join(',')], what));
   }

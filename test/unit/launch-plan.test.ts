@@ -120,6 +120,24 @@ describe('buildLaunchPlan', () => {
     expect(p.ops.find((o) => o.op === 'i-user-clone')!.args).toEqual(['0']);
   });
 
+  it('joins a mount namespace by path and sets the root up there; without one, only chroots', () => {
+    const joined = plan(spec((s) => (s.linux.namespaces = s.linux.namespaces.map((n: { type: string }) => (n.type === 'mount' ? { type: 'mount', path: '/run/ns/m' } : n)))));
+    expect(joined.ops.find((o) => o.op === 'i-setns' && o.args[0] === '/run/ns/m')!.args[1]).toBe(String(0x00020000));
+    expect(Number(joined.ops.find((o) => o.op === 'i-unshare')!.args[0]) & 0x00020000).toBe(0);
+    expect(joined.ops.map((o) => o.op)).toContain('i-pivot-root');
+    const shareMounts = (s: any) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'mount')); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(() => plan(spec(shareMounts))).toThrow('config.mounts: needs a mount namespace of the container\'s own');
+    const shared = plan(spec((s) => {
+      shareMounts(s);
+      s.mounts = [];
+      s.linux.maskedPaths = [];
+      s.linux.readonlyPaths = [];
+      s.root.readonly = false;
+    })).ops.map((o) => o.op);
+    expect(shared).toContain('i-chroot');
+    expect(shared.filter((o) => /^[ip]-(mount|bind|pivot|mknod|mask)/.test(o))).toEqual([]);
+  });
+
   it('turns mount options into flags, mount attributes and data', () => {
     const p = plan(spec((s) => {
       s.mounts = [{ destination: '/data', type: 'bind', source: bundle, options: ['rbind', 'ro', 'nosuid', 'rnoexec', 'rprivate'] },
@@ -131,7 +149,7 @@ describe('buildLaunchPlan', () => {
     const tmpfs = p.ops.find((o) => o.op === 'i-mount' && o.args[1] === '/t')!;
     expect(tmpfs.args.slice(2)).toEqual(['tmpfs', String(4 | 256), 'mode=755,size=1m']);
     expect(p.ops.find((o) => o.op === 'i-setattr' && o.args[0] === '/t')!.args).toEqual(['/t', '1', '0', '1']);
-    expect(p.ops.find((o) => o.op === 'i-tmpcopyup')!.args).toEqual(['/c', '2', '']);
+    expect(p.ops.find((o) => o.op === 'i-tmpcopyup')!.args).toEqual(['/c', 'tmpfs', '2', '']);
     expect(p.ops.find((o) => o.op === 'i-setattr' && o.args[0] === '/c')!.args).toEqual(['/c', String(0x10), String(0x70), '1']);
   });
 
