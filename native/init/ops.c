@@ -13,6 +13,8 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,16 @@ static const char *nullable(const char *s) { return s[0] == '\0' ? NULL : s; }
 static unsigned long number(const char *s) { return strtoul(s, NULL, 0); }
 static uint64_t number64(const char *s) { return strtoull(s, NULL, 0); }
 static int fail(void) { return errno != 0 ? errno : EIO; }
+
+static int write_file(const char *path, const char *content) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return fail();
+  size_t len = strlen(content);
+  ssize_t n = write(fd, content, len);
+  int err = n < 0 ? fail() : ((size_t)n != len ? EIO : 0);
+  close(fd);
+  return err;
+}
 
 /* The mount API (Linux 5.2; mount_setattr 5.12), as raw system calls: glibc has wrappers only
  * since 2.36. Its constants and struct mount_attr come from <sys/mount.h>. */
@@ -96,14 +108,56 @@ static int create_file_in_root(const char *path) {
   return err;
 }
 
-/* bind WHERE SOURCE TARGET RECURSIVE SET CLEAR RSET RCLEAR [PROPAGATION...]: SOURCE is a host
+/* The user namespace of the next id-mapped bind (i-idmap-userns, then i-bind ... idmap|ridmap). */
+static int idmap_userns = -1;
+
+/* idmap-userns UID_MAP GID_MAP: a user namespace with these maps, for MOUNT_ATTR_IDMAP: a child
+ * is cloned into a new one, its maps written, the namespace opened, and the child killed. */
+static int make_idmap_userns(const char *uid_map, const char *gid_map) {
+  int pidfd = -1;
+  pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_PIDFD | SIGCHLD, NULL, &pidfd, NULL, NULL);
+  if (pid < 0) return fail();
+  if (pid == 0) {
+    for (;;) pause();
+  }
+  /* The init may be in a pid namespace of its own while /proc is still the host's: the child
+   * is named there by the pid the host's procfs shows for its pidfd. */
+  int err = 0;
+  char path[64], info[512];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read(fd, info, sizeof info - 1);
+  if (n < 0) err = fail();
+  if (fd >= 0) close(fd);
+  char *line = n < 0 ? NULL : (info[n] = '\0', strstr(info, "\nPid:"));
+  long host_pid = line == NULL ? -1 : strtol(line + 5, NULL, 10);
+  if (err == 0 && host_pid <= 0) err = ESRCH;
+  const char *maps[2][2] = {{"uid_map", uid_map}, {"gid_map", gid_map}};
+  for (int i = 0; i < 2 && err == 0; i++) {
+    snprintf(path, sizeof path, "/proc/%ld/%s", host_pid, maps[i][0]);
+    err = write_file(path, maps[i][1]);
+  }
+  if (err == 0) {
+    snprintf(path, sizeof path, "/proc/%ld/ns/user", host_pid);
+    if (idmap_userns >= 0) close(idmap_userns);
+    idmap_userns = open(path, O_RDONLY | O_CLOEXEC);
+    if (idmap_userns < 0) err = fail();
+  }
+  kill(pid, SIGKILL);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+  if (pidfd >= 0) close(pidfd);
+  return err;
+}
+
+/* bind WHERE SOURCE TARGET RECURSIVE SET CLEAR RSET RCLEAR IDMAP [PROPAGATION...]: SOURCE is a host
  * path (WHERE "host", chosen by the bundle's author) or a path inside the container's root
  * ("root"). Its tree is cloned (open_tree), given its attributes while still detached (SET and
  * CLEAR on its top mount, RSET and RCLEAR on every mount of it: MOUNT_ATTR_* bits), the mount
  * point is made of its kind (a directory, or a file for a file), and the clone is moved onto
  * TARGET resolved inside the root; then the propagation flags (MS_*) are applied to it. */
 static int bind_mount(int argc, char **a) {
-  if (argc < 9) return EINVAL;
+  if (argc < 10) return EINVAL;
   unsigned recursive = number(a[4]) ? AT_RECURSIVE : 0;
   int tree;
   if (strcmp(a[1], "root") == 0) {
@@ -123,6 +177,15 @@ static int bind_mount(int argc, char **a) {
   if (fstat(tree, &st) != 0) err = fail();
   if (err == 0 && (set | clear) != 0 && set_mount_attr(tree, 0, set, clear, 0, -1) != 0) err = fail();
   if (err == 0 && (rset | rclear) != 0 && set_mount_attr(tree, AT_RECURSIVE, rset, rclear, 0, -1) != 0) err = fail();
+  /* An id-mapped bind: the tree takes the user namespace i-idmap-userns made, top mount only
+   * ("idmap") or every mount ("ridmap"). */
+  int idmap = strcmp(a[9], "ridmap") == 0 ? AT_RECURSIVE : strcmp(a[9], "idmap") == 0 ? 0 : -1;
+  if (err == 0 && idmap >= 0 && idmap_userns < 0) err = EBADF;
+  if (err == 0 && idmap >= 0 && set_mount_attr(tree, (unsigned)idmap, MOUNT_ATTR_IDMAP, 0, 0, idmap_userns) != 0) err = fail();
+  if (idmap >= 0 && idmap_userns >= 0) {
+    close(idmap_userns);
+    idmap_userns = -1;
+  }
   if (err == 0) {
     if (S_ISDIR(st.st_mode)) {
       int dir = mkdir_in_root(a[3], 0755);
@@ -138,7 +201,7 @@ static int bind_mount(int argc, char **a) {
     else err = WITH_FD(target, attach_tree(tree, target) == 0 ? 0 : fail());
   }
   char path[32];
-  for (int i = 9; err == 0 && i < argc; i++) {
+  for (int i = 10; err == 0 && i < argc; i++) {
     if (mount(NULL, fd_path(tree, path), NULL, number(a[i]), NULL) != 0) err = fail();
   }
   close(tree);
@@ -355,15 +418,6 @@ static int chdir_in_root(const char *path) {
   return WITH_FD(fd, fchdir(fd) == 0 ? 0 : fail());
 }
 
-static int write_file(const char *path, const char *content) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return fail();
-  size_t len = strlen(content);
-  ssize_t n = write(fd, content, len);
-  int err = n < 0 ? fail() : ((size_t)n != len ? EIO : 0);
-  close(fd);
-  return err;
-}
 
 /* pivot_root(".", "."): the old root ends up stacked under the new one and is detached at
  * once, so no path to the host's filesystem stays reachable. */
@@ -501,6 +555,7 @@ int op_run(struct op *op) {
   if (strcmp(name, "mount") == 0) return mount_in_root(nullable(a[1]), a[2], nullable(a[3]), number(a[4]), nullable(a[5]));
   if (strcmp(name, "bind") == 0) return bind_mount(op->argc, a);
   if (strcmp(name, "setattr") == 0) return setattr_in_root(a);
+  if (strcmp(name, "idmap-userns") == 0) return make_idmap_userns(a[1], a[2]);
   if (strcmp(name, "propagate") == 0) return propagate_in_root(a[1], number(a[2]));
   if (strcmp(name, "tmpcopyup") == 0) return tmpfs_copyup(a);
   if (strcmp(name, "remount-ro") == 0) return remount_ro(a[1], number(a[2]));

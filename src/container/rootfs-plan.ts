@@ -98,6 +98,8 @@ interface MountOptions {
   propagation: number[];
   data: string[];
   copyUp: boolean;
+  /** An id-mapped bind: its top mount ("idmap") or every mount ("ridmap"). */
+  idmap: '' | 'idmap' | 'ridmap';
 }
 
 export function isBind(mount: Mount): boolean {
@@ -114,7 +116,7 @@ function parseMountOptions(mount: Mount, field: string): MountOptions {
   const type = mount.type ?? '';
   const o: MountOptions = {
     bind, recursive: false, flags: 0, attrSet: 0, attrClear: 0, recursiveSet: 0, recursiveClear: 0,
-    propagation: [], data: [], copyUp: false,
+    propagation: [], data: [], copyUp: false, idmap: '',
   };
   for (const option of mount.options ?? []) {
     if (option === 'bind' || option === 'rbind') {
@@ -136,7 +138,7 @@ function parseMountOptions(mount: Mount, field: string): MountOptions {
     } else if (!bind && option in FLAGS) {
       o.flags = (o.flags & ~FLAGS[option].clear) | FLAGS[option].set;
     } else if (option === 'idmap' || option === 'ridmap') {
-      throw new SpecError(`${field}: "${option}": id-mapped mounts are not supported yet`);
+      o.idmap = option;
     } else {
       const allowed = bind ? [] : DATA_OPTIONS[type];
       const key = option.split('=')[0];
@@ -182,14 +184,26 @@ function mountOps(mount: Mount, index: number, ctx: RootfsContext): PlanOp[] {
     // The cgroup filesystem: the host's hierarchy, read-only (a cgroup namespace's own tree
     // comes with cgroup support).
     const attrs = o.flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC);
-    ops.push(op('i-bind', ['host', '/sys/fs/cgroup', destination, 1, 0, 0, ATTR.RDONLY | attrs, 0, ...o.propagation], what));
+    ops.push(op('i-bind', ['host', '/sys/fs/cgroup', destination, 1, 0, 0, ATTR.RDONLY | attrs, 0, '', ...o.propagation], what));
     return ops;
   }
   if (o.bind) {
     if (mount.source === undefined || mount.source === '') throw new SpecError(`${field}.source: a bind mount needs a source`);
     const [where, source] = bindSource(mount.source, ctx.bundle, ctx.rootfs);
-    ops.push(op('i-bind', [where, source, destination, o.recursive ? 1 : 0, o.attrSet, o.attrClear, o.recursiveSet, o.recursiveClear, ...o.propagation], what));
+    const idmap = o.idmap !== '' || mount.uidMappings !== undefined || mount.gidMappings !== undefined ? o.idmap || 'idmap' : '';
+    if (idmap !== '') {
+      // The mount's own user namespace, made with its maps right before the bind takes it.
+      const map = (m: Mount['uidMappings'], kind: string) => {
+        if (m === undefined || m.length === 0) throw new SpecError(`${field}.${kind}Mappings: an id-mapped mount needs uidMappings and gidMappings`);
+        return m.map((e) => `${e.containerID} ${e.hostID} ${e.size}`).join('\n') + '\n';
+      };
+      ops.push(op('i-idmap-userns', [map(mount.uidMappings, 'uid'), map(mount.gidMappings, 'gid')], `make the user namespace of the id-mapped mount "${destination}"`));
+    }
+    ops.push(op('i-bind', [where, source, destination, o.recursive ? 1 : 0, o.attrSet, o.attrClear, o.recursiveSet, o.recursiveClear, idmap, ...o.propagation], what));
     return ops;
+  }
+  if (o.idmap !== '' || mount.uidMappings !== undefined || mount.gidMappings !== undefined) {
+    throw new SpecError(`${field}: id-mapped mounts are bind mounts only`);
   }
   // A procfs shows the pid namespace of the process that mounts it: the user's process's.
   const phase = mount.type === 'proc' ? 'p' : 'i';
@@ -284,7 +298,7 @@ function deviceOps(device: Device, newUserNs: boolean): PlanOp[] {
   const target = containerPath(device.path);
   if (newUserNs) {
     // mknod is not allowed in a user namespace: bind the host's node instead.
-    return [op('i-bind', ['host', device.path, target, 0, 0, 0, 0, 0], `bind the device "${device.path}"`)];
+    return [op('i-bind', ['host', device.path, target, 0, 0, 0, 0, 0, ''], `bind the device "${device.path}"`)];
   }
   const typeBits = device.type === 'b' ? 0o060000 : device.type === 'p' ? 0o010000 : 0o020000;
   const mode = typeBits | ((device.fileMode ?? 0o666) & 0o7777);

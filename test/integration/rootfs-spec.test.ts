@@ -119,4 +119,18 @@ describe.skipIf(skip !== null)(`the root filesystem, exact to the spec${skip ? `
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe('no-proc\n/bin/busybox\n');
   });
+
+  it('id-maps a bind mount with its uidMappings and gidMappings', async () => {
+    const volume = path.join(dir, 'volume');
+    fs.mkdirSync(volume);
+    fs.writeFileSync(path.join(volume, 'file'), 'x');
+    fs.chownSync(path.join(volume, 'file'), 0, 0);
+    const result = await run(['sh', '-c', 'stat -c "%u %g" /v/file; grep -c " /v .*idmapped" /proc/self/mountinfo'], (spec) => {
+      spec.mounts.push({ destination: '/v', type: 'bind', source: volume, options: ['rbind', 'idmap'],
+        uidMappings: [{ containerID: 0, hostID: 1234, size: 1 }], gidMappings: [{ containerID: 0, hostID: 4321, size: 1 }] });
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('1234 4321\n1\n');
+    expect(fs.statSync(path.join(volume, 'file')).uid).toBe(0);
+  });
 });

@@ -144,13 +144,25 @@ describe('buildLaunchPlan', () => {
         { destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['nodev', 'mode=755', 'size=1m', 'rro', 'nosymfollow'] },
         { destination: '/c', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid', 'rnoatime'] }];
     }));
-    // bind WHERE SOURCE TARGET RECURSIVE SET CLEAR RSET RCLEAR PROPAGATION...
-    expect(p.ops.find((o) => o.op === 'i-bind' && o.args[2] === '/data')!.args).toEqual(['host', bundle, '/data', '1', '3', '0', '8', '0', String((1 << 18) | 16384)]);
+    // bind WHERE SOURCE TARGET RECURSIVE SET CLEAR RSET RCLEAR IDMAP PROPAGATION...
+    expect(p.ops.find((o) => o.op === 'i-bind' && o.args[2] === '/data')!.args).toEqual(['host', bundle, '/data', '1', '3', '0', '8', '0', '', String((1 << 18) | 16384)]);
     const tmpfs = p.ops.find((o) => o.op === 'i-mount' && o.args[1] === '/t')!;
     expect(tmpfs.args.slice(2)).toEqual(['tmpfs', String(4 | 256), 'mode=755,size=1m']);
     expect(p.ops.find((o) => o.op === 'i-setattr' && o.args[0] === '/t')!.args).toEqual(['/t', '1', '0', '1']);
     expect(p.ops.find((o) => o.op === 'i-tmpcopyup')!.args).toEqual(['/c', 'tmpfs', '2', '']);
     expect(p.ops.find((o) => o.op === 'i-setattr' && o.args[0] === '/c')!.args).toEqual(['/c', String(0x10), String(0x70), '1']);
+  });
+
+  it('makes an id-mapped bind\'s user namespace right before the bind that takes it', () => {
+    const p = plan(spec((s) => s.mounts.push({ destination: '/v', type: 'bind', source: '/srv', options: ['rbind', 'ridmap'],
+      uidMappings: [{ containerID: 0, hostID: 1000, size: 10 }], gidMappings: [{ containerID: 0, hostID: 2000, size: 10 }] })));
+    const bind = p.ops.findIndex((o) => o.op === 'i-bind' && o.args[2] === '/v');
+    expect(p.ops[bind - 1]).toMatchObject({ op: 'i-idmap-userns', args: ['0 1000 10\n', '0 2000 10\n'] });
+    expect(p.ops[bind].args[8]).toBe('ridmap');
+    expect(() => plan(spec((s) => s.mounts.push({ destination: '/v', type: 'bind', source: '/srv', options: ['idmap'] }))))
+      .toThrow('config.mounts[7].uidMappings: an id-mapped mount needs uidMappings and gidMappings');
+    expect(() => plan(spec((s) => s.mounts.push({ destination: '/v', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] }))))
+      .toThrow('config.mounts[7]: id-mapped mounts are bind mounts only');
   });
 
   it('refuses a mount option it does not know, naming it', () => {
