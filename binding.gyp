@@ -25,7 +25,7 @@
       # executable, single-threaded, no Node: clone, setns and mount must not run in Node.
       "target_name": "runcell-init",
       "type": "executable",
-      "sources": [ "native/init/main.c", "native/init/plan.c", "native/init/ops.c" ],
+      "sources": [ "native/init/main.c", "native/init/plan.c", "native/init/ops.c", "native/init/resolve.c" ],
       "cflags": [ "-Os", "-Wall", "-Wextra", "-fstack-protector-strong", "-ffunction-sections", "-fdata-sections" ],
       # Static: no shared libraries mapped into every container's init and gofer, so the two
       # together stay well under a megabyte resident.

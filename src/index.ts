@@ -39,6 +39,6 @@ export { sandboxOOMScore, adjustSandboxOOMScore } from './container/oom-score';
 export type { CreateOptions, KillOptions, RunningContainer, ExitRecord } from './container/lifecycle';
 export { loadSpec, validateSpec, validateProcess, SpecError } from './oci/spec';
 export type { Spec, Process } from './oci/spec';
-export { buildLaunchPlan, buildExecPlan, encodePlan, describeFailure, resolveInRoot } from './container/launch-plan';
+export { buildLaunchPlan, buildExecPlan, encodePlan, describeFailure } from './container/launch-plan';
 export { runDemo } from './demo';
 export type { DemoOptions } from './demo';

@@ -16,12 +16,13 @@
  * Exec helper (started by `runcell exec`): see exec_helper() below.
  *
  * Init (pid 1 of the sandbox's pid namespace when there is a new one): runs the init steps of
- * the plan, waits at the start gate, clones the user's process (into a nested pid namespace
- * where the plan says so), reaps it, reports its status and exits with it.
+ * the plan (the root filesystem, through descriptors: resolve.c), clones the user's process
+ * early (into a nested pid namespace where the plan says so) and has it mount procfs in its
+ * turn, waits at the start gate, lets the user's process go, reaps it, reports its status and
+ * exits with it.
  *
- * The user's process runs the user steps (mount /proc, masks, rlimits, identity,
- * capabilities, ...) and execs; a failure is reported through a close-on-exec pipe, whose
- * EOF means execve succeeded.
+ * The user's process runs the user steps (rlimits, identity, capabilities, ...) and execs; a
+ * failure is reported through a close-on-exec pipe, whose EOF means execve succeeded.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -310,6 +311,105 @@ static pid_t start_process(unsigned long flags, int parent_fd, int *index, int *
   return child;
 }
 
+/* ---- the user's process, started early by the init ------------------------------------ */
+
+/* The init clones the user's process (i-user-clone) before the root filesystem is set up, in
+ * its pid namespace, and keeps it waiting: it runs the p- steps the init hands it (a procfs
+ * shows the pid namespace of the process that mounts it, so /proc is mounted by the process
+ * whose namespace it must show, in its place among the mounts), and at the start gate "go"
+ * (with the terminal attached, and the state for startContainer hooks) its u- steps. */
+static pid_t user_pid = -1;
+static int user_sock = -1;   /* the init's end of the socket to it */
+static int user_report = -1; /* its exec error pipe: EOF once execve succeeded */
+
+static void user_wait(int sock, int report) {
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  for (;;) {
+    int fd;
+    ssize_t n = recv_msg_fd(sock, hook_state, sizeof hook_state, &fd);
+    if (n <= 0) _exit(1); /* the init is gone: nobody will start us */
+    if (strncmp(hook_state, "step ", 5) == 0) {
+      int index = atoi(hook_state + 5);
+      int err = index >= 0 && index < plan.count && plan.ops[index].argv[0][0] == 'p' ? op_run(&plan.ops[index]) : EINVAL;
+      send_msg(sock, "%d", err);
+      continue;
+    }
+    if (strncmp(hook_state, "go", 2) == 0) {
+      size_t skip = n > 2 ? 3 : 2;
+      memmove(hook_state, hook_state + skip, n - skip + 1);
+      pty_slave = fd;
+      break;
+    }
+    if (fd >= 0) close(fd);
+  }
+  close(sock);
+  run_user(report);
+}
+
+/* i-user-clone FLAGS */
+static int spawn_user(unsigned long flags, int ctl) {
+  int sv[2], pipefd[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return errno;
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return errno;
+  pid_t child = clone_process(flags);
+  if (child < 0) return errno;
+  if (child == 0) {
+    close(ctl);
+    close(sv[0]);
+    close(pipefd[0]);
+    user_wait(sv[1], pipefd[1]);
+  }
+  close(sv[1]);
+  close(pipefd[1]);
+  user_pid = child;
+  user_sock = sv[0];
+  user_report = pipefd[0];
+  return 0;
+}
+
+/* A p- step, run by the user's process. */
+static int delegate(int index) {
+  if (user_sock < 0) return EINVAL;
+  char reply[32];
+  send_msg(user_sock, "step %d", index);
+  if (recv_msg(user_sock, reply, sizeof reply) <= 0) return ECHILD;
+  return atoi(reply);
+}
+
+/* Lets the user's process go; its pid with *err 0 once execve succeeded, or with the failed
+ * step's index and errno. */
+static pid_t release_user(int *index, int *err) {
+  *index = -1;
+  *err = 0;
+  size_t len = strlen(hook_state);
+  char *go = malloc(len + 4);
+  if (go == NULL) {
+    *err = ENOMEM;
+    return user_pid;
+  }
+  memcpy(go, "go ", 3);
+  memcpy(go + 3, hook_state, len + 1);
+  int sent = pty_slave >= 0 ? send_fd(user_sock, go, pty_slave) : (send(user_sock, go, len + 3, MSG_NOSIGNAL) < 0 ? errno : 0);
+  free(go);
+  if (pty_slave >= 0) close(pty_slave);
+  close(user_sock);
+  if (sent != 0) {
+    *err = sent;
+    return user_pid;
+  }
+  char report[64] = {0};
+  ssize_t n;
+  do {
+    n = read(user_report, report, sizeof report - 1);
+  } while (n < 0 && errno == EINTR);
+  close(user_report);
+  if (n > 0) {
+    *err = EIO;
+    sscanf(report, "%d %d", index, err);
+  }
+  return user_pid;
+}
+
 /* ---- init ------------------------------------------------------------------------------- */
 
 static void run_init(int ctl) {
@@ -319,9 +419,13 @@ static void run_init(int ctl) {
   if (recv_msg(ctl, msg, sizeof msg) <= 0 || strcmp(msg, "setup") != 0) _exit(1);
   for (int i = 0; i < plan.count; i++) {
     struct op *op = &plan.ops[i];
-    if (op->argv[0][0] != 'i' || strcmp(op->argv[0], "i-user-clone") == 0) continue;
+    if (op->argv[0][0] != 'i' && op->argv[0][0] != 'p') continue;
     int err;
-    if (strcmp(op->argv[0], "i-hooks") == 0) {
+    if (op->argv[0][0] == 'p') {
+      err = delegate(op->index);
+    } else if (strcmp(op->argv[0], "i-user-clone") == 0) {
+      err = spawn_user(strtoul(op->argv[1], NULL, 0), ctl);
+    } else if (strcmp(op->argv[0], "i-hooks") == 0) {
       /* The runtime's own hooks (prestart, createRuntime) run now, before pivot_root: wait
        * for the CLI to have run them; its answer carries the state for ours. */
       send_msg(ctl, "hooks");
@@ -349,13 +453,12 @@ static void run_init(int ctl) {
   size_t skip = got > 2 ? 3 : 2; /* "go" or "go <state>" */
   memmove(hook_state, hook_state + skip, got - skip + 1);
 
-  const char *user_clone = opt("i-user-clone", 1);
-  int index, err;
-  pid_t child = start_process(user_clone != NULL ? strtoul(user_clone, NULL, 0) : 0, ctl, &index, &err);
-  if (child < 0) {
-    send_msg(ctl, "start-error -1 %d", err);
+  if (user_pid < 0) {
+    send_msg(ctl, "start-error -1 %d", EINVAL);
     _exit(1);
   }
+  int index, err;
+  pid_t child = release_user(&index, &err);
   if (err != 0) send_msg(ctl, "start-error %d %d", index, err);
   else send_msg(ctl, "started %d", child);
   /* Nothing left to do but wait and reap: keep no privilege that could be turned against the
@@ -512,13 +615,6 @@ static int gofer(int plan_fd, int report_fd) {
   if (uid_map != NULL || gid_map != NULL) {
     char path[64];
     int err = 0;
-    const char *setgroups = opt("g-setgroups", 1);
-    if (setgroups != NULL) {
-      snprintf(path, sizeof path, "/proc/%d/setgroups", init);
-      int fd = open(path, O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || write(fd, setgroups, strlen(setgroups)) < 0) err = errno;
-      if (fd >= 0) close(fd);
-    }
     const char *maps[2][2] = {{"uid_map", uid_map}, {"gid_map", gid_map}};
     for (int i = 0; i < 2 && err == 0; i++) {
       if (maps[i][1] == NULL) continue;

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "ops.h"
+#include "resolve.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,8 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <grp.h>
+#include <dirent.h>
+#include <sys/sendfile.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -35,22 +40,38 @@ static unsigned long number(const char *s) { return strtoul(s, NULL, 0); }
 static uint64_t number64(const char *s) { return strtoull(s, NULL, 0); }
 static int fail(void) { return errno != 0 ? errno : EIO; }
 
-/* mkdir -p: every missing component, EEXIST is fine. */
-static int mkdir_all(const char *path, mode_t mode) {
-  char buf[4096];
-  size_t len = strlen(path);
-  if (len >= sizeof buf) return ENAMETOOLONG;
-  memcpy(buf, path, len + 1);
-  for (char *p = buf + 1; ; p++) {
-    if (*p == '/' || *p == '\0') {
-      char saved = *p;
-      *p = '\0';
-      if (mkdir(buf, mode) != 0 && errno != EEXIST) return fail();
-      *p = saved;
-      if (saved == '\0') return 0;
-    }
-  }
+static int write_file(const char *path, const char *content) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return fail();
+  size_t len = strlen(content);
+  ssize_t n = write(fd, content, len);
+  int err = n < 0 ? fail() : ((size_t)n != len ? EIO : 0);
+  close(fd);
+  return err;
 }
+
+/* The mount API (Linux 5.2; mount_setattr 5.12), as raw system calls: glibc has wrappers only
+ * since 2.36. Its constants and struct mount_attr come from <sys/mount.h>. */
+static int clone_tree(int dirfd, const char *path, unsigned flags) {
+  return (int)syscall(SYS_open_tree, dirfd, path, flags);
+}
+static int attach_tree(int from, int to) {
+  return (int)syscall(SYS_move_mount, from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+static int set_mount_attr(int fd, unsigned flags, uint64_t set, uint64_t clr, uint64_t propagation, int userns) {
+  struct mount_attr attr = {set, clr, propagation, userns < 0 ? 0 : (uint64_t)userns};
+  return (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | flags, &attr, sizeof attr);
+}
+
+/* "/proc/self/fd/N": how mount(2) is pointed at a descriptor. Before pivot_root this is the
+ * host's procfs, which shows every process of this machine. */
+static const char *fd_path(int fd, char buf[32]) {
+  snprintf(buf, 32, "/proc/self/fd/%d", fd);
+  return buf;
+}
+
+/* Runs `err = expr` with `fd` open, closes it, returns err. */
+#define WITH_FD(fd, expr) ({ int err_ = (expr); if ((fd) >= 0) close(fd); err_; })
 
 /* A read-only bind remount keeps the flags the mount already has (the kernel refuses to drop
  * locked ones such as nosuid in a user namespace). */
@@ -67,50 +88,363 @@ static int remount_ro(const char *target, unsigned long extra) {
   return mount(NULL, target, NULL, flags, NULL) == 0 ? 0 : fail();
 }
 
-/* maskedPaths: a directory is covered by an empty read-only tmpfs, anything else by /dev/null.
- * A path that does not exist needs no mask. */
-static int mask_path(const char *path) {
-  struct stat st;
-  if (stat(path, &st) != 0) return errno == ENOENT ? 0 : fail();
-  if (S_ISDIR(st.st_mode)) {
-    return mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k") == 0 ? 0 : fail();
+/* mount(2) onto a path of the container, resolved inside its root. */
+static int mount_in_root(const char *source, const char *target, const char *type, unsigned long flags, const char *data) {
+  int fd = resolve(target, 0);
+  if (fd < 0) return -fd;
+  char path[32];
+  return WITH_FD(fd, mount(source, fd_path(fd, path), type, flags, data) == 0 ? 0 : fail());
+}
+
+/* A file to mount a file on, created in its resolved parent (never through a symlink). */
+static int create_file_in_root(const char *path) {
+  char name[256];
+  int parent = parent_in_root(path, name, 1);
+  if (parent < 0) return -parent;
+  int fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  int err = fd >= 0 || errno == EEXIST ? 0 : fail();
+  if (fd >= 0) close(fd);
+  close(parent);
+  return err;
+}
+
+/* The user namespace of the next id-mapped bind (i-idmap-userns, then i-bind ... idmap|ridmap). */
+static int idmap_userns = -1;
+
+/* idmap-userns UID_MAP GID_MAP: a user namespace with these maps, for MOUNT_ATTR_IDMAP: a child
+ * is cloned into a new one, its maps written, the namespace opened, and the child killed. */
+static int make_idmap_userns(const char *uid_map, const char *gid_map) {
+  int pidfd = -1;
+  pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_PIDFD | SIGCHLD, NULL, &pidfd, NULL, NULL);
+  if (pid < 0) return fail();
+  if (pid == 0) {
+    for (;;) pause();
   }
-  return mount("/dev/null", path, NULL, MS_BIND, NULL) == 0 ? 0 : fail();
+  /* The init may be in a pid namespace of its own while /proc is still the host's: the child
+   * is named there by the pid the host's procfs shows for its pidfd. */
+  int err = 0;
+  char path[64], info[512];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read(fd, info, sizeof info - 1);
+  if (n < 0) err = fail();
+  if (fd >= 0) close(fd);
+  char *line = n < 0 ? NULL : (info[n] = '\0', strstr(info, "\nPid:"));
+  long host_pid = line == NULL ? -1 : strtol(line + 5, NULL, 10);
+  if (err == 0 && host_pid <= 0) err = ESRCH;
+  const char *maps[2][2] = {{"uid_map", uid_map}, {"gid_map", gid_map}};
+  for (int i = 0; i < 2 && err == 0; i++) {
+    snprintf(path, sizeof path, "/proc/%ld/%s", host_pid, maps[i][0]);
+    err = write_file(path, maps[i][1]);
+  }
+  if (err == 0) {
+    snprintf(path, sizeof path, "/proc/%ld/ns/user", host_pid);
+    if (idmap_userns >= 0) close(idmap_userns);
+    idmap_userns = open(path, O_RDONLY | O_CLOEXEC);
+    if (idmap_userns < 0) err = fail();
+  }
+  kill(pid, SIGKILL);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+  if (pidfd >= 0) close(pidfd);
+  return err;
 }
 
-/* readonlyPaths: bound onto itself and remounted read-only; a missing path needs nothing. */
-static int readonly_path(const char *path) {
+/* bind WHERE SOURCE TARGET RECURSIVE SET CLEAR RSET RCLEAR IDMAP [PROPAGATION...]: SOURCE is a host
+ * path (WHERE "host", chosen by the bundle's author) or a path inside the container's root
+ * ("root"). Its tree is cloned (open_tree), given its attributes while still detached (SET and
+ * CLEAR on its top mount, RSET and RCLEAR on every mount of it: MOUNT_ATTR_* bits), the mount
+ * point is made of its kind (a directory, or a file for a file), and the clone is moved onto
+ * TARGET resolved inside the root; then the propagation flags (MS_*) are applied to it. */
+static int bind_mount(int argc, char **a) {
+  if (argc < 10) return EINVAL;
+  unsigned recursive = number(a[4]) ? AT_RECURSIVE : 0;
+  int tree;
+  if (strcmp(a[1], "root") == 0) {
+    int source = resolve(a[2], 0);
+    if (source < 0) return -source;
+    tree = clone_tree(source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | recursive);
+    int err = errno;
+    close(source);
+    errno = err;
+  } else {
+    tree = clone_tree(AT_FDCWD, a[2], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive);
+  }
+  if (tree < 0) return fail();
+  int err = 0;
   struct stat st;
-  if (stat(path, &st) != 0) return errno == ENOENT ? 0 : fail();
-  if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) != 0) return fail();
-  return remount_ro(path, MS_REC);
+  uint64_t set = number64(a[5]), clear = number64(a[6]), rset = number64(a[7]), rclear = number64(a[8]);
+  if (fstat(tree, &st) != 0) err = fail();
+  if (err == 0 && (set | clear) != 0 && set_mount_attr(tree, 0, set, clear, 0, -1) != 0) err = fail();
+  if (err == 0 && (rset | rclear) != 0 && set_mount_attr(tree, AT_RECURSIVE, rset, rclear, 0, -1) != 0) err = fail();
+  /* An id-mapped bind: the tree takes the user namespace i-idmap-userns made, top mount only
+   * ("idmap") or every mount ("ridmap"). */
+  int idmap = strcmp(a[9], "ridmap") == 0 ? AT_RECURSIVE : strcmp(a[9], "idmap") == 0 ? 0 : -1;
+  if (err == 0 && idmap >= 0 && idmap_userns < 0) err = EBADF;
+  if (err == 0 && idmap >= 0 && set_mount_attr(tree, (unsigned)idmap, MOUNT_ATTR_IDMAP, 0, 0, idmap_userns) != 0) err = fail();
+  if (idmap >= 0 && idmap_userns >= 0) {
+    close(idmap_userns);
+    idmap_userns = -1;
+  }
+  if (err == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      int dir = mkdir_in_root(a[3], 0755);
+      if (dir < 0) err = -dir;
+      else close(dir);
+    } else {
+      err = create_file_in_root(a[3]);
+    }
+  }
+  if (err == 0) {
+    int target = resolve(a[3], 0);
+    if (target < 0) err = -target;
+    else err = WITH_FD(target, attach_tree(tree, target) == 0 ? 0 : fail());
+  }
+  char path[32];
+  for (int i = 10; err == 0 && i < argc; i++) {
+    if (mount(NULL, fd_path(tree, path), NULL, number(a[i]), NULL) != 0) err = fail();
+  }
+  close(tree);
+  return err;
 }
 
-static int write_file(const char *path, const char *content) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return fail();
-  size_t len = strlen(content);
-  ssize_t n = write(fd, content, len);
-  int err = n < 0 ? fail() : ((size_t)n != len ? EIO : 0);
+/* setattr TARGET SET CLEAR RECURSIVE: set_mount_attr(2) on the mount at TARGET. */
+static int setattr_in_root(char **a) {
+  int fd = resolve(a[1], 0);
+  if (fd < 0) return -fd;
+  return WITH_FD(fd, set_mount_attr(fd, number(a[4]) ? AT_RECURSIVE : 0, number64(a[2]), number64(a[3]), 0, -1) == 0 ? 0 : fail());
+}
+
+/* mknod PATH MODE MAJOR MINOR UID GID: the node is made in its resolved parent (mknodat never
+ * follows a last symlink), then opened without following and checked to be the node asked for
+ * before its owner and mode are set through the descriptor: a name that already exists is
+ * kept only if it is that very device. */
+static int make_device(char **a) {
+  mode_t mode = (mode_t)number(a[2]);
+  dev_t dev = makedev(number(a[3]), number(a[4]));
+  char name[256];
+  int parent = parent_in_root(a[1], name, 1);
+  if (parent < 0) return -parent;
+  int err = 0;
+  if (mknodat(parent, name, mode, dev) != 0 && errno != EEXIST) err = fail();
+  int fd = err == 0 ? openat(parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC) : -1;
+  if (err == 0 && fd < 0) err = fail();
+  close(parent);
+  struct stat st;
+  if (err == 0 && fstat(fd, &st) != 0) err = fail();
+  if (err == 0 && ((st.st_mode & S_IFMT) != (mode & S_IFMT) || ((S_ISCHR(mode) || S_ISBLK(mode)) && st.st_rdev != dev))) err = EEXIST;
+  if (err == 0 && fchownat(fd, "", (uid_t)number(a[5]), (gid_t)number(a[6]), AT_EMPTY_PATH) != 0) err = fail();
+  char path[32];
+  if (err == 0 && chmod(fd_path(fd, path), mode & 07777) != 0) err = fail();
+  if (fd >= 0) close(fd);
+  return err;
+}
+
+/* symlink TARGET PATH: the link is made in PATH's resolved parent; one that exists is kept. */
+static int make_symlink(const char *target, const char *path) {
+  char name[256];
+  int parent = parent_in_root(path, name, 0);
+  if (parent < 0) return -parent;
+  return WITH_FD(parent, symlinkat(target, parent, name) == 0 || errno == EEXIST ? 0 : fail());
+}
+
+/* no-symlink PATH: ELOOP if PATH's last component is a symlink (it may not exist). */
+static int refuse_symlink(const char *path) {
+  int fd = resolve(path, O_NOFOLLOW);
+  if (fd == -ENOENT) return 0;
+  if (fd < 0) return -fd;
+  struct stat st;
+  return WITH_FD(fd, fstat(fd, &st) != 0 ? fail() : S_ISLNK(st.st_mode) ? ELOOP : 0);
+}
+
+/* maskedPaths: a directory is covered by an empty read-only tmpfs, anything else by the
+ * container's /dev/null, which must be the null device itself (character 1:3, checked on the
+ * very descriptor that is bound): an image's /dev/null may be a symlink to anything, a
+ * /proc/sys file for one (CVE-2025-31133). ENODEV when it is not. A missing path needs no mask. */
+static int mask_path(const char *path) {
+  int fd = resolve(path, 0);
+  if (fd == -ENOENT) return 0;
+  if (fd < 0) return -fd;
+  struct stat st;
+  if (fstat(fd, &st) != 0) return WITH_FD(fd, fail());
+  char buf[32];
+  if (S_ISDIR(st.st_mode)) return WITH_FD(fd, mount("tmpfs", fd_path(fd, buf), "tmpfs", MS_RDONLY, "size=0k") == 0 ? 0 : fail());
+  int null = resolve("/dev/null", 0);
+  if (null < 0) return WITH_FD(fd, -null);
+  int err = 0;
+  if (fstat(null, &st) != 0) err = fail();
+  else if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) err = ENODEV;
+  int tree = err == 0 ? clone_tree(null, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH) : -1;
+  if (err == 0 && tree < 0) err = fail();
+  if (err == 0 && attach_tree(tree, fd) != 0) err = fail();
+  if (tree >= 0) close(tree);
+  close(null);
   close(fd);
   return err;
 }
 
+/* readonlyPaths: the tree at the path, cloned, made read-only while detached (every mount of
+ * it, and only that attribute: locked ones stay), and moved over itself. Missing: nothing. */
+static int readonly_path(const char *path) {
+  int fd = resolve(path, 0);
+  if (fd == -ENOENT) return 0;
+  if (fd < 0) return -fd;
+  int tree = clone_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+  int err = tree < 0 ? fail() : 0;
+  if (err == 0 && set_mount_attr(tree, AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0, 0, -1) != 0) err = fail();
+  if (err == 0 && attach_tree(tree, fd) != 0) err = fail();
+  if (tree >= 0) close(tree);
+  close(fd);
+  return err;
+}
+
+/* propagate TARGET FLAGS: the propagation (MS_SHARED, ...) of the mount at TARGET. */
+static int propagate_in_root(const char *target, unsigned long flags) {
+  int fd = resolve(target, 0);
+  if (fd < 0) return -fd;
+  char path[32];
+  return WITH_FD(fd, mount(NULL, fd_path(fd, path), NULL, flags, NULL) == 0 ? 0 : fail());
+}
+
+/* Copies the entries of directory `src` into directory `dst`, recursively: regular files,
+ * directories, symlinks (as links) and special files, with their owner, mode and times. Every
+ * name is opened relative to its verified parent without following symlinks. */
+static int copy_tree(int src, int dst, int depth) {
+  if (depth > 128) return ELOOP;
+  int dup_src = fcntl(src, F_DUPFD_CLOEXEC, 0);
+  DIR *dir = dup_src < 0 ? NULL : fdopendir(dup_src);
+  if (dir == NULL) {
+    int err = fail();
+    if (dup_src >= 0) close(dup_src);
+    return err;
+  }
+  int err = 0;
+  struct dirent *entry;
+  while (err == 0 && (errno = 0, entry = readdir(dir)) != NULL) {
+    const char *name = entry->d_name;
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+    struct stat st;
+    if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      err = fail();
+      break;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (mkdirat(dst, name, 0700) != 0) err = fail();
+      int from = err == 0 ? openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+      int to = err == 0 ? openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+      if (err == 0 && (from < 0 || to < 0)) err = fail();
+      if (err == 0) err = copy_tree(from, to, depth + 1);
+      if (from >= 0) close(from);
+      if (to >= 0) close(to);
+    } else if (S_ISREG(st.st_mode)) {
+      int from = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      int to = from < 0 ? -1 : openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (from < 0 || to < 0) err = fail();
+      for (off_t left = st.st_size; err == 0 && left > 0;) {
+        ssize_t n = sendfile(to, from, NULL, left > (1 << 30) ? (1 << 30) : (size_t)left);
+        if (n < 0) err = fail();
+        else if (n == 0) break; /* the file shrank */
+        else left -= n;
+      }
+      if (from >= 0) close(from);
+      if (to >= 0) close(to);
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[4096];
+      ssize_t n = readlinkat(src, name, target, sizeof target - 1);
+      if (n < 0) err = fail();
+      else {
+        target[n] = '\0';
+        if (symlinkat(target, dst, name) != 0) err = fail();
+      }
+    } else if (mknodat(dst, name, st.st_mode, st.st_rdev) != 0) {
+      err = fail();
+    }
+    if (err == 0 && fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) err = fail();
+    /* After the owner: chown clears the set-id bits. */
+    if (err == 0 && !S_ISLNK(st.st_mode) && fchmodat(dst, name, st.st_mode & 07777, 0) != 0) err = fail();
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    if (err == 0 && utimensat(dst, name, times, AT_SYMLINK_NOFOLLOW) != 0) err = fail();
+  }
+  if (err == 0 && errno != 0) err = errno;
+  closedir(dir);
+  return err;
+}
+
+/* tmpcopyup PATH SOURCE ATTRS DATA: a new tmpfs over PATH holding a copy of what PATH held (runc's
+ * and crun's "tmpcopyup", what `podman run --read-only` asks for /tmp and /run). The tmpfs is
+ * made detached (fsopen, fsconfig with each DATA option, fsmount), filled, given its mount
+ * attributes (ATTRS: MOUNT_ATTR_*; read-only only after the copy), and moved over PATH. */
+static int tmpfs_copyup(char **a) {
+  int dest = resolve(a[1], O_DIRECTORY);
+  if (dest < 0) return -dest;
+  uint64_t attrs = number64(a[3]);
+  int err = 0, fs = -1, mnt = -1, from = -1;
+  fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+  if (fs < 0) err = fail();
+  char data[4096];
+  snprintf(data, sizeof data, "%s", a[4]);
+  if (err == 0 && a[2][0] != '\0' && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", a[2], 0) != 0) err = fail();
+  for (char *save = NULL, *option = strtok_r(data, ",", &save); err == 0 && option != NULL; option = strtok_r(NULL, ",", &save)) {
+    char *value = strchr(option, '=');
+    if (value != NULL) *value++ = '\0';
+    if (syscall(SYS_fsconfig, fs, value != NULL ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, option, value, 0) != 0) err = fail();
+  }
+  if (err == 0 && syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) err = fail();
+  if (err == 0 && (mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, (unsigned)(attrs & ~(uint64_t)MOUNT_ATTR_RDONLY))) < 0) err = fail();
+  if (err == 0 && (from = openat(dest, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) err = fail();
+  if (err == 0) err = copy_tree(from, mnt, 0);
+  struct stat st;
+  char path[32];
+  /* The tmpfs's root takes the directory's owner and mode, as runc does. */
+  if (err == 0 && fstat(from, &st) != 0) err = fail();
+  if (err == 0 && fchownat(mnt, "", st.st_uid, st.st_gid, AT_EMPTY_PATH) != 0) err = fail();
+  if (err == 0 && chmod(fd_path(mnt, path), st.st_mode & 07777) != 0) err = fail();
+  if (err == 0 && (attrs & MOUNT_ATTR_RDONLY) && set_mount_attr(mnt, 0, MOUNT_ATTR_RDONLY, 0, 0, -1) != 0) err = fail();
+  if (err == 0 && attach_tree(mnt, dest) != 0) err = fail();
+  if (from >= 0) close(from);
+  if (mnt >= 0) close(mnt);
+  if (fs >= 0) close(fs);
+  close(dest);
+  return err;
+}
+
+/* chdir PATH: PATH resolved inside the process's root ("/"), then fchdir. */
+static int chdir_in_root(const char *path) {
+  int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return fail();
+  int fd = resolve_in(root, path, O_DIRECTORY);
+  close(root);
+  if (fd < 0) return -fd;
+  return WITH_FD(fd, fchdir(fd) == 0 ? 0 : fail());
+}
+
+
 /* pivot_root(".", "."): the old root ends up stacked under the new one and is detached at
  * once, so no path to the host's filesystem stays reachable. */
-static int pivot_root_to(const char *newroot) {
-  if (chdir(newroot) != 0) return fail();
+static int pivot_root_to(void) {
+  if (fchdir(root_fd) != 0) return fail();
   if (syscall(SYS_pivot_root, ".", ".") != 0) return fail();
   if (umount2(".", MNT_DETACH) != 0) return fail();
-  return chdir("/") == 0 ? 0 : fail();
+  if (chdir("/") != 0) return fail();
+  close(root_fd); /* the root is "/" now */
+  root_fd = -1;
+  return 0;
 }
 
 /* The fallback where pivot_root cannot work (a ramfs root): move the new root over "/". */
 static int move_root_to(const char *newroot) {
-  if (chdir(newroot) != 0) return fail();
+  if (fchdir(root_fd) != 0) return fail();
   if (mount(newroot, "/", NULL, MS_MOVE, NULL) != 0) return fail();
   if (chroot(".") != 0) return fail();
   return chdir("/") == 0 ? 0 : fail();
+}
+
+/* Without a mount namespace of its own (the caller's is shared): chroot to the root. */
+static int chroot_to_root(void) {
+  if (fchdir(root_fd) != 0 || chroot(".") != 0 || chdir("/") != 0) return fail();
+  close(root_fd);
+  root_fd = -1;
+  return 0;
 }
 
 /* The first of the candidate paths that is an executable regular file. */
@@ -210,27 +544,28 @@ int op_run(struct op *op) {
   char **a = op->argv;
   const char *name = a[0] + 2; /* past the phase prefix */
   errno = 0;
-  if (strcmp(name, "mount") == 0) {
+  if (strcmp(name, "mount-path") == 0) {
     return mount(nullable(a[1]), a[2], nullable(a[3]), number(a[4]), nullable(a[5])) == 0 ? 0 : fail();
   }
+  if (strcmp(name, "open-root") == 0) {
+    if (root_fd >= 0) close(root_fd);
+    root_fd = open(a[1], O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return root_fd >= 0 ? 0 : fail();
+  }
+  if (strcmp(name, "mount") == 0) return mount_in_root(nullable(a[1]), a[2], nullable(a[3]), number(a[4]), nullable(a[5]));
+  if (strcmp(name, "bind") == 0) return bind_mount(op->argc, a);
+  if (strcmp(name, "setattr") == 0) return setattr_in_root(a);
+  if (strcmp(name, "idmap-userns") == 0) return make_idmap_userns(a[1], a[2]);
+  if (strcmp(name, "propagate") == 0) return propagate_in_root(a[1], number(a[2]));
+  if (strcmp(name, "tmpcopyup") == 0) return tmpfs_copyup(a);
   if (strcmp(name, "remount-ro") == 0) return remount_ro(a[1], number(a[2]));
-  if (strcmp(name, "mkdir") == 0) return mkdir_all(a[1], (mode_t)number(a[2]));
-  if (strcmp(name, "touch") == 0) {
-    int fd = open(a[1], O_WRONLY | O_CREAT | O_CLOEXEC, (mode_t)number(a[2]));
-    if (fd < 0) return fail();
-    close(fd);
-    return 0;
+  if (strcmp(name, "mkdirs") == 0) {
+    int fd = mkdir_in_root(a[1], (mode_t)number(a[2]));
+    return fd < 0 ? -fd : WITH_FD(fd, 0);
   }
-  if (strcmp(name, "mknod") == 0) {
-    if (mknod(a[1], (mode_t)number(a[2]), makedev(number(a[3]), number(a[4]))) != 0 && errno != EEXIST) return fail();
-    return 0;
-  }
-  if (strcmp(name, "chown") == 0) return chown(a[1], (uid_t)number(a[2]), (gid_t)number(a[3])) == 0 ? 0 : fail();
-  if (strcmp(name, "chmod") == 0) return chmod(a[1], (mode_t)number(a[2])) == 0 ? 0 : fail();
-  if (strcmp(name, "symlink") == 0) {
-    if (symlink(a[1], a[2]) != 0 && errno != EEXIST) return fail();
-    return 0;
-  }
+  if (strcmp(name, "mknod") == 0) return make_device(a);
+  if (strcmp(name, "symlink") == 0) return make_symlink(a[1], a[2]);
+  if (strcmp(name, "no-symlink") == 0) return refuse_symlink(a[1]);
   if (strcmp(name, "mask") == 0) return mask_path(a[1]);
   if (strcmp(name, "readonly") == 0) return readonly_path(a[1]);
   if (strcmp(name, "write") == 0) return write_file(a[1], a[2]);
@@ -250,9 +585,10 @@ int op_run(struct op *op) {
   if (strcmp(name, "unshare") == 0) return unshare((int)number(a[1])) == 0 ? 0 : fail();
   if (strcmp(name, "sethostname") == 0) return sethostname(a[1], strlen(a[1])) == 0 ? 0 : fail();
   if (strcmp(name, "setdomainname") == 0) return setdomainname(a[1], strlen(a[1])) == 0 ? 0 : fail();
-  if (strcmp(name, "pivot-root") == 0) return pivot_root_to(a[1]);
+  if (strcmp(name, "pivot-root") == 0) return pivot_root_to();
   if (strcmp(name, "move-root") == 0) return move_root_to(a[1]);
-  if (strcmp(name, "chdir") == 0) return chdir(a[1]) == 0 ? 0 : fail();
+  if (strcmp(name, "chroot") == 0) return chroot_to_root();
+  if (strcmp(name, "chdir") == 0) return chdir_in_root(a[1]);
   if (strcmp(name, "find-exec") == 0) {
     char found[4096];
     return find_executable(op->argc, a, found, sizeof found);

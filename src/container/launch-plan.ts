@@ -4,12 +4,15 @@
 // that fails, which describeFailure() turns into `mount "proc" on "/proc": EPERM (...)`.
 //
 // Phases, by the first letter of each op: g (the gofer, host side), i (the init, before the
-// start gate), u (the user's process, after the gate, in its own pid namespace if nested).
+// start gate), p (the user's process before the gate, at the init's request: it is started
+// early, see i-user-clone), u (the user's process, after the gate, in its own pid namespace
+// if nested).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { log } from '../log';
 import { ErrnoError } from '../sys/errno';
-import { SpecError, type Mount, type Process, type Spec } from '../oci/spec';
+import { SpecError, type Process, type Spec } from '../oci/spec';
+import { afterPivotOps, rootfsOps } from './rootfs-plan';
 import { compileSeccomp, type SeccompProfile } from './seccomp';
 import { hookArgs, hooksOf } from './hooks';
 
@@ -18,12 +21,12 @@ export interface PlanOp {
   args: string[];
   /** What the step does, for error messages: `mount "proc" on "/proc"`. */
   description: string;
+  /** What an errno means for this step, where the errno alone would not say (`ENODEV`: ...). */
+  hints?: Record<string, string>;
 }
 
 export interface LaunchPlan {
   ops: PlanOp[];
-  /** The user's process gets a pid namespace of its own, nested in the sandbox's. */
-  nestedPidNamespace: boolean;
 }
 
 export interface PlanFiles {
@@ -73,28 +76,6 @@ const CLONE = {
   user: 0x10000000, pid: 0x20000000, network: 0x40000000, time: 0x00000080,
 } as const;
 
-const MS = {
-  RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, SYNCHRONOUS: 16, REMOUNT: 32, MANDLOCK: 64, DIRSYNC: 128,
-  NOATIME: 1024, NODIRATIME: 2048, BIND: 4096, MOVE: 8192, REC: 16384, UNBINDABLE: 1 << 17,
-  PRIVATE: 1 << 18, SLAVE: 1 << 19, SHARED: 1 << 20, RELATIME: 1 << 21, STRICTATIME: 1 << 24,
-} as const;
-
-// mount(8) option words: [flags to set, flags to clear].
-const MOUNT_FLAGS: Record<string, [number, number]> = {
-  ro: [MS.RDONLY, 0], rw: [0, MS.RDONLY], nosuid: [MS.NOSUID, 0], suid: [0, MS.NOSUID],
-  nodev: [MS.NODEV, 0], dev: [0, MS.NODEV], noexec: [MS.NOEXEC, 0], exec: [0, MS.NOEXEC],
-  sync: [MS.SYNCHRONOUS, 0], async: [0, MS.SYNCHRONOUS], dirsync: [MS.DIRSYNC, 0], remount: [MS.REMOUNT, 0],
-  mand: [MS.MANDLOCK, 0], nomand: [0, MS.MANDLOCK], noatime: [MS.NOATIME, 0], atime: [0, MS.NOATIME],
-  nodiratime: [MS.NODIRATIME, 0], diratime: [0, MS.NODIRATIME], relatime: [MS.RELATIME, 0], norelatime: [0, MS.RELATIME],
-  strictatime: [MS.STRICTATIME, 0], nostrictatime: [0, MS.STRICTATIME],
-  bind: [MS.BIND, 0], rbind: [MS.BIND | MS.REC, 0], defaults: [0, 0],
-};
-
-const PROPAGATION: Record<string, number> = {
-  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, shared: MS.SHARED, rshared: MS.SHARED | MS.REC,
-  slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
-};
-
 const RLIMITS: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
   RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12,
@@ -109,17 +90,6 @@ export const CAPABILITIES = [
   'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP',
   'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
   'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
-];
-
-// The devices every container gets (runc's defaults), and the links /dev is expected to have.
-const DEFAULT_DEVICES = [
-  { path: '/dev/null', major: 1, minor: 3 }, { path: '/dev/zero', major: 1, minor: 5 },
-  { path: '/dev/full', major: 1, minor: 7 }, { path: '/dev/random', major: 1, minor: 8 },
-  { path: '/dev/urandom', major: 1, minor: 9 }, { path: '/dev/tty', major: 5, minor: 0 },
-];
-const DEV_SYMLINKS: Array<[string, string]> = [
-  ['/proc/self/fd', '/dev/fd'], ['/proc/self/fd/0', '/dev/stdin'], ['/proc/self/fd/1', '/dev/stdout'],
-  ['/proc/self/fd/2', '/dev/stderr'], ['/proc/kcore', '/dev/core'],
 ];
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -138,8 +108,20 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   }
   const namespaces = new Map((spec.linux?.namespaces ?? []).map((ns) => [ns.type, ns.path]));
   if (namespaces.has('time')) throw new SpecError('config.json: config.linux.namespaces: time namespaces are not supported');
-  if (!namespaces.has('mount') || namespaces.get('mount') !== undefined) {
-    throw new SpecError('config.json: config.linux.namespaces: runcell needs a new mount namespace for the root filesystem');
+  // No mount namespace entry: the container shares the caller's, so it gets no mounts of its
+  // own (runc would make them, and set "/" rslave, in the host's namespace: they would outlive
+  // the container there), only a chroot to its root filesystem.
+  const sharedMountNs = !namespaces.has('mount');
+  if (sharedMountNs) {
+    const needs = (what: string, present: boolean) => {
+      if (present) throw new SpecError(`config.json: ${what}: needs a mount namespace of the container's own (config.linux.namespaces has no "mount" entry)`);
+    };
+    needs('config.mounts', (spec.mounts ?? []).length > 0);
+    needs('config.linux.maskedPaths', (spec.linux?.maskedPaths ?? []).length > 0);
+    needs('config.linux.readonlyPaths', (spec.linux?.readonlyPaths ?? []).length > 0);
+    needs('config.linux.devices', (spec.linux?.devices ?? []).length > 0);
+    needs('config.linux.rootfsPropagation', spec.linux?.rootfsPropagation !== undefined);
+    needs('config.root.readonly', spec.root.readonly === true);
   }
   const newUserNs = namespaces.has('user') && namespaces.get('user') === undefined;
   const newPidNs = namespaces.has('pid') && namespaces.get('pid') === undefined;
@@ -167,7 +149,9 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   }
 
   // The init: namespaces (a joined user namespace first: it grants the rights for the rest).
-  const joinOrder = ['user', 'ipc', 'uts', 'network', 'cgroup'] as const;
+  // A mount namespace joined by path gets the same root filesystem set-up as a new one, as
+  // with runc: the root is bound and pivoted to there.
+  const joinOrder = ['user', 'ipc', 'uts', 'network', 'cgroup', 'mount'] as const;
   for (const type of joinOrder) {
     const nsPath = namespaces.get(type);
     if (namespaces.has(type) && nsPath !== undefined) add('i-setns', [nsPath, CLONE[type]], `join the ${type} namespace "${nsPath}"`);
@@ -182,8 +166,8 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     if (pidPath !== undefined) add('i-setns', [pidPath, CLONE.pid], `join the pid namespace "${pidPath}"`);
     add('i-close', [sandbox.pid, sandbox.ipc, sandbox.uts, sandbox.network], 'close the sandbox\'s namespaces');
   }
-  let unshare = CLONE.mount;
-  for (const type of ['ipc', 'uts', 'network', 'cgroup'] as const) {
+  let unshare = 0;
+  for (const type of ['mount', 'ipc', 'uts', 'network', 'cgroup'] as const) {
     if (namespaces.has(type) && namespaces.get(type) === undefined) unshare |= CLONE[type];
   }
   if (namespaces.has('user')) {
@@ -194,42 +178,17 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   }
   add('i-unshare', [unshare], 'create the namespaces');
 
-  // The root filesystem.
-  const propagation = PROPAGATION[spec.linux?.rootfsPropagation ?? 'rprivate'];
-  add('i-mount', ['', '/', '', propagation | MS.REC, ''], `make the propagation of "/" ${spec.linux?.rootfsPropagation ?? 'rprivate'}`);
-  add('i-mount', [rootfs, rootfs, '', MS.BIND | MS.REC, ''], `bind the root filesystem "${rootfs}"`);
-  const deferred: PlanOp[] = [];
-  const devIsBound = (spec.mounts ?? []).some((m) => normalize(m.destination) === '/dev' && isBind(m));
-  for (const mount of spec.mounts ?? []) {
-    const destination = resolveInRoot(rootfs, mount.destination);
-    // /proc must be mounted from inside the user's pid namespace to show it, so mounts on or
-    // under /proc wait for the user's process; their mount points are made now, while the
-    // root may still be written.
-    if (mount.type === 'proc' || destination === '/proc' || destination.startsWith('/proc/')) {
-      add('i-mkdir', [rootfs + destination, 0o755], `create the mount point "${destination}"`);
-      deferred.push(...mountOps('u', mount, destination, '', options.bundle));
-      continue;
-    }
-    ops.push(...mountPointOps(mount, rootfs + destination, destination, options.bundle));
-    ops.push(...mountOps('i', mount, destination, rootfs, options.bundle));
-  }
-  if (!devIsBound) {
-    for (const device of [...DEFAULT_DEVICES.map((d) => ({ ...d, type: 'c', fileMode: 0o666, uid: 0, gid: 0 })), ...(spec.linux?.devices ?? [])]) {
-      const target = rootfs + resolveInRoot(rootfs, device.path);
-      if (newUserNs) {
-        // mknod is not allowed in a user namespace: bind the host's node instead.
-        add('i-touch', [target, 0o644], `create "${device.path}"`);
-        add('i-mount', [device.path, target, '', MS.BIND, ''], `bind the device "${device.path}"`);
-        continue;
-      }
-      const typeBits = device.type === 'b' ? 0o060000 : device.type === 'p' ? 0o010000 : 0o020000;
-      add('i-mknod', [target, typeBits | ((device.fileMode ?? 0o666) & 0o7777), device.major ?? 0, device.minor ?? 0], `create the device "${device.path}"`);
-      add('i-chmod', [target, (device.fileMode ?? 0o666) & 0o7777], `set the mode of "${device.path}"`);
-      add('i-chown', [target, device.uid ?? 0, device.gid ?? 0], `set the owner of "${device.path}"`);
-    }
-    for (const [target, link] of DEV_SYMLINKS) add('i-symlink', [target, rootfs + link], `link "${link}" to "${target}"`);
-    const hasPts = (spec.mounts ?? []).some((m) => normalize(m.destination) === '/dev/pts');
-    if (hasPts) add('i-symlink', ['pts/ptmx', `${rootfs}/dev/ptmx`], 'link "/dev/ptmx" to "pts/ptmx"');
+  // The root filesystem, in the init's new mount namespace. The user's process is started
+  // first (and waits for the start gate): it mounts the procfs of config.mounts, in their
+  // order, since a procfs shows the pid namespace of its mounter, and the user's own nested
+  // one exists only once the user's process does. (Deferring /proc and what follows it to the
+  // user's process after the gate would move mount failures from create to start, after the
+  // createContainer hooks; mounting procfs from the init would show the sandbox's namespace.)
+  const userClone = { op: 'i-user-clone', args: [String(newPidNs ? CLONE.pid : 0)], description: 'start the process' };
+  if (sharedMountNs) {
+    ops.push({ op: 'i-open-root', args: [rootfs], description: `open the root filesystem "${rootfs}"` }, userClone);
+  } else {
+    ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, newUserNs }, [userClone]));
   }
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     // Written through the host's /proc from inside the new namespaces, before pivot_root:
@@ -247,39 +206,34 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     if (!namespaces.has('uts')) throw new SpecError('config.json: config.domainname: setting the domain name needs a uts namespace');
     add('i-setdomainname', [spec.domainname], `set the domain name "${spec.domainname}"`);
   }
-  if (namespaces.has('user') && deferred.some((op) => op.args[2] === 'proc')) {
-    // In a user namespace the kernel mounts a new procfs only where a fully visible one is
-    // already mounted (mount_too_revealing), and pivot_root takes the host's away. So the init
-    // mounts one inside the root first; the user's process mounts its own over it.
-    add('i-mount', ['proc', `${rootfs}/proc`, 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC, ''], 'mount "proc" on "/proc" (for the user namespace)');
-  }
-  add('i-mkdir', [rootfs + resolveInRoot(rootfs, proc.cwd), 0o755], `create the working directory "${proc.cwd}"`);
+  add('i-mkdirs', [proc.cwd, 0o755], `create the working directory "${proc.cwd}"`);
   // Hooks before pivot_root: the runtime's (prestart, createRuntime) while the init waits at
   // i-hooks, then createContainer, run by the init in the container's namespaces.
   const createHooks = [...hooksOf(spec.hooks, 'prestart'), ...hooksOf(spec.hooks, 'createRuntime'), ...hooksOf(spec.hooks, 'createContainer')];
   if (createHooks.length > 0) add('i-hooks', [], 'wait for the prestart and createRuntime hooks');
   for (const hook of hooksOf(spec.hooks, 'createContainer')) add('i-hook', hookArgs(hook), `createContainer hook "${hook.path}"`);
   // pivot_root cannot leave a ramfs root (an initramfs): then the root is moved instead.
-  if (fs.statfsSync('/').type === RAMFS_MAGIC) add('i-move-root', [rootfs], `move the root to "${rootfs}"`);
+  // pivot_root moves every process of the namespace to the new root; chroot only its caller,
+  // so the user's process (started already) chroots itself too.
+  if (sharedMountNs) add('i-chroot', [rootfs], `chroot to "${rootfs}"`);
+  else if (fs.statfsSync('/').type === RAMFS_MAGIC) add('i-move-root', [rootfs], `move the root to "${rootfs}"`);
+  if (sharedMountNs || fs.statfsSync('/').type === RAMFS_MAGIC) add('p-chroot', [rootfs], `chroot the process to "${rootfs}"`);
   else add('i-pivot-root', [rootfs], `pivot_root to "${rootfs}"`);
+  if (!sharedMountNs) ops.push(...afterPivotOps(spec));
   // The terminal comes from the container's own devpts, so it is opened after pivot_root.
   if (options.consoleSocket !== undefined) add('i-pty', [], 'open a terminal on "/dev/ptmx"');
   if (spec.root.readonly === true) add('i-remount-ro', ['/', 0], 'make the root filesystem read-only');
   const env = [...(proc.env ?? []), ...(options.extraEnv ?? [])];
   const candidates = executableCandidates(proc.args[0], env, proc.cwd);
   add('i-find-exec', candidates, `exec "${proc.args[0]}"`);
-  add('i-user-clone', [newPidNs ? CLONE.pid : 0], 'start the process');
 
-  // The user's process: /proc, masks, then its own identity and limits, then exec.
-  ops.push(...deferred);
+  // The user's process, after the gate: its own identity and limits, then exec.
   for (const hook of hooksOf(spec.hooks, 'startContainer')) add('u-hook', hookArgs(hook), `startContainer hook "${hook.path}"`);
-  for (const masked of spec.linux?.maskedPaths ?? []) add('u-mask', [masked], `mask "${masked}"`);
-  for (const readonly of spec.linux?.readonlyPaths ?? []) add('u-readonly', [readonly], `make "${readonly}" read-only`);
   const seccomp = spec.linux?.seccomp === undefined ? undefined : compileSeccomp(spec.linux.seccomp as unknown as SeccompProfile);
   ops.push(...processOps(proc, {
     seccomp, terminal: options.consoleSocket !== undefined, newSession: true, keepFds: options.extraFds, env, candidates,
   }));
-  return { ops, nestedPidNamespace: newPidNs };
+  return { ops };
 }
 
 export interface ExecPlanOptions {
@@ -319,7 +273,7 @@ export function buildExecPlan(proc: Process, options: ExecPlanOptions): LaunchPl
     seccomp, terminal: options.consoleSocket !== undefined, newSession: options.consoleSocket !== undefined, keepFds: 0, env,
     candidates: executableCandidates(proc.args[0], env, proc.cwd),
   }));
-  return { ops, nestedPidNamespace: false };
+  return { ops };
 }
 
 interface ProcessOpsOptions {
@@ -393,7 +347,11 @@ export function encodePlan(plan: LaunchPlan): Buffer {
 
 /** The message for a step that failed: `mount "proc" on "/proc": EPERM (operation not permitted)`. */
 export function describeFailure(plan: LaunchPlan, index: number, errno: number): string {
-  return stepFailure(plan.ops[index]?.description ?? (index === -2 ? 'write the user namespace maps' : undefined), errno);
+  const step = plan.ops[index];
+  const code = errno > 0 && errno < 1000 ? new ErrnoError(errno, 'x').code : undefined;
+  const hint = code === undefined ? undefined : step?.hints?.[code];
+  if (hint !== undefined) return `${step.description}: ${hint} (${code})`;
+  return stepFailure(step?.description ?? (index === -2 ? 'write the user namespace maps' : undefined), errno);
 }
 
 /** The same, from a step's description (undefined: a step outside the plan). */
@@ -403,103 +361,6 @@ export function stepFailure(description: string | undefined, errno: number): str
   const error = new ErrnoError(errno, 'x');
   const text = error.message.slice(error.code.length + 2, error.message.lastIndexOf(', x'));
   return `${description ?? 'start the container'}: ${error.code} (${text})`;
-}
-
-function isBind(mount: Mount): boolean {
-  return mount.type === 'bind' || (mount.options ?? []).some((o) => o === 'bind' || o === 'rbind');
-}
-
-function normalize(p: string): string {
-  return path.posix.normalize('/' + p).replace(/\/+$/, '') || '/';
-}
-
-function parseOptions(mount: Mount): { flags: number; clear: number; propagation: number[]; data: string[] } {
-  let flags = 0;
-  let clear = 0;
-  const propagation: number[] = [];
-  const data: string[] = [];
-  for (const option of mount.options ?? []) {
-    if (option in MOUNT_FLAGS) {
-      flags |= MOUNT_FLAGS[option][0];
-      clear |= MOUNT_FLAGS[option][1];
-    } else if (option in PROPAGATION) {
-      propagation.push(PROPAGATION[option]);
-    } else {
-      data.push(option);
-    }
-  }
-  return { flags: flags & ~clear, clear, propagation, data };
-}
-
-// A bind mount needs its mount point to be of the source's kind: a file for a file.
-function mountPointOps(mount: Mount, target: string, destination: string, bundle: string): PlanOp[] {
-  const source = mount.source === undefined ? undefined : path.resolve(bundle, mount.source);
-  const sourceIsFile = isBind(mount) && source !== undefined && fs.statSync(source, { throwIfNoEntry: false })?.isDirectory() === false;
-  if (sourceIsFile) {
-    return [
-      { op: 'i-mkdir', args: [path.dirname(target), '493'], description: `create the mount point "${path.dirname(destination)}"` },
-      { op: 'i-touch', args: [target, '420'], description: `create the mount point "${destination}"` },
-    ];
-  }
-  return [{ op: 'i-mkdir', args: [target, '493'], description: `create the mount point "${destination}"` }];
-}
-
-function mountOps(phase: 'i' | 'u', mount: Mount, destination: string, rootfs: string, bundle: string): PlanOp[] {
-  const target = rootfs + destination;
-  const { flags, propagation, data } = parseOptions(mount);
-  const bind = isBind(mount);
-  const type = bind ? '' : mount.type ?? '';
-  let source = mount.source ?? '';
-  // "source: ... a path relative to the bundle" (config.md, mounts).
-  if (bind && source !== '' && !source.startsWith('/')) source = path.resolve(bundle, source);
-  const what = `mount "${mount.source ?? mount.type ?? ''}" on "${destination}"`;
-  const ops: PlanOp[] = [];
-  // The cgroup filesystem: the host's hierarchy, read-only (cgroup namespaces and per-container
-  // trees come with cgroup support).
-  if (mount.type === 'cgroup') {
-    ops.push({ op: `${phase}-mount`, args: ['/sys/fs/cgroup', target, '', String(MS.BIND | MS.REC), ''], description: what });
-    ops.push({ op: `${phase}-remount-ro`, args: [target, String(MS.REC)], description: `make "${destination}" read-only` });
-    return ops;
-  }
-  ops.push({ op: `${phase}-mount`, args: [source, target, type, String(bind ? flags & (MS.BIND | MS.REC) : flags), data.join(',')], description: what });
-  // Bind mounts take their other flags (ro, nosuid, ...) only from a remount.
-  if (bind && (flags & ~(MS.BIND | MS.REC)) !== 0) {
-    ops.push({ op: `${phase}-mount`, args: ['', target, '', String(MS.REMOUNT | MS.BIND | (flags & ~MS.REC)), ''], description: `apply the options of "${destination}"` });
-  }
-  for (const p of propagation) {
-    ops.push({ op: `${phase}-mount`, args: ['', target, '', String(p), ''], description: `set the propagation of "${destination}"` });
-  }
-  return ops;
-}
-
-/**
- * Where `destination` is inside the root filesystem, following symlinks the way the container
- * would see them: an absolute link restarts at the rootfs, ".." stops at it. So a hostile
- * rootfs cannot make us mount over a host path (CVE-2021-30465 and kin). Returns a path
- * relative to the rootfs, starting with "/".
- */
-export function resolveInRoot(rootfs: string, destination: string): string {
-  const parts = destination.split('/').filter((p) => p !== '' && p !== '.');
-  const resolved: string[] = [];
-  let links = 0;
-  while (parts.length > 0) {
-    const part = parts.shift()!;
-    if (part === '..') {
-      resolved.pop();
-      continue;
-    }
-    const candidate = path.join(rootfs, ...resolved, part);
-    const stat = fs.lstatSync(candidate, { throwIfNoEntry: false });
-    if (stat?.isSymbolicLink()) {
-      if (++links > 40) throw new ErrnoError(40, 'readlink', candidate); // ELOOP
-      const target = fs.readlinkSync(candidate);
-      if (target.startsWith('/')) resolved.length = 0;
-      parts.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
-      continue;
-    }
-    resolved.push(part);
-  }
-  return '/' + resolved.join('/');
 }
 
 // execve does not search PATH: the candidates are PATH's directories (the container's PATH,

@@ -17,6 +17,9 @@ export interface Mount {
   type?: string;
   source?: string;
   options?: string[];
+  /** An id-mapped mount's mappings (with the "idmap" or "ridmap" option, or alone). */
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
 }
 
 export interface Rlimit {
@@ -200,7 +203,10 @@ function specChecks(file: string): { config: Check; process: Check; fail: (at: s
     root: [fields({ path: [string, true], readonly: [boolean] })],
     hostname: [string],
     domainname: [string],
-    mounts: [arrayOf(fields({ destination: [string, true], type: [string], source: [string], options: [arrayOf(string)] }))],
+    mounts: [arrayOf(fields({
+      destination: [string, true], type: [string], source: [string], options: [arrayOf(string)],
+      uidMappings: [arrayOf(idMapping)], gidMappings: [arrayOf(idMapping)],
+    }))],
     hooks: [object],
     annotations: [stringMap],
     linux: [fields({

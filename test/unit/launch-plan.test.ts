@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildLaunchPlan, defaultSpec, describeFailure, encodePlan, resolveInRoot, validateSpec, type Spec } from '../../src';
+import { buildLaunchPlan, defaultSpec, describeFailure, encodePlan, validateSpec, type Spec } from '../../src';
 import { tempDir } from '../helpers/env';
 
 let bundle: string;
@@ -24,24 +24,76 @@ const plan = (s: Spec, extraFds = 0) => buildLaunchPlan(s, { bundle, files, extr
 const ops = (s: Spec) => plan(s).ops.map((o) => o.op);
 
 describe('buildLaunchPlan', () => {
-  it('orders the phases: gofer, then init up to pivot_root, then the user\'s process up to exec', () => {
+  it('orders the phases: gofer, then init up to pivot_root (the user\'s process mounting procfs), then the user\'s process up to exec', () => {
     const names = ops(spec());
     const phases = names.map((n) => n[0]).join('');
-    expect(phases).toMatch(/^g+i+u+$/);
+    expect(phases).toMatch(/^g+i+(p+i+)*u+$/);
     expect(names.indexOf('i-pivot-root')).toBeGreaterThan(names.lastIndexOf('i-mount'));
+    expect(names.indexOf('i-pivot-root')).toBeGreaterThan(names.lastIndexOf('i-mask'));
     expect(names.at(-1)).toBe('u-exec');
     expect(names.indexOf('u-setuid')).toBeLessThan(names.indexOf('u-caps'));
     expect(names.indexOf('u-bounding')).toBeLessThan(names.indexOf('u-setuid'));
   });
 
-  it('mounts /proc from the user\'s process, inside its own pid namespace, and masks after it', () => {
+  it('mounts in config order, procfs from the user\'s process started before the mounts', () => {
     const p = plan(spec());
-    const procMount = p.ops.findIndex((o) => o.op === 'u-mount' && o.args[2] === 'proc');
-    expect(procMount).toBeGreaterThan(0);
-    expect(p.ops[procMount].args[1]).toBe('/proc'); // a path after pivot_root
-    expect(p.ops.findIndex((o) => o.op === 'u-mask')).toBeGreaterThan(procMount);
-    expect(p.nestedPidNamespace).toBe(true);
+    const names = p.ops.map((o) => o.op);
+    const destinations = p.ops.filter((o) => o.op === 'i-mount' || o.op === 'p-mount' || o.op === 'i-bind')
+      .map((o) => (o.op === 'i-bind' ? o.args[2] : o.args[1]));
+    expect(destinations).toEqual(spec().mounts!.map((m) => m.destination));
+    const procMount = p.ops.findIndex((o) => o.op === 'p-mount' && o.args[2] === 'proc');
+    expect(p.ops[procMount].args[1]).toBe('/proc'); // a path in the container, resolved by the init
+    expect(names.indexOf('i-user-clone')).toBeLessThan(procMount);
+    expect(names.indexOf('i-open-root')).toBeLessThan(names.indexOf('i-user-clone'));
+    expect(names.indexOf('i-mask')).toBeGreaterThan(procMount);
+    expect(names.indexOf('i-mask')).toBeLessThan(names.indexOf('i-pivot-root'));
     expect(p.ops.find((o) => o.op === 'i-user-clone')!.args).toEqual([String(0x20000000)]);
+  });
+
+  it('names every path in the container, never joined to the root on the host', () => {
+    const rootfs = path.join(bundle, 'rootfs');
+    const p = plan(spec((s) => {
+      s.process.cwd = '/work/dir';
+      s.linux.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o600 }];
+    }));
+    const containerSteps = p.ops.filter((o) => /^[ip]-(mount|mkdirs|mknod|symlink|mask|readonly|no-symlink)$/.test(o.op));
+    expect(containerSteps.length).toBeGreaterThan(20);
+    for (const step of containerSteps) expect(step.args.join(' ')).not.toContain(rootfs);
+    expect(p.ops.find((o) => o.op === 'i-mkdirs' && o.args[0] === '/work/dir')).toBeDefined();
+    expect(p.ops.find((o) => o.op === 'i-mknod' && o.args[0] === '/dev/fuse')!.args).toEqual(['/dev/fuse', String(0o20600), '10', '229', '0', '0']);
+    // Only the root itself is a host path: bound onto itself, opened, pivoted to.
+    expect(p.ops.filter((o) => o.args.includes(rootfs)).map((o) => o.op)).toEqual(['i-mount-path', 'i-open-root', 'i-pivot-root']);
+  });
+
+  it('gives the container a /dev of its own unless the spec mounts one, and refuses a /dev symlink', () => {
+    const own = plan(spec((s) => (s.mounts = s.mounts.filter((m: { destination: string }) => m.destination !== '/dev')))).ops;
+    const devTmpfs = own.findIndex((o) => o.op === 'i-mount' && o.args[1] === '/dev');
+    expect(own[devTmpfs].args.slice(0, 3)).toEqual(['tmpfs', '/dev', 'tmpfs']);
+    expect(own.findIndex((o) => o.op === 'i-no-symlink' && o.args[0] === '/dev')).toBeLessThan(devTmpfs);
+    const bound = plan(spec((s) => {
+      s.mounts = s.mounts.filter((m: { destination: string }) => !m.destination.startsWith('/dev'));
+      s.mounts.push({ destination: '/dev', type: 'bind', source: '/dev', options: ['rbind'] });
+    })).ops;
+    expect(bound.filter((o) => o.op === 'i-mount' && o.args[1] === '/dev')).toEqual([]);
+    expect(bound.some((o) => o.op === 'i-mknod')).toBe(false);
+    expect(bound.some((o) => o.op === 'i-no-symlink' && o.args[0] === '/dev')).toBe(true);
+  });
+
+  it('resolves a bind source inside the root filesystem in the container, others on the host', () => {
+    const p = plan(spec((s) => {
+      s.mounts.push({ destination: '/a', type: 'bind', source: 'rootfs/link/x', options: ['rbind'] });
+      s.mounts.push({ destination: '/b', type: 'bind', source: 'data', options: ['bind'] });
+    }));
+    expect(p.ops.find((o) => o.op === 'i-bind' && o.args[2] === '/a')!.args.slice(0, 4)).toEqual(['root', '/link/x', '/a', '1']);
+    expect(p.ops.find((o) => o.op === 'i-bind' && o.args[2] === '/b')!.args.slice(0, 4)).toEqual(['host', path.join(bundle, 'data'), '/b', '0']);
+  });
+
+  it('applies the propagation of the root to the container\'s root after pivot_root', () => {
+    const p = plan(spec((s) => (s.linux.rootfsPropagation = 'shared')));
+    const names = p.ops.map((o) => o.op);
+    const after = p.ops.findIndex((o, i) => i > names.indexOf('i-pivot-root') && o.op === 'i-mount-path');
+    expect(p.ops[after].args).toEqual(['', '/', '', String(1 << 20), '']);
+    expect(p.ops.findIndex((o) => o.op === 'i-mount-path' && o.args[1] === '/')).toBeLessThan(names.indexOf('i-open-root'));
   });
 
   it('creates new namespaces in the gofer\'s clone (user, pid) and the init\'s unshare (the rest)', () => {
@@ -55,7 +107,7 @@ describe('buildLaunchPlan', () => {
     expect(p.ops.find((o) => o.op === 'g-uid-map')!.args).toEqual(['0 1000 10\n']);
     // mknod is refused in a user namespace: devices are bound from the host instead.
     expect(p.ops.some((o) => o.op === 'i-mknod')).toBe(false);
-    expect(p.ops.some((o) => o.op === 'i-mount' && o.args[0] === '/dev/null')).toBe(true);
+    expect(p.ops.find((o) => o.op === 'i-bind' && o.args[2] === '/dev/null')!.args.slice(0, 3)).toEqual(['host', '/dev/null', '/dev/null']);
   });
 
   it('joins namespaces given by path, the pid namespace in the gofer', () => {
@@ -65,18 +117,66 @@ describe('buildLaunchPlan', () => {
     }));
     expect(p.ops.find((o) => o.op === 'g-join-pid')!.args).toEqual(['/proc/1/ns/pid']);
     expect(p.ops.find((o) => o.op === 'i-setns')!.args).toEqual(['/proc/1/ns/net', String(0x40000000)]);
-    expect(p.nestedPidNamespace).toBe(false);
+    expect(p.ops.find((o) => o.op === 'i-user-clone')!.args).toEqual(['0']);
   });
 
-  it('turns mount options into flags and data, and remounts bind mounts for their flags', () => {
+  it('joins a mount namespace by path and sets the root up there; without one, only chroots', () => {
+    const joined = plan(spec((s) => (s.linux.namespaces = s.linux.namespaces.map((n: { type: string }) => (n.type === 'mount' ? { type: 'mount', path: '/run/ns/m' } : n)))));
+    expect(joined.ops.find((o) => o.op === 'i-setns' && o.args[0] === '/run/ns/m')!.args[1]).toBe(String(0x00020000));
+    expect(Number(joined.ops.find((o) => o.op === 'i-unshare')!.args[0]) & 0x00020000).toBe(0);
+    expect(joined.ops.map((o) => o.op)).toContain('i-pivot-root');
+    const shareMounts = (s: any) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'mount')); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(() => plan(spec(shareMounts))).toThrow('config.mounts: needs a mount namespace of the container\'s own');
+    const shared = plan(spec((s) => {
+      shareMounts(s);
+      s.mounts = [];
+      s.linux.maskedPaths = [];
+      s.linux.readonlyPaths = [];
+      s.root.readonly = false;
+    })).ops.map((o) => o.op);
+    expect(shared).toContain('i-chroot');
+    expect(shared.filter((o) => /^[ip]-(mount|bind|pivot|mknod|mask)/.test(o))).toEqual([]);
+  });
+
+  it('turns mount options into flags, mount attributes and data', () => {
     const p = plan(spec((s) => {
-      s.mounts = [{ destination: '/data', type: 'bind', source: bundle, options: ['rbind', 'ro', 'nosuid', 'rprivate'] },
-        { destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['nodev', 'mode=755', 'size=1m'] }];
+      s.mounts = [{ destination: '/data', type: 'bind', source: bundle, options: ['rbind', 'ro', 'nosuid', 'rnoexec', 'rprivate'] },
+        { destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['nodev', 'mode=755', 'size=1m', 'rro', 'nosymfollow'] },
+        { destination: '/c', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid', 'rnoatime'] }];
     }));
-    const mounts = p.ops.filter((o) => o.op === 'i-mount' && o.args[1].endsWith('/data'));
-    expect(mounts.map((m) => Number(m.args[3]))).toEqual([4096 | 16384, 32 | 4096 | 1 | 2, (1 << 18) | 16384]);
-    const tmpfs = p.ops.find((o) => o.op === 'i-mount' && o.args[1].endsWith('/t'))!;
-    expect(tmpfs.args.slice(2)).toEqual(['tmpfs', '4', 'mode=755,size=1m']);
+    // bind WHERE SOURCE TARGET RECURSIVE SET CLEAR RSET RCLEAR IDMAP PROPAGATION...
+    expect(p.ops.find((o) => o.op === 'i-bind' && o.args[2] === '/data')!.args).toEqual(['host', bundle, '/data', '1', '3', '0', '8', '0', '', String((1 << 18) | 16384)]);
+    const tmpfs = p.ops.find((o) => o.op === 'i-mount' && o.args[1] === '/t')!;
+    expect(tmpfs.args.slice(2)).toEqual(['tmpfs', String(4 | 256), 'mode=755,size=1m']);
+    expect(p.ops.find((o) => o.op === 'i-setattr' && o.args[0] === '/t')!.args).toEqual(['/t', '1', '0', '1']);
+    expect(p.ops.find((o) => o.op === 'i-tmpcopyup')!.args).toEqual(['/c', 'tmpfs', '2', '']);
+    expect(p.ops.find((o) => o.op === 'i-setattr' && o.args[0] === '/c')!.args).toEqual(['/c', String(0x10), String(0x70), '1']);
+  });
+
+  it('makes an id-mapped bind\'s user namespace right before the bind that takes it', () => {
+    const p = plan(spec((s) => s.mounts.push({ destination: '/v', type: 'bind', source: '/srv', options: ['rbind', 'ridmap'],
+      uidMappings: [{ containerID: 0, hostID: 1000, size: 10 }], gidMappings: [{ containerID: 0, hostID: 2000, size: 10 }] })));
+    const bind = p.ops.findIndex((o) => o.op === 'i-bind' && o.args[2] === '/v');
+    expect(p.ops[bind - 1]).toMatchObject({ op: 'i-idmap-userns', args: ['0 1000 10\n', '0 2000 10\n'] });
+    expect(p.ops[bind].args[8]).toBe('ridmap');
+    expect(() => plan(spec((s) => s.mounts.push({ destination: '/v', type: 'bind', source: '/srv', options: ['idmap'] }))))
+      .toThrow('config.mounts[7].uidMappings: an id-mapped mount needs uidMappings and gidMappings');
+    expect(() => plan(spec((s) => s.mounts.push({ destination: '/v', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] }))))
+      .toThrow('config.mounts[7]: id-mapped mounts are bind mounts only');
+  });
+
+  it('refuses a mount option it does not know, naming it', () => {
+    const withOption = (m: object) => () => plan(spec((s) => s.mounts.push(m)));
+    expect(withOption({ destination: '/x', type: 'tmpfs', source: 'tmpfs', options: ['sise=1m'] }))
+      .toThrow('config.mounts[7].options: unknown option "sise=1m" for a tmpfs mount');
+    expect(withOption({ destination: '/x', type: 'bind', source: '/tmp', options: ['rbind', 'size=1m'] }))
+      .toThrow('unknown option "size=1m" for a bind mount');
+    expect(withOption({ destination: '/x', type: 'bind', source: '/tmp', options: ['rbind', 'sync'] }))
+      .toThrow('"sync" sets a flag of the filesystem, which a bind mount cannot change');
+    expect(withOption({ destination: '/x', type: 'proc', source: 'proc', options: ['tmpcopyup'] }))
+      .toThrow('"tmpcopyup" is an option of tmpfs mounts only');
+    // A filesystem runcell has no list for gets its words as data, for the kernel to judge.
+    expect(withOption({ destination: '/x', type: 'nfs', source: 'h:/e', options: ['vers=4'] })).not.toThrow();
   });
 
   it('refuses what cannot be done, naming the field', () => {
@@ -112,33 +212,19 @@ describe('buildLaunchPlan', () => {
   });
 });
 
-describe('resolveInRoot', () => {
-  it('follows symlinks inside the root and never out of it', () => {
-    const rootfs = path.join(bundle, 'rootfs');
-    fs.symlinkSync('/etc', path.join(rootfs, 'abs'));
-    fs.symlinkSync('../../../../etc', path.join(rootfs, 'up'));
-    fs.mkdirSync(path.join(rootfs, 'real'));
-    fs.symlinkSync('real', path.join(rootfs, 'rel'));
-    expect(resolveInRoot(rootfs, '/abs/passwd')).toBe('/etc/passwd');
-    expect(resolveInRoot(rootfs, '/up/shadow')).toBe('/etc/shadow');
-    expect(resolveInRoot(rootfs, '/rel/x')).toBe('/real/x');
-    expect(resolveInRoot(rootfs, '/../../x')).toBe('/x');
-    fs.symlinkSync('loop', path.join(rootfs, 'loop'));
-    expect(() => resolveInRoot(rootfs, '/loop')).toThrow(/ELOOP/);
-  });
-});
-
 describe('plan wire format and failures', () => {
   it('encodes records of NUL-terminated tokens, ended by "end"', () => {
-    const encoded = encodePlan({ ops: [{ op: 'i-chdir', args: ['/x'], description: '' }], nestedPidNamespace: false });
+    const encoded = encodePlan({ ops: [{ op: 'i-chdir', args: ['/x'], description: '' }] });
     expect(encoded.toString()).toBe('2\0i-chdir\0/x\0' + '1\0end\0');
   });
 
   it('describes a failed step with its errno as podman reads it', () => {
     const p = plan(spec());
-    const index = p.ops.findIndex((o) => o.op === 'u-mount' && o.args[2] === 'proc');
+    const index = p.ops.findIndex((o) => o.op === 'p-mount' && o.args[2] === 'proc');
     expect(describeFailure(p, index, 1)).toBe('mount "proc" on "/proc": EPERM (operation not permitted)');
     const exec = p.ops.findIndex((o) => o.op === 'i-find-exec');
     expect(describeFailure(p, exec, 2)).toBe('exec "sh": ENOENT (no such file or directory)');
+    const mask = p.ops.findIndex((o) => o.op === 'i-mask');
+    expect(describeFailure(p, mask, 19)).toBe(`mask "${p.ops[mask].args[0]}": the container's "/dev/null" is not the null device (character 1:3), so it cannot mask anything (ENODEV)`);
   });
 });

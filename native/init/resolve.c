@@ -1,0 +1,194 @@
+/*
+ * Paths of the container, resolved inside its root filesystem: openat2(RESOLVE_IN_ROOT) where
+ * the kernel has it (5.6 and later), else a walk of one O_PATH | O_NOFOLLOW component at a time
+ * that follows symlinks itself and never climbs above the root. See resolve.h.
+ */
+#define _GNU_SOURCE
+#include "resolve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int root_fd = -1;
+
+#define MAX_LINKS 40
+#define MAX_DEPTH 255
+
+/* The walk, for kernels without openat2: a stack of directory descriptors from the root down;
+ * ".." pops one (never below the root), a symlink's target is spliced into what remains to
+ * walk (an absolute one empties the stack: "/" is the root). A descriptor is only ever opened
+ * relative to one already verified, so a rename elsewhere cannot take the walk outside. */
+static int walk_in_root(int root, const char *path, int flags) {
+  static char todo[2][8192];
+  int which = 0;
+  if (snprintf(todo[which], sizeof todo[which], "%s", path) >= (int)sizeof todo[which]) return -ENAMETOOLONG;
+  int stack[MAX_DEPTH + 1];
+  int depth = 0;
+  stack[0] = root;
+  int links = 0, err = 0;
+  char *rest = todo[which];
+  for (;;) {
+    while (*rest == '/') rest++;
+    if (*rest == '\0') break;
+    char *end = strchrnul(rest, '/');
+    size_t len = (size_t)(end - rest);
+    char name[256];
+    if (len >= sizeof name) {
+      err = ENAMETOOLONG;
+      break;
+    }
+    memcpy(name, rest, len);
+    name[len] = '\0';
+    rest = end;
+    const char *after = rest;
+    while (*after == '/') after++;
+    bool last = *after == '\0';
+    if (strcmp(name, ".") == 0) continue;
+    if (strcmp(name, "..") == 0) {
+      if (depth > 0) close(stack[depth--]);
+      continue;
+    }
+    int fd = openat(stack[depth], name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      err = errno;
+      break;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      err = errno;
+      close(fd);
+      break;
+    }
+    if (S_ISLNK(st.st_mode) && !(last && (flags & O_NOFOLLOW))) {
+      char target[4096];
+      ssize_t n = readlinkat(fd, "", target, sizeof target - 1);
+      close(fd);
+      if (n < 0 || ++links > MAX_LINKS) {
+        err = n < 0 ? errno : ELOOP;
+        break;
+      }
+      target[n] = '\0';
+      int next = 1 - which;
+      if (snprintf(todo[next], sizeof todo[next], "%s/%s", target, rest) >= (int)sizeof todo[next]) {
+        err = ENAMETOOLONG;
+        break;
+      }
+      which = next;
+      rest = todo[which];
+      if (target[0] == '/') {
+        while (depth > 0) close(stack[depth--]);
+      }
+      continue;
+    }
+    if (!last && !S_ISDIR(st.st_mode)) {
+      err = ENOTDIR;
+      close(fd);
+      break;
+    }
+    if (depth == MAX_DEPTH) {
+      err = ENAMETOOLONG;
+      close(fd);
+      break;
+    }
+    stack[++depth] = fd;
+  }
+  int result = -1;
+  if (err == 0) {
+    result = depth > 0 ? stack[depth--] : fcntl(root, F_DUPFD_CLOEXEC, 0);
+    if (result < 0) err = errno;
+  }
+  while (depth > 0) close(stack[depth--]);
+  if (err == 0 && (flags & O_DIRECTORY)) {
+    struct stat st;
+    if (fstat(result, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      err = ENOTDIR;
+      close(result);
+    }
+  }
+  return err == 0 ? result : -err;
+}
+
+int resolve_in(int root, const char *path, int flags) {
+  if (root < 0) return -EBADF;
+  static bool no_openat2 = false;
+  if (!no_openat2) {
+    struct open_how how = {0};
+    how.flags = O_PATH | O_CLOEXEC | (flags & (O_NOFOLLOW | O_DIRECTORY));
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    for (int attempt = 0; attempt < 16; attempt++) {
+      long fd = syscall(SYS_openat2, root, path, &how, sizeof how);
+      if (fd >= 0) return (int)fd;
+      /* EAGAIN: a rename raced with ".." resolution; the kernel asks us to try again. */
+      if (errno == EAGAIN) continue;
+      if (errno == ENOSYS) break;
+      return -errno;
+    }
+    if (errno != ENOSYS) return -errno;
+    no_openat2 = true;
+  }
+  return walk_in_root(root, path, flags);
+}
+
+int resolve(const char *path, int flags) { return resolve_in(root_fd, path, flags); }
+
+int mkdir_in_root(const char *path, unsigned mode) {
+  char prefix[4096];
+  size_t used = 0;
+  int dir = resolve("/", O_DIRECTORY);
+  const char *p = path;
+  while (dir >= 0) {
+    while (*p == '/') p++;
+    if (*p == '\0') break;
+    const char *end = strchrnul(p, '/');
+    size_t len = (size_t)(end - p);
+    if (len >= 256 || used + len + 2 >= sizeof prefix) {
+      close(dir);
+      return -ENAMETOOLONG;
+    }
+    char name[256];
+    memcpy(name, p, len);
+    name[len] = '\0';
+    prefix[used++] = '/';
+    memcpy(prefix + used, p, len);
+    used += len;
+    prefix[used] = '\0';
+    p = end;
+    /* Each prefix is resolved afresh inside the root: a component that is (or just became) a
+     * symlink is followed as the container would, never out of it. */
+    int next = resolve(prefix, O_DIRECTORY);
+    if (next == -ENOENT && strcmp(name, "..") != 0 && strcmp(name, ".") != 0) {
+      if (mkdirat(dir, name, mode) != 0 && errno != EEXIST) {
+        int err = errno;
+        close(dir);
+        return -err;
+      }
+      next = resolve(prefix, O_DIRECTORY);
+    }
+    close(dir);
+    dir = next;
+  }
+  return dir;
+}
+
+int parent_in_root(const char *path, char *name, int create) {
+  char parent[4096];
+  size_t len = strlen(path);
+  while (len > 1 && path[len - 1] == '/') len--;
+  if (len >= sizeof parent) return -ENAMETOOLONG;
+  memcpy(parent, path, len);
+  parent[len] = '\0';
+  char *slash = strrchr(parent, '/');
+  const char *last = slash == NULL ? parent : slash + 1;
+  if (strlen(last) >= 256 || last[0] == '\0' || strcmp(last, ".") == 0 || strcmp(last, "..") == 0) return -EINVAL;
+  strcpy(name, last);
+  if (slash == NULL) strcpy(parent, "/");
+  else slash[1] = '\0';
+  return create ? mkdir_in_root(parent, 0755) : resolve(parent, O_DIRECTORY);
+}

@@ -1,0 +1,337 @@
+// The root filesystem's part of the launch plan: config.json's root, mounts, devices, masked and
+// read-only paths turned into steps for native/init.
+//
+// Every path here is a path in the container. Nothing is resolved on the host side: the init
+// resolves each one inside the root filesystem (openat2 RESOLVE_IN_ROOT) when it acts on it,
+// after the mounts before it are in place, and acts through the descriptor (native/init/
+// resolve.c). An image or a volume is hostile input; a symlink in it is followed as the
+// container would follow it, never out of the root. Only the bundle's own paths (the root's,
+// and bind sources outside the root, chosen by the bundle's author) are host paths.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SpecError, type Device, type Mount, type Spec } from '../oci/spec';
+import type { PlanOp } from './launch-plan';
+
+const MS = {
+  RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, SYNCHRONOUS: 16, REMOUNT: 32, MANDLOCK: 64, DIRSYNC: 128,
+  NOSYMFOLLOW: 256, NOATIME: 1024, NODIRATIME: 2048, BIND: 4096, REC: 16384, SILENT: 32768,
+  UNBINDABLE: 1 << 17, PRIVATE: 1 << 18, SLAVE: 1 << 19, SHARED: 1 << 20, RELATIME: 1 << 21,
+  I_VERSION: 1 << 23, STRICTATIME: 1 << 24, LAZYTIME: 1 << 25,
+} as const;
+
+// mount_setattr(2)'s attributes (<linux/mount.h>). The atime ones are a 3-bit field.
+const ATTR = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, ATIME: 0x70, RELATIME: 0, NOATIME: 0x10, STRICTATIME: 0x20,
+  NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000,
+} as const;
+
+/** mount(8)'s option words: the MS_ flags they set and clear on a new mount. */
+const FLAGS: Record<string, { set: number; clear: number }> = {
+  defaults: { set: 0, clear: 0 },
+  ro: { set: MS.RDONLY, clear: 0 }, rw: { set: 0, clear: MS.RDONLY },
+  nosuid: { set: MS.NOSUID, clear: 0 }, suid: { set: 0, clear: MS.NOSUID },
+  nodev: { set: MS.NODEV, clear: 0 }, dev: { set: 0, clear: MS.NODEV },
+  noexec: { set: MS.NOEXEC, clear: 0 }, exec: { set: 0, clear: MS.NOEXEC },
+  sync: { set: MS.SYNCHRONOUS, clear: 0 }, async: { set: 0, clear: MS.SYNCHRONOUS },
+  dirsync: { set: MS.DIRSYNC, clear: 0 },
+  mand: { set: MS.MANDLOCK, clear: 0 }, nomand: { set: 0, clear: MS.MANDLOCK },
+  noatime: { set: MS.NOATIME, clear: 0 }, atime: { set: 0, clear: MS.NOATIME },
+  nodiratime: { set: MS.NODIRATIME, clear: 0 }, diratime: { set: 0, clear: MS.NODIRATIME },
+  relatime: { set: MS.RELATIME, clear: 0 }, norelatime: { set: 0, clear: MS.RELATIME },
+  strictatime: { set: MS.STRICTATIME, clear: 0 }, nostrictatime: { set: 0, clear: MS.STRICTATIME },
+  lazytime: { set: MS.LAZYTIME, clear: 0 }, nolazytime: { set: 0, clear: MS.LAZYTIME },
+  iversion: { set: MS.I_VERSION, clear: 0 }, noiversion: { set: 0, clear: MS.I_VERSION },
+  silent: { set: MS.SILENT, clear: 0 }, loud: { set: 0, clear: MS.SILENT },
+  nosymfollow: { set: MS.NOSYMFOLLOW, clear: 0 }, symfollow: { set: 0, clear: MS.NOSYMFOLLOW },
+};
+
+/** The same words as mount attributes, for a bind mount (which keeps its superblock's flags). */
+const BIND_ATTRS: Record<string, { set: number; clear: number }> = {
+  defaults: { set: 0, clear: 0 },
+  ro: { set: ATTR.RDONLY, clear: 0 }, rw: { set: 0, clear: ATTR.RDONLY },
+  nosuid: { set: ATTR.NOSUID, clear: 0 }, suid: { set: 0, clear: ATTR.NOSUID },
+  nodev: { set: ATTR.NODEV, clear: 0 }, dev: { set: 0, clear: ATTR.NODEV },
+  noexec: { set: ATTR.NOEXEC, clear: 0 }, exec: { set: 0, clear: ATTR.NOEXEC },
+  nodiratime: { set: ATTR.NODIRATIME, clear: 0 }, diratime: { set: 0, clear: ATTR.NODIRATIME },
+  // The atime field is set whole: "atime"/"norelatime"/"nostrictatime" go back to relatime.
+  noatime: { set: ATTR.NOATIME, clear: ATTR.ATIME }, atime: { set: ATTR.RELATIME, clear: ATTR.ATIME },
+  relatime: { set: ATTR.RELATIME, clear: ATTR.ATIME }, norelatime: { set: ATTR.RELATIME, clear: ATTR.ATIME },
+  strictatime: { set: ATTR.STRICTATIME, clear: ATTR.ATIME }, nostrictatime: { set: ATTR.RELATIME, clear: ATTR.ATIME },
+  nosymfollow: { set: ATTR.NOSYMFOLLOW, clear: 0 }, symfollow: { set: 0, clear: ATTR.NOSYMFOLLOW },
+};
+
+/** The recursive options (runc's "rro" and kin): mount_setattr(AT_RECURSIVE) on every mount. */
+const RECURSIVE_ATTRS: Record<string, { set: number; clear: number }> = Object.fromEntries(
+  Object.entries(BIND_ATTRS).filter(([word]) => word !== 'defaults').map(([word, attr]) => [`r${word}`, attr]));
+
+export const PROPAGATION: Record<string, number> = {
+  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC, shared: MS.SHARED, rshared: MS.SHARED | MS.REC,
+  slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+// The options each filesystem takes in its data string (the rest of mount(8)'s words). A type
+// not listed here is passed its unknown words as they are, for the filesystem to judge; a bind
+// mount has no data at all.
+const DATA_OPTIONS: Record<string, string[]> = {
+  tmpfs: ['size', 'nr_blocks', 'nr_inodes', 'mode', 'uid', 'gid', 'mpol', 'huge', 'inode32', 'inode64', 'noswap',
+    'quota', 'usrquota', 'grpquota', 'usrquota_block_hardlimit', 'usrquota_inode_hardlimit',
+    'grpquota_block_hardlimit', 'grpquota_inode_hardlimit', 'noacl', 'acl'],
+  devpts: ['newinstance', 'ptmxmode', 'mode', 'gid', 'uid', 'max'],
+  mqueue: [],
+  proc: ['hidepid', 'gid', 'subset'],
+  sysfs: [],
+  cgroup: [],
+  cgroup2: ['nsdelegate', 'memory_recursiveprot', 'memory_localevents', 'favordynmods', 'memory_hugetlb_accounting'],
+};
+
+interface MountOptions {
+  bind: boolean;
+  recursive: boolean;
+  /** MS_ flags for mount(2) of a new filesystem. */
+  flags: number;
+  /** mount attributes of a bind's top mount. */
+  attrSet: number;
+  attrClear: number;
+  /** mount attributes of every mount of the tree (the r* options). */
+  recursiveSet: number;
+  recursiveClear: number;
+  propagation: number[];
+  data: string[];
+  copyUp: boolean;
+  /** An id-mapped bind: its top mount ("idmap") or every mount ("ridmap"). */
+  idmap: '' | 'idmap' | 'ridmap';
+}
+
+export function isBind(mount: Mount): boolean {
+  return mount.type === 'bind' || (mount.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+}
+
+/** A path in the container, as the plan names it: absolute and normalized. */
+export function containerPath(p: string): string {
+  return path.posix.normalize('/' + p).replace(/(.)\/+$/, '$1');
+}
+
+function parseMountOptions(mount: Mount, field: string): MountOptions {
+  const bind = isBind(mount);
+  const type = mount.type ?? '';
+  const o: MountOptions = {
+    bind, recursive: false, flags: 0, attrSet: 0, attrClear: 0, recursiveSet: 0, recursiveClear: 0,
+    propagation: [], data: [], copyUp: false, idmap: '',
+  };
+  for (const option of mount.options ?? []) {
+    if (option === 'bind' || option === 'rbind') {
+      o.recursive ||= option === 'rbind';
+    } else if (option in PROPAGATION) {
+      o.propagation.push(PROPAGATION[option]);
+    } else if (option in RECURSIVE_ATTRS) {
+      const { set, clear } = RECURSIVE_ATTRS[option];
+      o.recursiveSet = (o.recursiveSet & ~clear) | set;
+      o.recursiveClear = (o.recursiveClear & ~set) | clear;
+    } else if (option === 'tmpcopyup') {
+      if (type !== 'tmpfs') throw new SpecError(`${field}: "tmpcopyup" is an option of tmpfs mounts only`);
+      o.copyUp = true;
+    } else if (bind && option in BIND_ATTRS) {
+      o.attrSet = (o.attrSet & ~BIND_ATTRS[option].clear) | BIND_ATTRS[option].set;
+      o.attrClear = (o.attrClear & ~BIND_ATTRS[option].set) | BIND_ATTRS[option].clear;
+    } else if (bind && option in FLAGS) {
+      throw new SpecError(`${field}: "${option}" sets a flag of the filesystem, which a bind mount cannot change`);
+    } else if (!bind && option in FLAGS) {
+      o.flags = (o.flags & ~FLAGS[option].clear) | FLAGS[option].set;
+    } else if (option === 'idmap' || option === 'ridmap') {
+      o.idmap = option;
+    } else {
+      const allowed = bind ? [] : DATA_OPTIONS[type];
+      const key = option.split('=')[0];
+      if (allowed !== undefined && !allowed.includes(key)) {
+        throw new SpecError(`${field}: unknown option "${option}"${bind ? ' for a bind mount' : ` for a ${type} mount`}`);
+      }
+      o.data.push(option);
+    }
+  }
+  return o;
+}
+
+/** Where a bind's source is: a host path, or a path inside the container's root. */
+function bindSource(source: string, bundle: string, rootfs: string): ['host' | 'root', string] {
+  // "source: ... a path relative to the bundle" (config.md, mounts). One inside the root
+  // filesystem goes through the image, and is resolved inside it like any path of the
+  // container: an image's symlink must not lead it to the host.
+  const absolute = path.resolve(bundle, source);
+  const relative = path.relative(rootfs, absolute);
+  if (relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))) return ['root', containerPath(relative)];
+  return ['host', absolute];
+}
+
+interface RootfsContext {
+  bundle: string;
+  /** The root filesystem on the host, as the bundle names it. */
+  rootfs: string;
+}
+
+function op(name: string, args: Array<string | number>, description: string, hints?: Record<string, string>): PlanOp {
+  return { op: name, args: args.map(String), description, ...(hints ? { hints } : {}) };
+}
+
+/** The steps of one entry of config.mounts, in the init (p- for procfs: see procPhase). */
+function mountOps(mount: Mount, index: number, ctx: RootfsContext): PlanOp[] {
+  const field = `config.json: config.mounts[${index}]`;
+  const destination = containerPath(mount.destination);
+  const o = parseMountOptions(mount, `${field}.options`);
+  const what = `mount "${mount.source ?? mount.type ?? ''}" on "${destination}"`;
+  const ops: PlanOp[] = [];
+  if (destination === '/dev') ops.push(noSymlink('/dev'));
+  if (mount.type === 'cgroup') {
+    // The cgroup filesystem: the host's hierarchy, read-only (a cgroup namespace's own tree
+    // comes with cgroup support).
+    const attrs = o.flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC);
+    ops.push(op('i-bind', ['host', '/sys/fs/cgroup', destination, 1, 0, 0, ATTR.RDONLY | attrs, 0, '', ...o.propagation], what));
+    return ops;
+  }
+  if (o.bind) {
+    if (mount.source === undefined || mount.source === '') throw new SpecError(`${field}.source: a bind mount needs a source`);
+    const [where, source] = bindSource(mount.source, ctx.bundle, ctx.rootfs);
+    const idmap = o.idmap !== '' || mount.uidMappings !== undefined || mount.gidMappings !== undefined ? o.idmap || 'idmap' : '';
+    if (idmap !== '') {
+      // The mount's own user namespace, made with its maps right before the bind takes it.
+      const map = (m: Mount['uidMappings'], kind: string) => {
+        if (m === undefined || m.length === 0) throw new SpecError(`${field}.${kind}Mappings: an id-mapped mount needs uidMappings and gidMappings`);
+        return m.map((e) => `${e.containerID} ${e.hostID} ${e.size}`).join('\n') + '\n';
+      };
+      ops.push(op('i-idmap-userns', [map(mount.uidMappings, 'uid'), map(mount.gidMappings, 'gid')], `make the user namespace of the id-mapped mount "${destination}"`));
+    }
+    ops.push(op('i-bind', [where, source, destination, o.recursive ? 1 : 0, o.attrSet, o.attrClear, o.recursiveSet, o.recursiveClear, idmap, ...o.propagation], what));
+    return ops;
+  }
+  if (o.idmap !== '' || mount.uidMappings !== undefined || mount.gidMappings !== undefined) {
+    throw new SpecError(`${field}: id-mapped mounts are bind mounts only`);
+  }
+  // A procfs shows the pid namespace of the process that mounts it: the user's process's.
+  const phase = mount.type === 'proc' ? 'p' : 'i';
+  ops.push(op('i-mkdirs', [destination, 0o755], `create the mount point "${destination}"`));
+  if (o.copyUp) {
+    ops.push(op('i-tmpcopyup', [destination, mount.source ?? '', copyUpAttrs(mount, `${field}.options`), o.data.join(',')], `${what} (tmpcopyup)`));
+  } else {
+    ops.push(op(`${phase}-mount`, [mount.source ?? '', destination, mount.type ?? '', o.flags, o.data.join(',')], what));
+  }
+  if ((o.recursiveSet | o.recursiveClear) !== 0) {
+    ops.push(op('i-setattr', [destination, o.recursiveSet, o.recursiveClear, 1], `apply the recursive options of "${destination}"`));
+  }
+  for (const p of o.propagation) ops.push(op('i-propagate', [destination, p], `set the propagation of "${destination}"`));
+  return ops;
+}
+
+// A tmpcopyup tmpfs is made with the new mount API (see native/init's tmpfs_copyup): its flags
+// are mount attributes, and a word that is a flag of the superblock has none.
+function copyUpAttrs(mount: Mount, field: string): number {
+  let attrs = 0;
+  for (const option of mount.options ?? []) {
+    if (option in BIND_ATTRS) attrs = (attrs & ~BIND_ATTRS[option].clear) | BIND_ATTRS[option].set;
+    else if (option in FLAGS) throw new SpecError(`${field}: "${option}" cannot be combined with "tmpcopyup"`);
+  }
+  return attrs;
+}
+
+function noSymlink(p: string): PlanOp {
+  return op('i-no-symlink', [p], `check "${p}"`, { ELOOP: `"${p}" is a symlink in the image, which runcell refuses` });
+}
+
+// The devices every container gets (runc's defaults), and the links /dev is expected to have.
+const DEFAULT_DEVICES: Device[] = [
+  { path: '/dev/null', type: 'c', major: 1, minor: 3 }, { path: '/dev/zero', type: 'c', major: 1, minor: 5 },
+  { path: '/dev/full', type: 'c', major: 1, minor: 7 }, { path: '/dev/random', type: 'c', major: 1, minor: 8 },
+  { path: '/dev/urandom', type: 'c', major: 1, minor: 9 }, { path: '/dev/tty', type: 'c', major: 5, minor: 0 },
+].map((d) => ({ ...d, fileMode: 0o666, uid: 0, gid: 0 }));
+const DEV_SYMLINKS: Array<[string, string]> = [
+  ['/proc/self/fd', '/dev/fd'], ['/proc/self/fd/0', '/dev/stdin'], ['/proc/self/fd/1', '/dev/stdout'],
+  ['/proc/self/fd/2', '/dev/stderr'], ['/proc/kcore', '/dev/core'],
+];
+
+export interface RootfsOptions extends RootfsContext {
+  /** A new user namespace: devices are bound from the host (mknod is refused there). */
+  newUserNs: boolean;
+}
+
+/**
+ * The root filesystem up to (not including) pivot_root: the root bound onto itself and
+ * opened (the descriptor every later path is resolved in), then `beforeMounts` (the step that
+ * starts the user's process), the mounts in config order, /dev, masked and read-only paths.
+ */
+export function rootfsOps(spec: Spec, options: RootfsOptions, beforeMounts: PlanOp[]): PlanOp[] {
+  const { rootfs } = options;
+  const ops: PlanOp[] = [];
+  const mounts = spec.mounts ?? [];
+  const rootPropagation = spec.linux?.rootfsPropagation;
+  // As runc: "/" rslave (or as asked) in our namespace, so nothing we mount reaches the host;
+  // the mount holding the root private, so the bind below propagates nowhere and pivot_root
+  // (which refuses a shared parent) works; the requested propagation is applied to the
+  // container's own root after pivot_root (pivotOps).
+  const rootFlags = rootPropagation === undefined ? MS.SLAVE | MS.REC : PROPAGATION[rootPropagation];
+  ops.push(op('i-mount-path', ['', '/', '', rootFlags, ''], `make the propagation of "/" ${rootPropagation ?? 'rslave'}`));
+  const parent = mountPointOf(rootfs);
+  if (parent !== undefined) ops.push(op('i-mount-path', ['', parent, '', MS.PRIVATE, ''], `make the mount "${parent}" private`));
+  ops.push(op('i-mount-path', [rootfs, rootfs, '', MS.BIND | MS.REC, ''], `bind the root filesystem "${rootfs}"`));
+  ops.push(op('i-open-root', [rootfs], `open the root filesystem "${rootfs}"`));
+  ops.push(...beforeMounts);
+
+  const destinations = mounts.map((m) => containerPath(m.destination));
+  const devMount = mounts.find((m) => containerPath(m.destination) === '/dev');
+  if (devMount === undefined) {
+    // runcell's own /dev, as runc's: a fresh tmpfs, never the image's directory.
+    ops.push(noSymlink('/dev'));
+    ops.push(op('i-mkdirs', ['/dev', 0o755], 'create the mount point "/dev"'));
+    ops.push(op('i-mount', ['tmpfs', '/dev', 'tmpfs', MS.NOSUID | MS.STRICTATIME, 'mode=755,size=65536k'], 'mount "tmpfs" on "/dev"'));
+  }
+  mounts.forEach((mount, index) => ops.push(...mountOps(mount, index, options)));
+
+  if (devMount === undefined || !isBind(devMount)) {
+    for (const device of [...DEFAULT_DEVICES, ...(spec.linux?.devices ?? [])]) ops.push(...deviceOps(device, options.newUserNs));
+    for (const [target, link] of DEV_SYMLINKS) ops.push(op('i-symlink', [target, link], `link "${link}" to "${target}"`));
+    if (destinations.includes('/dev/pts')) ops.push(op('i-symlink', ['pts/ptmx', '/dev/ptmx'], 'link "/dev/ptmx" to "pts/ptmx"'));
+  }
+  const nullHint = { ENODEV: 'the container\'s "/dev/null" is not the null device (character 1:3), so it cannot mask anything' };
+  for (const masked of spec.linux?.maskedPaths ?? []) ops.push(op('i-mask', [containerPath(masked)], `mask "${masked}"`, nullHint));
+  for (const readonly of spec.linux?.readonlyPaths ?? []) ops.push(op('i-readonly', [containerPath(readonly)], `make "${readonly}" read-only`));
+  return ops;
+}
+
+function deviceOps(device: Device, newUserNs: boolean): PlanOp[] {
+  const target = containerPath(device.path);
+  if (newUserNs) {
+    // mknod is not allowed in a user namespace: bind the host's node instead.
+    return [op('i-bind', ['host', device.path, target, 0, 0, 0, 0, 0, ''], `bind the device "${device.path}"`)];
+  }
+  const typeBits = device.type === 'b' ? 0o060000 : device.type === 'p' ? 0o010000 : 0o020000;
+  const mode = typeBits | ((device.fileMode ?? 0o666) & 0o7777);
+  return [op('i-mknod', [target, mode, device.major ?? 0, device.minor ?? 0, device.uid ?? 0, device.gid ?? 0], `create the device "${device.path}"`,
+    { EEXIST: `"${device.path}" exists and is not that device` })];
+}
+
+/** After pivot_root: the requested propagation, now on the container's own root. */
+export function afterPivotOps(spec: Spec): PlanOp[] {
+  const rootPropagation = spec.linux?.rootfsPropagation;
+  if (rootPropagation === undefined) return [];
+  return [op('i-mount-path', ['', '/', '', PROPAGATION[rootPropagation], ''], `make the propagation of the container's "/" ${rootPropagation}`)];
+}
+
+/** The mount point of the mount that holds `file` (this process's mountinfo: the init's
+ * mount namespace starts as a copy of ours). */
+function mountPointOf(file: string): string | undefined {
+  let real: string;
+  let info: string;
+  try {
+    real = fs.realpathSync(file);
+    info = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  let best: string | undefined;
+  for (const line of info.split('\n')) {
+    const mountPoint = line.split(' ')[4];
+    if (mountPoint === undefined) continue;
+    const point = unescape(mountPoint);
+    const inside = point === '/' || real === point || real.startsWith(point + '/');
+    if (inside && (best === undefined || point.length > best.length)) best = point;
+  }
+  return best;
+}

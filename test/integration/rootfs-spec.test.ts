@@ -1,0 +1,136 @@
+// The root filesystem as the spec describes it: mounts in config order, rootfsPropagation,
+// recursive and symlink options, tmpcopyup, a joined mount namespace. Real containers, as root.
+import * as child from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runcell, useScratch } from '../helpers/env';
+import { makeBundle, whyNoContainers, type SpecEdit } from '../helpers/bundle';
+
+const skip = whyNoContainers();
+let dir: string;
+let root: string;
+const ID = `rs${process.pid}`;
+useScratch((d, r) => {
+  dir = d;
+  root = r;
+});
+
+async function run(args: string[], edit: SpecEdit, prepare: (rootfs: string) => void = () => {}) {
+  const bundle = path.join(dir, 'bundle');
+  makeBundle(bundle, args, edit);
+  prepare(path.join(bundle, 'rootfs'));
+  return runcell(['--root', root, 'run', '-b', bundle, ID]);
+}
+
+/** The mount points of the container's mountinfo, in its order. */
+const mountPoints = (mountinfo: string) => mountinfo.trim().split('\n').map((line) => line.split(' ')[4]);
+
+describe.skipIf(skip !== null)(`the root filesystem, exact to the spec${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('mounts in config order, /proc ones included', async () => {
+    let destinations: string[] = [];
+    const result = await run(['cat', '/proc/self/mountinfo'], (spec) => {
+      spec.mounts.push({ destination: '/proc/tty', type: 'tmpfs', source: 'tmpfs', options: ['size=1k'] });
+      spec.mounts.push({ destination: '/late', type: 'tmpfs', source: 'tmpfs', options: ['size=1k'] });
+      spec.mounts.push({ destination: '/proc/version', type: 'bind', source: '/dev/null', options: ['bind'] });
+      destinations = spec.mounts.map((m: { destination: string }) => m.destination);
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const seen = mountPoints(result.stdout).filter((p) => destinations.includes(p));
+    expect(seen).toEqual(destinations);
+  });
+
+  it('applies rootfsPropagation "shared" to the container\'s root after pivot_root', async () => {
+    const result = await run(['head', '-1', '/proc/self/mountinfo'], (spec) => {
+      spec.linux.rootfsPropagation = 'shared';
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/ shared:\d+ /);
+  });
+
+  it('makes every mount of a bind read-only with "rro", and refuses symlinks with "nosymfollow"', async () => {
+    const volume = path.join(dir, 'volume');
+    fs.mkdirSync(path.join(volume, 'sub'), { recursive: true });
+    child.execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', path.join(volume, 'sub')]);
+    try {
+      fs.writeFileSync(path.join(volume, 'target'), 'through the link\n');
+      fs.symlinkSync('target', path.join(volume, 'link'));
+      const result = await run(['sh', '-c', 'touch /v/x 2>/dev/null || echo top-ro; touch /v/sub/x 2>/dev/null || echo sub-ro; cat /n/link 2>/dev/null || echo no-follow; cat /n/target'], (spec) => {
+        spec.mounts.push({ destination: '/v', type: 'bind', source: volume, options: ['rbind', 'rro'] });
+        spec.mounts.push({ destination: '/n', type: 'bind', source: volume, options: ['bind', 'nosymfollow'] });
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toBe('top-ro\nsub-ro\nno-follow\nthrough the link\n');
+    } finally {
+      child.execFileSync('umount', [path.join(volume, 'sub')]);
+    }
+  });
+
+  it('copies a directory\'s contents into its tmpfs with "tmpcopyup", as podman run --read-only asks', async () => {
+    let rootfs = '';
+    const result = await run(['sh', '-c', 'cat /run/keep/file; readlink /run/link; stat -c "%a %u" /run; echo new > /run/new && cat /run/new'], (spec) => {
+      spec.root.readonly = true;
+      spec.mounts.push({ destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'nosuid', 'nodev', 'tmpcopyup'] });
+    }, (r) => {
+      rootfs = r;
+      fs.mkdirSync(path.join(r, 'run/keep'), { recursive: true });
+      fs.writeFileSync(path.join(r, 'run/keep/file'), 'from the image\n');
+      fs.symlinkSync('keep/file', path.join(r, 'run/link'));
+      fs.chmodSync(path.join(r, 'run'), 0o1777);
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('from the image\nkeep/file\n1777 0\nnew\n');
+    expect(fs.existsSync(path.join(rootfs, 'run/new'))).toBe(false);
+  });
+
+  it('refuses a mount option it does not know, naming it', async () => {
+    const result = await run(['true'], (spec) => {
+      spec.mounts.push({ destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['sise=1m'] });
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/unknown option "sise=1m" for a tmpfs mount/);
+  });
+
+  it('sets the root filesystem up inside a mount namespace joined by path', async () => {
+    // A mount namespace kept alive by a bind mount of its /proc/PID/ns/mnt onto a file.
+    const pin = path.join(dir, 'mntns');
+    fs.writeFileSync(pin, '');
+    child.execFileSync('unshare', [`--mount=${pin}`, '--propagation', 'private', 'true']);
+    try {
+      const inode = fs.statSync(pin).ino;
+      const result = await run(['sh', '-c', 'readlink /proc/self/ns/mnt; ls /bin/busybox'], (spec) => {
+        spec.linux.namespaces = spec.linux.namespaces.map((ns: { type: string }) => (ns.type === 'mount' ? { type: 'mount', path: pin } : ns));
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toBe(`mnt:[${inode}]\n/bin/busybox\n`);
+    } finally {
+      child.execFileSync('umount', [pin]);
+    }
+  });
+
+  it('shares the caller\'s mount namespace when the spec has no mount entry, in a chroot', async () => {
+    const result = await run(['sh', '-c', 'readlink /proc/self/ns/mnt 2>/dev/null || echo no-proc; ls /bin/busybox'], (spec) => {
+      spec.linux.namespaces = spec.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'mount');
+      spec.mounts = [];
+      spec.linux.maskedPaths = [];
+      spec.linux.readonlyPaths = [];
+      spec.root.readonly = false;
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('no-proc\n/bin/busybox\n');
+  });
+
+  it('id-maps a bind mount with its uidMappings and gidMappings', async () => {
+    const volume = path.join(dir, 'volume');
+    fs.mkdirSync(volume);
+    fs.writeFileSync(path.join(volume, 'file'), 'x');
+    fs.chownSync(path.join(volume, 'file'), 0, 0);
+    const result = await run(['sh', '-c', 'stat -c "%u %g" /v/file; grep -c " /v .*idmapped" /proc/self/mountinfo'], (spec) => {
+      spec.mounts.push({ destination: '/v', type: 'bind', source: volume, options: ['rbind', 'idmap'],
+        uidMappings: [{ containerID: 0, hostID: 1234, size: 1 }], gidMappings: [{ containerID: 0, hostID: 4321, size: 1 }] });
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('1234 4321\n1\n');
+    expect(fs.statSync(path.join(volume, 'file')).uid).toBe(0);
+  });
+});
