@@ -218,7 +218,10 @@ async function runRuntime(runtime: Runtime, ctx: EntryContext, isolateCaller: bo
 }
 
 async function deleteContainer(runtime: Runtime, ctx: EntryContext): Promise<void> {
-  if (!fs.existsSync(path.join(ctx.dir, 'state'))) return;
+  // Both delete a container that `run` ended; only what a failure left needs it (and a
+  // runcell command costs a Node start).
+  const state = path.join(ctx.dir, 'state');
+  if (!fs.existsSync(state) || fs.readdirSync(state).length === 0) return;
   await collect(runtimeCommand(runtime, ctx, 'delete', '--force', ctx.containerId));
 }
 
