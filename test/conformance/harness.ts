@@ -108,7 +108,8 @@ export async function runEntry(entry: MatrixEntry, against: Runtime = 'runcell')
   const n = counter++;
   try {
     const sides: Array<{ ctx: EntryContext; outcome: Outcome }> = [];
-    for (const [side, runtime] of (['reference', 'checked'] as const).map((side, i) => [side, i === 0 ? 'runc' : against] as const)) {
+    const plan: Array<{ side: 'reference' | 'checked'; runtime: Runtime }> = [{ side: 'reference', runtime: 'runc' }, { side: 'checked', runtime: against }];
+    for (const { side, runtime } of plan) {
       // Distinct ids: each side's cgroup and state are its own even if one is left behind.
       const containerId = `cf${process.pid}n${n}${side === 'reference' ? 'r' : 'c'}`;
       const dir = path.join(base, side);
