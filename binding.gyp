@@ -32,6 +32,16 @@
       "ldflags": [ "-static", "-Wl,--gc-sections" ]
     },
     {
+      # Test only: the conformance harness's probe (test/conformance/), copied into a busybox
+      # root filesystem and run under runc and under runcell. Static, like runcell-init, so it
+      # needs nothing from the image.
+      "target_name": "runcell-probe",
+      "type": "executable",
+      "sources": [ "native/probe/probe.c" ],
+      "cflags": [ "-O2", "-Wall", "-Wextra" ],
+      "ldflags": [ "-static" ]
+    },
+    {
       # The C floor of `runcell bench locks --baseline`: the same lock-and-read loop, nothing else.
       "target_name": "runcell-lock-floor",
       "type": "executable",
