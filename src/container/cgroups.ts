@@ -172,7 +172,7 @@ type Builder = (r: LinuxResources) => Setting[];
 
 const V1_BUILDERS: Record<Group, Builder> = {
   devices: (r) => v1DeviceSettings(parseDeviceRules(r.devices ?? [])),
-  pids: (r) => [s1('pids', 'pids.max', pidsLimit(r))],
+  pids: (r) => pidsLimit(r).map((limit) => s1('pids', 'pids.max', limit)),
   memory: (r) => {
     const m = r.memory!;
     const out: Setting[] = [];
@@ -236,7 +236,7 @@ const V1_BUILDERS: Record<Group, Builder> = {
 
 const V2_BUILDERS: Record<Group, Builder> = {
   devices: () => [], // an eBPF program, not a file: see Cgroup.applyDeviceFilter
-  pids: (r) => [s2('pids.max', pidsLimit(r))],
+  pids: (r) => pidsLimit(r).map((limit) => s2('pids.max', limit)),
   memory: (r) => {
     const m = r.memory!;
     const out: Setting[] = [];
@@ -323,9 +323,10 @@ function s2(file: string, value: string | number): Setting {
   return { version: 2, controller: file.split('.')[0], file, value: String(value) };
 }
 
-function pidsLimit(r: LinuxResources): string {
-  const limit = int(r.pids?.limit ?? 0, 'pids.limit', -1);
-  return limit > 0 ? String(limit) : 'max'; // 0 and -1: no limit, as runc
+function pidsLimit(r: LinuxResources): string[] {
+  if (!given(r.pids?.limit)) return [];
+  const limit = int(r.pids!.limit, 'pids.limit', -1);
+  return [limit > 0 ? String(limit) : 'max']; // 0 and -1: no limit
 }
 
 function deviceNumber(d: { major: number; minor: number }, field: string): string {
@@ -770,7 +771,7 @@ export class Cgroup {
 // Cgroup files exist or not, they are never created (O_WRONLY, no O_CREAT): a missing one is
 // ENOENT naming it. Node names no file for a failed write(2): the kernel's refusal of a value must.
 function writeFile(file: string, value: string): void {
-  const fd = fs.openSync(file, fs.constants.O_WRONLY);
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_TRUNC); // as runc opens them
   try {
     fs.writeSync(fd, value);
   } catch (error) {

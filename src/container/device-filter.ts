@@ -64,6 +64,7 @@ export const DEFAULT_DEVICE_RULES: readonly DeviceRule[] = [
  */
 export function containerDeviceRules(specRules: readonly DeviceRule[] | undefined,
   specDevices: ReadonlyArray<{ type?: string; major?: number; minor?: number }> = []): DeviceRule[] {
+  if (specRules !== undefined && !Array.isArray(specRules)) throw new SpecError('linux.resources.devices: must be an array of rules');
   return [
     ...(specRules ?? []),
     ...DEFAULT_DEVICE_RULES,
