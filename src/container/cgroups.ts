@@ -118,9 +118,10 @@ type Group = keyof typeof GROUPS;
 
 function groupsOf(r: LinuxResources): Group[] {
   return (Object.keys(GROUPS) as Group[]).filter((group) => {
-    if (group === 'cpuset') return r.cpu?.cpus !== undefined || r.cpu?.mems !== undefined;
-    if (group === 'cpu') return r.cpu !== undefined && Object.keys(r.cpu).some((k) => k !== 'cpus' && k !== 'mems');
-    return r[group] !== undefined;
+    // JSON's null (what some encoders write for an absent object) is absent too.
+    if (group === 'cpuset') return given(r.cpu?.cpus) || given(r.cpu?.mems);
+    if (group === 'cpu') return given(r.cpu) && Object.keys(r.cpu!).some((k) => k !== 'cpus' && k !== 'mems');
+    return given(r[group]);
   });
 }
 

@@ -4,7 +4,9 @@
 // and crun's ebpf.c do. The policy and the instruction encoding live here; the addon only loads
 // and attaches the bytes (src/sys/bpf.ts).
 //
-// What the rules mean, on v1 and v2 alike:
+// What the rules mean (the eBPF program's semantics; v1's kernel list, written rule by rule,
+// agrees for the rule lists runtimes and engines write, and differs only where a rule overlaps
+// part of an earlier wildcard, which v1 cannot express):
 //   - the spec says "The runtime MUST apply entries in the listed order": for each access the
 //     kernel asks about (read, write, mknod), the LAST rule in the list that matches the device
 //     and names that access decides; a device no rule matches is denied;
@@ -62,9 +64,9 @@ export const DEFAULT_DEVICE_RULES: readonly DeviceRule[] = [
  * A container's device rules: the spec's, then the defaults, then the nodes linux.devices
  * creates (the spec asks for them, so the container may use them).
  */
-export function containerDeviceRules(specRules: readonly DeviceRule[] | undefined,
+export function containerDeviceRules(specRules: readonly DeviceRule[] | undefined | null,
   specDevices: ReadonlyArray<{ type?: string; major?: number; minor?: number }> = []): DeviceRule[] {
-  if (specRules !== undefined && !Array.isArray(specRules)) throw new SpecError('linux.resources.devices: must be an array of rules');
+  if (specRules !== undefined && specRules !== null && !Array.isArray(specRules)) throw new SpecError('linux.resources.devices: must be an array of rules');
   return [
     ...(specRules ?? []),
     ...DEFAULT_DEVICE_RULES,

@@ -389,7 +389,7 @@ export function updateContainer(rootDir: string, partialId: string, resources: L
   return withLockedRecord(rootDir, partialId, (record, stateFile) => {
     requireStatus('update', record.id, observedStatus(record), Status.Created, Status.Running, Status.Paused);
     const cgroup = cgroupOf(record, 'update');
-    if (resources.devices === undefined) return cgroup.apply(resources);
+    if (resources.devices === undefined || resources.devices === null) return cgroup.apply({ ...resources, devices: undefined });
     // The spec's linux.devices are allowed too: from the copy create keeps (none when it is gone).
     const spec = fs.existsSync(stateFile.pathOf('spec')) ? JSON.parse(fs.readFileSync(stateFile.pathOf('spec'), 'utf8')) as Spec : { ociVersion: '' };
     cgroup.apply(containerResources(spec, resources));

@@ -142,6 +142,11 @@ describe('v2 settings', () => {
     }
   });
 
+  it('takes null (what some JSON encoders write for an absent object) as absent', () => {
+    expect(v2Settings(JSON.parse('{"memory":null,"cpu":{"cpus":null,"shares":null},"pids":null,"unified":null}'))).toEqual([]);
+    expect(v1Settings(JSON.parse('{"memory":{"limit":null},"blockIO":null,"devices":null}'))).toEqual([]);
+  });
+
   it('device rules are no file on v2 (an eBPF program), but are still checked', () => {
     expect(v2Settings({ devices: [{ allow: false, access: 'rwm' }] })).toEqual([]);
   });
