@@ -384,3 +384,35 @@ describe.skipIf(skip !== null)(`runcell events, as runc${skip ? ` (skipped: ${sk
     expect(await exited).toBe(0);
   });
 });
+
+// The controller the test delegates: hugetlb, which cgroup v2 offers here (hybrid) and in the VM.
+const noHugetlb = skip ?? (detectLayout().unified === null
+  || !fs.readFileSync(path.join(detectLayout().unified!, 'cgroup.controllers'), 'utf8').includes('hugetlb') ? 'needs hugetlb in cgroup v2' : null);
+describe.skipIf(noHugetlb !== null)(`cgroup v2 controllers${noHugetlb ? ` (skipped: ${noHugetlb})` : ''}`, () => {
+  it('are enabled from the root down; a parent that refuses (it has processes of its own) is named with its errno', async () => {
+    expect.assertions(1);
+    const layout = detectLayout();
+    // A parent cgroup2 directory with a process in it: "no internal processes" forbids it to
+    // delegate a controller to a child.
+    const parentPath = `/runcell-test-${id}`;
+    const parent = path.join(layout.unified!, parentPath);
+    fs.mkdirSync(parent);
+    const sleeper = spawn('sleep', ['1000'], { stdio: 'ignore' });
+    const cgroup = new Cgroup(layout, `${parentPath}/c`);
+    try {
+      fs.writeFileSync(path.join(parent, 'cgroup.procs'), String(sleeper.pid));
+      let caught: unknown;
+      try {
+        cgroup.create({ hugepageLimits: [{ pageSize: '2MB', limit: 0 }] });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toMatchObject({ code: 'EBUSY', syscall: 'write', path: path.join(parent, 'cgroup.subtree_control') });
+    } finally {
+      sleeper.kill('SIGKILL');
+      await new Promise((resolve) => sleeper.once('exit', resolve));
+      await cgroup.remove();
+      await new Cgroup(layout, parentPath).remove();
+    }
+  });
+});
