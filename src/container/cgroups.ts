@@ -8,8 +8,9 @@
 // each controller is used where it is mounted: the v1 hierarchy when it has it (as runc does),
 // else the cgroup2 mount when its cgroup.controllers offers it (hugetlb here). Device rules go
 // to the v1 devices controller where there is one, else into an eBPF program attached to the
-// cgroup2 directory (device-filter.ts): on hybrid the kernel enforces the v1 controller, so the
-// v1 files stay the one place that decides, as with runc.
+// cgroup2 directory (device-filter.ts). On hybrid the kernel checks both the v1 controller and
+// the programs of the cgroup2 directory; runcell, as runc, writes the v1 files there and attaches
+// no program, so that one list decides.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SpecError } from '../oci/spec';
@@ -128,7 +129,8 @@ function groupsOf(r: LinuxResources): Group[] {
 // Hostile input: every number is checked before it becomes text in a kernel file.
 function int(value: unknown, field: string, min = Number.MIN_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new SpecError(`linux.resources.${field}: ${JSON.stringify(value)} is not ${min === 0 ? 'a non-negative' : 'an'} integer`);
+    const what = min === 0 ? 'a non-negative integer' : min === -1 ? 'an integer of -1 (no limit) or more' : 'an integer';
+    throw new SpecError(`linux.resources.${field}: ${JSON.stringify(value)} is not ${what}`);
   }
   return value;
 }

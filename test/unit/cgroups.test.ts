@@ -288,6 +288,19 @@ describe('writes to a fake hierarchy', () => {
       .toThrow(`cannot enable the hugetlb cgroup controller for /c: ${path.join(dir, 'cgroup.controllers')} does not offer it (cpu io memory pids)`);
   });
 
+  it('refuses a memory limit below the current usage when checkBeforeUpdate asks, and writes nothing', () => {
+    hierarchy(dir, 'c', ['memory.max', 'memory.current', 'pids.max']);
+    fs.writeFileSync(path.join(dir, 'c', 'memory.current'), '5000\n');
+    const cgroup = new Cgroup({ v1: new Map(), unified: dir }, '/c');
+    expect(() => cgroup.apply({ memory: { limit: 4000, checkBeforeUpdate: true }, pids: { limit: 5 } }))
+      .toThrow('linux.resources.memory.limit: 4000 is not above the current usage 5000 (checkBeforeUpdate)');
+    expect([read('c', 'memory.max'), read('c', 'pids.max')]).toEqual(['', '']);
+    cgroup.apply({ memory: { limit: 4000 } }); // without the check, the kernel decides
+    expect(read('c', 'memory.max')).toBe('4000');
+    cgroup.apply({ memory: { limit: 6000, checkBeforeUpdate: true } });
+    expect(read('c', 'memory.max')).toBe('6000');
+  });
+
   it('on update, completes cpu.max from the period or quota already set', () => {
     hierarchy(dir, 'c', ['cpu.max']);
     fs.writeFileSync(path.join(dir, 'c', 'cpu.max'), '50000 200000\n');
