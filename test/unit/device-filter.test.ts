@@ -1,6 +1,7 @@
 // Device rules -> eBPF instructions, without a kernel: the exact program for known rule lists,
 // and, through a small interpreter of the instructions the compiler emits, the decision for
 // every request against the rules' meaning (deviceAllowed) and against hand-written outcomes.
+import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   ACCESS, DEFAULT_DEVICE_RULES, DEVICE_TYPE, OP, containerDeviceRules, deviceAllowed, deviceFilterProgram, disassemble, encodeProgram,
@@ -191,22 +192,21 @@ describe('what the program decides', () => {
     expect(allowed(rules, { type: C, major: 8, minor: 0, access: R | W })).toBe(true);
   });
 
-  it('agrees with the rules\' meaning for every request, over many rule lists', () => {
-    const pool: DeviceRule[] = [
-      { allow: false }, { allow: true }, { allow: true, type: 'c', major: 1, minor: 3 }, { allow: false, type: 'c', major: 1, access: 'w' },
-      { allow: true, type: 'b', major: -1, minor: -1, access: 'm' }, { allow: true, type: 'c', major: 136, access: 'rw' },
-      { allow: false, type: 'b', major: 8, minor: 1, access: 'r' }, { allow: true, type: 'b', major: 8, access: 'rwm' },
-      { allow: true, type: 'c', minor: 0, access: 'mr' }, { allow: false, type: 'c', major: 5, minor: 2, access: 'rwm' },
-    ];
-    let seed = 7;
-    const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
-    for (let list = 0; list < 300; list++) {
-      const rules = Array.from({ length: random(7) }, () => pool[random(pool.length)]);
+  it('agrees with the rules\' meaning for every request, for any rule list', () => {
+    const number = fc.oneof(fc.constant(-1), fc.constantFrom(0, 1, 3, 5, 8, 136), fc.integer({ min: 0, max: 300 }));
+    const rule: fc.Arbitrary<DeviceRule> = fc.record({
+      allow: fc.boolean(), type: fc.constantFrom('a', 'b', 'c'), major: number, minor: number,
+      access: fc.subarray(['r', 'w', 'm']).map((letters) => letters.join('')),
+    });
+    const request: fc.Arbitrary<Request> = fc.record({
+      type: fc.constantFrom(B, C), major: fc.constantFrom(0, 1, 3, 5, 8, 136, 254), minor: fc.constantFrom(0, 1, 3, 5, 8, 9),
+      access: fc.integer({ min: 1, max: 7 }),
+    });
+    fc.assert(fc.property(fc.array(rule, { maxLength: 8 }), fc.array(request, { minLength: 1, maxLength: 20 }), (rules, requests) => {
       const parsed = parseDeviceRules(rules);
       const program = deviceFilterProgram(parsed);
-      for (const request of REQUESTS) {
-        expect(run(program, request) === 1, `${JSON.stringify(rules)} ${JSON.stringify(request)}`).toBe(deviceAllowed(parsed, request));
-      }
-    }
+      expect(reachable(program).every(Boolean)).toBe(true);
+      for (const r of [...requests, ...REQUESTS]) expect(run(program, r) === 1).toBe(deviceAllowed(parsed, r));
+    }), { numRuns: 300 });
   });
 });
