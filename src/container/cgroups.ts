@@ -248,6 +248,7 @@ const V2_BUILDERS: Record<Group, Builder> = {
     if (m.useHierarchy === false) notOnV2('memory.useHierarchy', 'cgroup v2 is always hierarchical');
     if (set(m.kernel)) notOnV2('memory.kernel', 'kernel memory is counted in memory.max');
     if (set(m.kernelTCP)) notOnV2('memory.kernelTCP', 'kernel memory is counted in memory.max');
+    // memory.oom.group has no field in the spec: as runc, only linux.resources.unified sets it.
     const limit = given(m.limit) ? int(m.limit, 'memory.limit', -1) : undefined;
     const swap = swapToV2(given(m.swap) ? int(m.swap, 'memory.swap', -1) : undefined, limit);
     if (swap !== null) out.push(s2('memory.swap.max', swap));

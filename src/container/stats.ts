@@ -291,6 +291,8 @@ export class OOMWatcher {
   private readonly file: string | null;
   private readonly watchers: fs.FSWatcher[] = [];
   private wake: (() => void) | null = null;
+  /** A change announced while nobody waited: the next wait returns at once. */
+  private pending = false;
 
   constructor(cgroup: Cgroup, private readonly pollMs = 200) {
     const v1 = cgroup.isV2 ? undefined : cgroup.layout.v1.get('memory');
@@ -300,7 +302,7 @@ export class OOMWatcher {
     if (v1 === undefined && dir !== null) {
       for (const file of ['memory.events', 'cgroup.events']) {
         if (!fs.existsSync(path.join(dir, file))) continue;
-        const watcher = fs.watch(path.join(dir, file), () => this.wake?.());
+        const watcher = fs.watch(path.join(dir, file), () => (this.wake === null ? (this.pending = true) : this.wake()));
         watcher.on('error', () => {}); // the cgroup went away: counts read 0 from now on
         this.watchers.push(watcher);
       }
@@ -321,6 +323,10 @@ export class OOMWatcher {
   /** Resolves when the count may have changed, or after `timeoutMs` at the latest. */
   changed(timeoutMs: number): Promise<void> {
     const wait = Math.max(0, this.watchers.length === 0 ? Math.min(timeoutMs, this.pollMs) : timeoutMs);
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
