@@ -10,7 +10,8 @@
         "native/addon/flock.cc",
         "native/addon/process.cc",
         "native/addon/oom.cc",
-        "native/addon/seccomp.cc"
+        "native/addon/seccomp.cc",
+        "native/addon/bpf.cc"
       ],
       "libraries": [ "-lseccomp" ],
       "dependencies": [

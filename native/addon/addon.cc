@@ -1,4 +1,5 @@
 // The addon's one registration table. The typed surface is declared in src/sys/native.ts.
+#include <linux/bpf.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 
@@ -18,6 +19,9 @@ Napi::Object Constants(Napi::Env env) {
   constants.Set("WUNTRACED", WUNTRACED);
   constants.Set("WCONTINUED", WCONTINUED);
   constants.Set("WALL", __WALL);
+  constants.Set("BPF_PROG_TYPE_CGROUP_DEVICE", static_cast<uint32_t>(BPF_PROG_TYPE_CGROUP_DEVICE));
+  constants.Set("BPF_CGROUP_DEVICE", static_cast<uint32_t>(BPF_CGROUP_DEVICE));
+  constants.Set("BPF_F_ALLOW_MULTI", static_cast<uint32_t>(BPF_F_ALLOW_MULTI));
   return constants;
 }
 
@@ -36,6 +40,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterProcess(env, exports);
   RegisterOOM(env, exports);
   RegisterSeccomp(env, exports);
+  RegisterBpf(env, exports);
   return exports;
 }
 

@@ -9,5 +9,6 @@ void RegisterFlock(Napi::Env env, Napi::Object exports);
 void RegisterProcess(Napi::Env env, Napi::Object exports);
 void RegisterOOM(Napi::Env env, Napi::Object exports);
 void RegisterSeccomp(Napi::Env env, Napi::Object exports);
+void RegisterBpf(Napi::Env env, Napi::Object exports);
 
 }  // namespace runcell

@@ -14,6 +14,7 @@ import { isProcessAlive, processStartTime, reapChild, signalProcess, waitForExit
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, type LinuxResources } from './cgroups';
 import { cgroupStats, type Stats } from './stats';
+import { containerDeviceRules } from './device-filter';
 import { lineReader } from '../lines';
 import { initProgram } from '../paths';
 import { log } from '../log';
@@ -380,11 +381,18 @@ export function pauseContainer(rootDir: string, partialId: string, pause: boolea
   });
 }
 
-/** New cgroup limits for a running (or created, or paused) container: `runcell update`. */
+/**
+ * New cgroup limits for a running (or created, or paused) container: `runcell update`. New
+ * device rules replace the old ones, with the defaults after them as at create.
+ */
 export function updateContainer(rootDir: string, partialId: string, resources: LinuxResources): Promise<void> {
-  return withLockedRecord(rootDir, partialId, (record) => {
+  return withLockedRecord(rootDir, partialId, (record, stateFile) => {
     requireStatus('update', record.id, observedStatus(record), Status.Created, Status.Running, Status.Paused);
-    cgroupOf(record, 'update').apply(resources);
+    const cgroup = cgroupOf(record, 'update');
+    if (resources.devices === undefined || resources.devices === null) return cgroup.apply({ ...resources, devices: undefined });
+    // The spec's linux.devices are allowed too: from the copy create keeps (none when it is gone).
+    const spec = fs.existsSync(stateFile.pathOf('spec')) ? JSON.parse(fs.readFileSync(stateFile.pathOf('spec'), 'utf8')) as Spec : { ociVersion: '' };
+    cgroup.apply(containerResources(spec, resources));
   });
 }
 
@@ -421,22 +429,11 @@ function cgroupPathOf(spec: Spec, id: string): string {
   return given.startsWith('/') ? given : `/${given}`;
 }
 
-// The spec's device rules, then the devices every container has (runc's defaults): a
-// "deny all" in the spec must not take /dev/null away.
-function containerResources(spec: Spec): LinuxResources {
-  const resources = (spec.linux?.resources ?? {}) as LinuxResources;
-  if (resources.devices === undefined) return resources;
-  const allow = (type: string, major: number, minor: number, access = 'rwm') => ({ allow: true, type, major, minor, access });
-  return {
-    ...resources,
-    devices: [
-      ...resources.devices,
-      allow('c', -1, -1, 'm'), allow('b', -1, -1, 'm'),
-      allow('c', 1, 3), allow('c', 1, 5), allow('c', 1, 7), allow('c', 1, 8), allow('c', 1, 9),
-      allow('c', 5, 0), allow('c', 5, 1), allow('c', 5, 2), allow('c', 136, -1),
-      ...(spec.linux?.devices ?? []).map((d) => allow(d.type === 'b' ? 'b' : 'c', d.major ?? -1, d.minor ?? -1)),
-    ],
-  };
+// The spec's resources, with the device rules every container gets after the spec's own (a
+// "deny all" there must not take /dev/null away), even when the spec names none: a device no
+// rule allows is denied, as with runc.
+function containerResources(spec: Spec, resources = (spec.linux?.resources ?? {}) as LinuxResources): LinuxResources {
+  return { ...resources, devices: containerDeviceRules(resources.devices, spec.linux?.devices) };
 }
 
 // The user's process is the init's only child: /proc/PID/task/PID/children names it by its

@@ -46,6 +46,9 @@ export interface NativeBinding {
     WUNTRACED: number;
     WCONTINUED: number;
     WALL: number;
+    BPF_PROG_TYPE_CGROUP_DEVICE: number;
+    BPF_CGROUP_DEVICE: number;
+    BPF_F_ALLOW_MULTI: number;
   };
   flock(fd: number, operation: number, path?: string): void;
   tryFlock(fd: number, operation: number, path?: string): boolean;
@@ -58,6 +61,11 @@ export interface NativeBinding {
   pidfdSendSignal(pidfd: number, signal: number): void;
   setOOMScoreAdj(pid: number, score: number): boolean;
   compileSeccomp(filter: SeccompFilter): { program: Buffer; skipped: string[] };
+  bpfProgLoad(type: number, instructions: Buffer, license: string, log?: Buffer): number;
+  bpfProgAttach(targetFd: number, progFd: number, attachType: number, flags: number, path?: string): void;
+  bpfProgDetach(targetFd: number, progFd: number, attachType: number, path?: string): void;
+  bpfProgQuery(targetFd: number, attachType: number, path?: string): { attachFlags: number; ids: number[] };
+  bpfProgGetFdById(id: number): number;
 }
 
 function load(): NativeBinding {

@@ -50,24 +50,13 @@ export function register(program: Command, context: () => Context): void {
     .option('--stats', 'print the current usage once and exit')
     .option('--interval <time>', 'how often to print usage (5s, 500ms)', (v: string) => parseDuration('--interval', v) * 1000, 5000)
     .action(async (id: string, options: { stats?: boolean; interval: number }) => {
-      const { containerStats } = await import('../../container/lifecycle');
-      const root = context().root;
-      const event = () => {
-        const { id: full, stats } = containerStats(root, id);
-        return JSON.stringify({ type: 'stats', id: full, data: stats }) + '\n';
-      };
-      if (options.stats) return writeOut(event());
-      // A stream, one line per interval, that ends when the container stops.
-      for (;;) {
-        let line: string;
-        try {
-          line = event();
-        } catch (error) {
-          if ((error as { code?: string }).code === 'ERR_INVALID_STATE') return;
-          throw error;
-        }
-        writeOut(line);
-        await new Promise((resolve) => setTimeout(resolve, options.interval));
+      const { eventJson } = await import('../../container/stats');
+      if (options.stats) {
+        const { containerStats } = await import('../../container/lifecycle');
+        const { id: full, stats } = containerStats(context().root, id);
+        return writeOut(eventJson({ type: 'stats', id: full, data: stats }) + '\n');
       }
+      const { containerEvents } = await import('../../container/events');
+      for await (const event of containerEvents(context().root, id, { intervalMs: options.interval })) writeOut(eventJson(event) + '\n');
     });
 }
