@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { log } from '../log';
 import { ErrnoError } from '../sys/errno';
 import { SpecError, type Process, type Spec } from '../oci/spec';
+import type { CgroupView } from './cgroup-view';
 import { afterPivotOps, rootfsOps } from './rootfs-plan';
 import { compileSeccomp, type SeccompProfile } from './seccomp';
 import { hookArgs, hooksOf } from './hooks';
@@ -40,6 +41,8 @@ export interface PlanOptions {
   bundle: string;
   /** The cgroup.procs files the init is written into before it runs anything. */
   cgroupProcs?: string[];
+  /** The container's cgroup, which a cgroup mount of config.mounts shows (cgroupViewOf). */
+  cgroup?: CgroupView;
   /** Where to send the terminal's master (--console-socket), for process.terminal. */
   consoleSocket?: string;
   files: PlanFiles;
@@ -188,7 +191,8 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   if (sharedMountNs) {
     ops.push({ op: 'i-open-root', args: [rootfs], description: `open the root filesystem "${rootfs}"` }, userClone);
   } else {
-    ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, newUserNs }, [userClone]));
+    const newCgroupNs = namespaces.has('cgroup') && namespaces.get('cgroup') === undefined;
+    ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, newUserNs, cgroup: options.cgroup, newCgroupNs }, [userClone]));
   }
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     // Written through the host's /proc from inside the new namespaces, before pivot_root:

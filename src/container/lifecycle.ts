@@ -13,6 +13,7 @@ import { isErrno } from '../sys/errno';
 import { isProcessAlive, processStartTime, reapChild, signalProcess, waitForExit } from '../sys/process';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, type LinuxResources } from './cgroups';
+import { cgroupViewOf } from './cgroup-view';
 import { cgroupStats, type Stats } from './stats';
 import { lineReader } from '../lines';
 import { initProgram } from '../paths';
@@ -121,6 +122,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     const plan = buildLaunchPlan(spec, {
       bundle,
       cgroupProcs: cgroup.procsFiles(),
+      cgroup: cgroupViewOf(cgroup),
       consoleSocket: options.consoleSocket === undefined ? undefined : path.resolve(options.consoleSocket),
       extraFds,
       extraEnv: listenEnv,

@@ -10,7 +10,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SpecError, type Device, type Mount, type Spec } from '../oci/spec';
+import type { CgroupView } from './cgroup-view';
 import type { PlanOp } from './launch-plan';
+import { log } from '../log';
 
 const MS = {
   RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, SYNCHRONOUS: 16, REMOUNT: 32, MANDLOCK: 64, DIRSYNC: 128,
@@ -80,8 +82,6 @@ const DATA_OPTIONS: Record<string, string[]> = {
   mqueue: [],
   proc: ['hidepid', 'gid', 'subset'],
   sysfs: [],
-  cgroup: [],
-  cgroup2: ['nsdelegate', 'memory_recursiveprot', 'memory_localevents', 'favordynmods', 'memory_hugetlb_accounting'],
 };
 
 interface MountOptions {
@@ -166,6 +166,11 @@ interface RootfsContext {
   bundle: string;
   /** The root filesystem on the host, as the bundle names it. */
   rootfs: string;
+  /** The container's own cgroup, which a cgroup mount shows (none: a cgroup mount is refused). */
+  cgroup?: CgroupView;
+  /** The init makes a new cgroup namespace, once it is in the container's cgroup: its root is
+   * that cgroup. */
+  newCgroupNs: boolean;
 }
 
 function op(name: string, args: Array<string | number>, description: string, hints?: Record<string, string>): PlanOp {
@@ -176,17 +181,11 @@ function op(name: string, args: Array<string | number>, description: string, hin
 function mountOps(mount: Mount, index: number, ctx: RootfsContext): PlanOp[] {
   const field = `config.json: config.mounts[${index}]`;
   const destination = containerPath(mount.destination);
+  if (mount.type === 'cgroup' || mount.type === 'cgroup2') return cgroupMountOps(mount, field, destination, ctx);
   const o = parseMountOptions(mount, `${field}.options`);
   const what = `mount "${mount.source ?? mount.type ?? ''}" on "${destination}"`;
   const ops: PlanOp[] = [];
   if (destination === '/dev') ops.push(noSymlink('/dev'));
-  if (mount.type === 'cgroup') {
-    // The cgroup filesystem: the host's hierarchy, read-only (a cgroup namespace's own tree
-    // comes with cgroup support).
-    const attrs = o.flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC);
-    ops.push(op('i-bind', ['host', '/sys/fs/cgroup', destination, 1, 0, 0, ATTR.RDONLY | attrs, 0, '', ...o.propagation], what));
-    return ops;
-  }
   if (o.bind) {
     if (mount.source === undefined || mount.source === '') throw new SpecError(`${field}.source: a bind mount needs a source`);
     const [where, source] = bindSource(mount.source, ctx.bundle, ctx.rootfs);
@@ -217,6 +216,82 @@ function mountOps(mount: Mount, index: number, ctx: RootfsContext): PlanOp[] {
     ops.push(op('i-setattr', [destination, o.recursiveSet, o.recursiveClear, 1], `apply the recursive options of "${destination}"`));
   }
   for (const p of o.propagation) ops.push(op('i-propagate', [destination, p], `set the propagation of "${destination}"`));
+  return ops;
+}
+
+// A cgroup mount (runc's default spec has `/sys/fs/cgroup`, type "cgroup") shows the container's
+// own cgroup and nothing else, read-only all the way down, whatever its options say: a
+// container must not raise its own limits, freeze another cgroup or move itself out of its
+// cgroup. "rw" is ignored (with a warning), not honoured: what a container could safely
+// write is only a subtree below its own cgroup (for a systemd inside), and its own cgroup's
+// files would come with it wherever the kernel does not guard a cgroup namespace's root (v1,
+// hybrid, cgroup2 without nsdelegate).
+//  - pure v2 with a new cgroup namespace: a fresh cgroup2 mount. The init joined its cgroup
+//    before it unshared the namespace, so the namespace's root, and what the mount shows, is
+//    the container's cgroup (as runc and crun do).
+//  - pure v2 otherwise (no cgroup namespace, or one joined by path): the container's cgroup
+//    directory, bound. Here runc mounts cgroup2 afresh, which in the host's cgroup namespace
+//    shows the host's whole tree; a namespace joined by path has a root that is not ours.
+//  - v1 and hybrid: a tmpfs with, for each hierarchy, the container's directory bound at
+//    `<destination>/<name>` as the host names the hierarchy's mount point (`memory`,
+//    `cpu,cpuacct` with `cpu` and `cpuacct` links to it, `unified` for a hybrid's cgroup2), as
+//    runc binds them. With a cgroup namespace too: what a fresh mount would show is that same
+//    directory.
+const CGROUP_ATTRS = ATTR.RDONLY | ATTR.NOSUID | ATTR.NODEV | ATTR.NOEXEC;
+
+function cgroupMountOps(mount: Mount, field: string, destination: string, ctx: RootfsContext): PlanOp[] {
+  if (ctx.cgroup === undefined) throw new SpecError(`${field}: a ${mount.type} mount shows the container's own cgroup, and this container has none`);
+  if (mount.uidMappings !== undefined || mount.gidMappings !== undefined) throw new SpecError(`${field}: id-mapped mounts are bind mounts only`);
+  let set = 0;
+  let clear = 0;
+  const propagation: number[] = [];
+  const ignored: string[] = [];
+  for (const option of mount.options ?? []) {
+    // Every mount of the view gets the same attributes: "rnoatime" and "noatime" mean the same.
+    const word = option in RECURSIVE_ATTRS ? option.slice(1) : option;
+    if (option in PROPAGATION) {
+      propagation.push(PROPAGATION[option]);
+    } else if (word in BIND_ATTRS) {
+      set = (set & ~BIND_ATTRS[word].clear) | BIND_ATTRS[word].set;
+      clear = (clear & ~BIND_ATTRS[word].set) | BIND_ATTRS[word].clear;
+      if ((BIND_ATTRS[word].clear & CGROUP_ATTRS) !== 0) ignored.push(option);
+    } else {
+      throw new SpecError(`${field}.options: "${option}" is not an option of a ${mount.type} mount, which shows the container's own cgroup (mount attributes and propagation only)`);
+    }
+  }
+  if (ignored.length > 0) log.warn(`${field}.options: ${ignored.map((o) => `"${o}"`).join(', ')} ignored: the container's cgroup is always mounted read-only, nosuid, nodev and noexec`);
+  set |= CGROUP_ATTRS;
+  clear &= ~CGROUP_ATTRS;
+  const view = ctx.cgroup;
+  const what = `mount the container's cgroup on "${destination}"`;
+  const ops: PlanOp[] = [];
+  const attrs = () => op('i-setattr', [destination, set, clear, 1], `make the container's cgroup on "${destination}" read-only`);
+  const propagate = () => propagation.map((p) => op('i-propagate', [destination, p], `set the propagation of "${destination}"`));
+  if (view.version === 2 && !ctx.newCgroupNs) {
+    // Made read-only while still detached: never writable in the container, not for an instant.
+    ops.push(op('i-bind', ['host', view.directory, destination, 1, set, clear, set, clear, '', ...propagation], `bind the container's cgroup "${view.directory}" on "${destination}"`));
+    return ops;
+  }
+  ops.push(op('i-mkdirs', [destination, 0o755], `create the mount point "${destination}"`));
+  if (view.version === 2) {
+    ops.push(op('i-mount', [mount.source || 'cgroup', destination, 'cgroup2', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, ''], what));
+    ops.push(attrs(), ...propagate());
+    return ops;
+  }
+  ops.push(op('i-mount', ['tmpfs', destination, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755'], what));
+  for (const hierarchy of view.hierarchies) {
+    const target = `${destination}/${hierarchy.name}`;
+    ops.push(op('i-bind', ['host', hierarchy.directory, target, 1, set, clear, set, clear, '', ...propagation], `bind the container's cgroup "${hierarchy.directory}" on "${target}"`));
+  }
+  for (const hierarchy of view.hierarchies) {
+    if (!hierarchy.name.includes(',')) continue;
+    for (const controller of hierarchy.name.split(',')) {
+      if (controller === '' || view.hierarchies.some((h) => h.name === controller)) continue;
+      ops.push(op('i-symlink', [hierarchy.name, `${destination}/${controller}`], `link "${destination}/${controller}" to "${hierarchy.name}"`));
+    }
+  }
+  // The tmpfs, and again every bind on it, read-only once the links are made.
+  ops.push(attrs(), ...propagate());
   return ops;
 }
 

@@ -20,7 +20,9 @@ function spec(edit: (s: any) => void = () => {}): Spec { // eslint-disable-line 
   edit(s);
   return validateSpec(s);
 }
-const plan = (s: Spec, extraFds = 0) => buildLaunchPlan(s, { bundle, files, extraFds });
+// The container's cgroup, as a pure v2 host shows it (what a cgroup mount of the spec binds).
+const cgroup = { version: 2, directory: '/sys/fs/cgroup/runcell/c' } as const;
+const plan = (s: Spec, extraFds = 0) => buildLaunchPlan(s, { bundle, files, extraFds, cgroup });
 const ops = (s: Spec) => plan(s).ops.map((o) => o.op);
 
 describe('buildLaunchPlan', () => {
@@ -199,7 +201,7 @@ describe('buildLaunchPlan', () => {
   });
 
   it('opens a terminal after pivot_root and attaches it right after setsid, for --console-socket', () => {
-    const names = buildLaunchPlan(spec((s) => (s.process.terminal = true)), { bundle, files, extraFds: 0, consoleSocket: '/run/c.sock' })
+    const names = buildLaunchPlan(spec((s) => (s.process.terminal = true)), { bundle, files, extraFds: 0, cgroup, consoleSocket: '/run/c.sock' })
       .ops.map((o) => o.op);
     expect(names).toContain('g-console');
     expect(names.indexOf('i-pty')).toBeGreaterThan(names.indexOf('i-pivot-root'));

@@ -55,6 +55,7 @@ describe('plans of subcontainers and exec', () => {
   afterEach(() => fs.rmSync(bundle, { recursive: true, force: true }));
   const files = { exit: '/r/c.exit', exitTmp: '/r/c.exittmp', gate: '/r/c.gate', ready: '/r/c.ready' };
   const sandbox = { pid: 7, ipc: 8, uts: 9, network: 10 };
+  const cgroup = { version: 2, directory: '/sys/fs/cgroup/runcell/m' } as const; // what the spec's cgroup mount shows
   const spec = (namespaces: object[]): Spec => {
     const s = defaultSpec() as any; // eslint-disable-line @typescript-eslint/no-explicit-any
     s.process.args = ['true'];
@@ -64,7 +65,7 @@ describe('plans of subcontainers and exec', () => {
   };
 
   it('puts a member\'s init in the sandbox\'s pid namespace and joins what its spec leaves out', () => {
-    const p = buildLaunchPlan(spec([{ type: 'mount' }, { type: 'pid' }, { type: 'network' }]), { bundle, files, extraFds: 0, sandbox });
+    const p = buildLaunchPlan(spec([{ type: 'mount' }, { type: 'pid' }, { type: 'network' }]), { bundle, files, extraFds: 0, sandbox, cgroup });
     const find = (op: string) => p.ops.filter((o) => o.op === op).map((o) => o.args);
     expect(find('g-join-pid')).toEqual([['/proc/self/fd/7']]);
     expect(find('g-clone')).toEqual([['0']]); // never pid 1 of a namespace of its own
@@ -74,10 +75,10 @@ describe('plans of subcontainers and exec', () => {
   });
 
   it('gives a member\'s process the pid namespace its spec names, or the sandbox\'s', () => {
-    const byPath = buildLaunchPlan(spec([{ type: 'mount' }, { type: 'pid', path: '/proc/42/ns/pid' }]), { bundle, files, extraFds: 0, sandbox });
+    const byPath = buildLaunchPlan(spec([{ type: 'mount' }, { type: 'pid', path: '/proc/42/ns/pid' }]), { bundle, files, extraFds: 0, sandbox, cgroup });
     expect(byPath.ops.filter((o) => o.op === 'i-setns').map((o) => o.args)).toEqual([['/proc/42/ns/pid', String(0x20000000)]]);
     expect(byPath.ops.find((o) => o.op === 'i-user-clone')!.args).toEqual(['0']);
-    const none = buildLaunchPlan(spec([{ type: 'mount' }]), { bundle, files, extraFds: 0, sandbox });
+    const none = buildLaunchPlan(spec([{ type: 'mount' }]), { bundle, files, extraFds: 0, sandbox, cgroup });
     expect(none.ops.find((o) => o.op === 'i-user-clone')!.args).toEqual(['0']);
     expect(none.ops.filter((o) => o.op === 'i-setns-fd')).toHaveLength(3);
   });
@@ -85,7 +86,7 @@ describe('plans of subcontainers and exec', () => {
   it('refuses a hostname for a member that shares the sandbox\'s uts namespace', () => {
     const s = spec([{ type: 'mount' }]);
     s.hostname = 'x';
-    expect(() => buildLaunchPlan(s, { bundle, files, extraFds: 0, sandbox })).toThrow(/shares its sandbox's hostname/);
+    expect(() => buildLaunchPlan(s, { bundle, files, extraFds: 0, sandbox, cgroup })).toThrow(/shares its sandbox's hostname/);
   });
 
   it('exec: cgroup, console, namespaces (mount, then user last), terminal, then the process\'s own steps', () => {
