@@ -423,8 +423,10 @@ function cgroupPathOf(spec: Spec, id: string): string {
   return given.startsWith('/') ? given : `/${given}`;
 }
 
-// The spec's device rules, then the devices every container has (runc's defaults): a
-// "deny all" in the spec must not take /dev/null away.
+// The spec's device rules, then the devices every container has (runc's AllowedDevices, as
+// runc 1.1 lists them): a "deny all" in the spec must not take /dev/null away. A node of
+// linux.devices is created, not allowed: its rule is linux.resources.devices's to give, as
+// with runc (engines write both).
 function containerResources(spec: Spec): LinuxResources {
   const resources = (spec.linux?.resources ?? {}) as LinuxResources;
   if (resources.devices === undefined) return resources;
@@ -434,9 +436,8 @@ function containerResources(spec: Spec): LinuxResources {
     devices: [
       ...resources.devices,
       allow('c', -1, -1, 'm'), allow('b', -1, -1, 'm'),
-      allow('c', 1, 3), allow('c', 1, 5), allow('c', 1, 7), allow('c', 1, 8), allow('c', 1, 9),
-      allow('c', 5, 0), allow('c', 5, 1), allow('c', 5, 2), allow('c', 136, -1),
-      ...(spec.linux?.devices ?? []).map((d) => allow(d.type === 'b' ? 'b' : 'c', d.major ?? -1, d.minor ?? -1)),
+      allow('c', 1, 3), allow('c', 1, 8), allow('c', 1, 7), allow('c', 5, 0), allow('c', 1, 5), allow('c', 1, 9),
+      allow('c', 136, -1), allow('c', 5, 2), allow('c', 10, 200),
     ],
   };
 }
