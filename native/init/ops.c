@@ -518,8 +518,52 @@ static int load_seccomp(unsigned long flags, const char *hex) {
   return err;
 }
 
+/* "HOME=..." found by u-home, which exec adds to the environment; empty when there is none. */
+static char home_env[4096];
+
+/* home UID DEFAULT: the home directory of the first entry for UID in the container's
+ * /etc/passwd (name:password:uid:gid:gecos:home:shell), else DEFAULT, kept for exec. The file
+ * is opened inside the root like any path of the container, so that a symlink there never
+ * leads to a file of the host; a file that cannot be read means DEFAULT (as runc's lookup). */
+static int find_home(const char *uid, const char *fallback) {
+  snprintf(home_env, sizeof home_env, "HOME=%s", fallback);
+  int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return fail();
+  int fd = open_in(root, "/etc/passwd", O_RDONLY);
+  close(root);
+  FILE *passwd = fd < 0 ? NULL : fdopen(fd, "r");
+  if (passwd == NULL) {
+    if (fd >= 0) close(fd);
+    return 0;
+  }
+  char *line = NULL;
+  size_t size = 0;
+  while (getline(&line, &size, passwd) >= 0) {
+    char *fields[7] = {0};
+    int n = 0;
+    char *rest = line;
+    rest[strcspn(rest, "\r\n")] = '\0';
+    while (n < 7) {
+      fields[n++] = rest;
+      char *colon = strchr(rest, ':');
+      if (colon == NULL) break;
+      *colon = '\0';
+      rest = colon + 1;
+    }
+    char *end;
+    if (n < 3 || fields[2][0] == '\0') continue;
+    unsigned long entry = strtoul(fields[2], &end, 10);
+    if (*end != '\0' || entry != strtoul(uid, NULL, 10)) continue;
+    snprintf(home_env, sizeof home_env, "HOME=%s", n > 5 ? fields[5] : "");
+    break;
+  }
+  free(line);
+  fclose(passwd);
+  return 0;
+}
+
 /* exec <path-candidates...> -- <argv...> -- <env...>: the candidates come from the builder's
- * PATH search; the first executable one is run. */
+ * PATH search; the first executable one is run, with HOME added if u-home found one. */
 static int exec_process(int argc, char **argv) {
   int first_sep = -1, second_sep = -1;
   for (int i = 1; i < argc; i++) {
@@ -536,6 +580,14 @@ static int exec_process(int argc, char **argv) {
   argv[second_sep] = NULL;
   char **args = &argv[first_sep + 1];
   char **env = &argv[second_sep + 1];
+  if (home_env[0] != '\0') {
+    int count = argc - second_sep - 1;
+    char **with_home = calloc((size_t)count + 2, sizeof(char *));
+    if (with_home == NULL) return ENOMEM;
+    memcpy(with_home, env, (size_t)count * sizeof(char *));
+    with_home[count] = home_env;
+    env = with_home;
+  }
   execve(path, args, env);
   return fail();
 }
@@ -625,6 +677,7 @@ int op_run(struct op *op) {
     return syscall(SYS_close_range, (unsigned)number(a[1]), ~0U, CLOSE_RANGE_CLOEXEC) == 0 ? 0 : fail();
   }
   if (strcmp(name, "seccomp") == 0) return load_seccomp(number(a[1]), a[2]);
+  if (strcmp(name, "home") == 0) return find_home(a[1], a[2]);
   if (strcmp(name, "exec") == 0) return exec_process(op->argc, a);
   return ENOSYS;
 }

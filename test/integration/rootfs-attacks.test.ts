@@ -2,6 +2,7 @@
 // never make runcell create, chmod, chown or mount anything on the host. Each test plants one,
 // runs a container, and checks the host side is untouched; the container either fails with a
 // clear error or runs without reaching the host.
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -137,6 +138,27 @@ describe.skipIf(skip !== null)(`hostile images and volumes${skip ? ` (skipped: $
       expect(result.stdout.trim()).toBe('0');
     } finally {
       if (fs.readFileSync(sysctl, 'utf8') !== original) fs.writeFileSync(sysctl, original);
+    }
+  });
+
+  it('an image\'s /etc/passwd that points at the host\'s is not read for HOME', async () => {
+    // Without a pid namespace of its own, the container's /proc shows the host's processes, and
+    // /proc/PID/root of one is the host's root: a link the container (here with CAP_SYS_PTRACE)
+    // may follow, not runcell.
+    const host = spawn('sleep', ['600'], { stdio: 'ignore' });
+    try {
+      const result = await run(['sh', '-c', 'echo "$HOME"; head -c 5 /etc/passwd'], (spec) => {
+        spec.linux.namespaces = spec.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid');
+        for (const set of ['bounding', 'effective', 'permitted']) spec.process.capabilities[set].push('CAP_SYS_PTRACE');
+      }, (rootfs) => fs.symlinkSync(`/proc/${host.pid}/root/etc/passwd`, path.join(rootfs, 'etc/passwd')));
+      expect(result.code, result.stderr).toBe(0);
+      // The link does lead to the host's file (root's line first, home /root) ...
+      expect(fs.readFileSync('/etc/passwd', 'utf8').startsWith('root:')).toBe(true);
+      expect(result.stdout.split('\n')[1]).toBe('root:');
+      // ... and HOME is the default, not what that file says.
+      expect(result.stdout.split('\n')[0]).toBe('/');
+    } finally {
+      host.kill('SIGKILL');
     }
   });
 
