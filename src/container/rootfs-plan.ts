@@ -339,9 +339,14 @@ export function rootfsOps(spec: Spec, options: RootfsOptions, beforeMounts: Plan
   // As runc: "/" rslave (or as asked) in our namespace, so nothing we mount reaches the host;
   // the mount holding the root private, so the bind below propagates nowhere and pivot_root
   // (which refuses a shared parent) works; the requested propagation is applied to the
-  // container's own root after pivot_root (pivotOps).
-  const rootFlags = rootPropagation === undefined ? MS.SLAVE | MS.REC : PROPAGATION[rootPropagation];
-  ops.push(op('i-mount-path', ['', '/', '', rootFlags, ''], `make the propagation of "/" ${rootPropagation ?? 'rslave'}`));
+  // container's own root after pivot_root (afterPivotOps). An unbindable one is private
+  // until then: nothing could be bound from an unbindable "/", the root filesystem first
+  // (runc 1.1 binds it and fails with EINVAL, runc #1755; runc 1.3.1 applies it after
+  // pivot_root too).
+  const asked = rootPropagation === undefined ? MS.SLAVE | MS.REC : PROPAGATION[rootPropagation];
+  const rootFlags = (asked & MS.UNBINDABLE) !== 0 ? (asked & ~MS.UNBINDABLE) | MS.PRIVATE : asked;
+  const rootWord = rootPropagation === undefined ? 'rslave' : rootPropagation.replace('unbindable', 'private');
+  ops.push(op('i-mount-path', ['', '/', '', rootFlags, ''], `make the propagation of "/" ${rootWord}`));
   const parent = mountPointOf(rootfs);
   if (parent !== undefined) ops.push(op('i-mount-path', ['', parent, '', MS.PRIVATE, ''], `make the mount "${parent}" private`));
   ops.push(op('i-mount-path', [rootfs, rootfs, '', MS.BIND | MS.REC, ''], `bind the root filesystem "${rootfs}"`));
