@@ -175,11 +175,13 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   }
   if (namespaces.has('user')) {
     // Until now the init is the host's root, which the maps need not cover: files it made
-    // would have no owner in the container (EOVERFLOW). Become the namespace's root.
-    add('i-setgid', [0], 'become root of the user namespace (gid)');
+    // would have no owner in the container (EOVERFLOW). Become the namespace's root: the uid
+    // before the namespaces are made, the gid after, as runc does (its nsexec), so that the
+    // ipc namespace's mqueue shows the same owner (root, and the unmapped gid: nogroup).
     add('i-setuid', [0], 'become root of the user namespace (uid)');
   }
   add('i-unshare', [unshare], 'create the namespaces');
+  if (namespaces.has('user')) add('i-setgid', [0], 'become root of the user namespace (gid)');
 
   // The root filesystem, in the init's new mount namespace. The user's process is started
   // first (and waits for the start gate): it mounts the procfs of config.mounts, in their

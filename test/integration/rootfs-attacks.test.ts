@@ -64,7 +64,7 @@ describe.skipIf(skip !== null)(`hostile images and volumes${skip ? ` (skipped: $
     // The link is followed inside the container's root, as the container would see it: there,
     // it leads nowhere, and creating the mount point under it fails, naming it.
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/create the mount point "\/vol\/esc\/sub": ENOENT/);
+    expect(result.stderr).toMatch(/"\/vol\/esc\/sub": ENOENT/);
   });
 
   it('a volume\'s symlink to a path of the container is followed inside the container', async () => {
@@ -133,9 +133,10 @@ describe.skipIf(skip !== null)(`hostile images and volumes${skip ? ` (skipped: $
         fs.symlinkSync('/proc/sys/fs/lease-break-time', path.join(rootfs, 'dev/null'));
       });
       expect(fs.readFileSync(sysctl, 'utf8')).toBe(original);
-      // runcell's own /dev is a fresh tmpfs: the container runs with a real /dev/null.
-      expect(result.code, result.stderr).toBe(0);
-      expect(result.stdout.trim()).toBe('0');
+      // The image's /dev is the container's (as with runc): its "null" is not the null device,
+      // so the container is refused before anything is masked with it.
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/create the device "\/dev\/null": "\/dev\/null" exists and is not that device/);
     } finally {
       if (fs.readFileSync(sysctl, 'utf8') !== original) fs.writeFileSync(sysctl, original);
     }
