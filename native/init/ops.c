@@ -240,11 +240,18 @@ static int make_device(char **a) {
   return err;
 }
 
-/* symlink TARGET PATH: the link is made in PATH's resolved parent; one that exists is kept. */
-static int make_symlink(const char *target, const char *path) {
+/* symlink TARGET PATH REPLACE: the link is made in PATH's resolved parent. A name that exists
+ * is kept, or with REPLACE removed first (a file, a link, an empty directory: what runc's
+ * os.Remove removes). */
+static int make_symlink(const char *target, const char *path, int replace) {
   char name[256];
   int parent = parent_in_root(path, name, 0);
   if (parent < 0) return -parent;
+  if (replace && unlinkat(parent, name, 0) != 0) {
+    int err = errno;
+    if (err == EISDIR) err = unlinkat(parent, name, AT_REMOVEDIR) == 0 ? 0 : errno;
+    if (err != 0 && err != ENOENT) return WITH_FD(parent, err);
+  }
   return WITH_FD(parent, symlinkat(target, parent, name) == 0 || errno == EEXIST ? 0 : fail());
 }
 
@@ -268,7 +275,7 @@ static int mask_path(const char *path) {
   struct stat st;
   if (fstat(fd, &st) != 0) return WITH_FD(fd, fail());
   char buf[32];
-  if (S_ISDIR(st.st_mode)) return WITH_FD(fd, mount("tmpfs", fd_path(fd, buf), "tmpfs", MS_RDONLY, "size=0k") == 0 ? 0 : fail());
+  if (S_ISDIR(st.st_mode)) return WITH_FD(fd, mount("tmpfs", fd_path(fd, buf), "tmpfs", MS_RDONLY, NULL) == 0 ? 0 : fail());
   int null = resolve("/dev/null", 0);
   if (null < 0) return WITH_FD(fd, -null);
   int err = 0;
@@ -370,12 +377,47 @@ static int copy_tree(int src, int dst, int depth) {
   return err;
 }
 
+/* The mount point of a tmpfs: PATH resolved inside the root, or created (0755) with whatever
+ * it lacks. *mode is the mode of a directory that was there (permissions, set-id and sticky
+ * bits), or -1 for one made here. Returns a descriptor, or -errno. */
+static int tmpfs_mount_point(const char *path, int *mode) {
+  int fd = resolve(path, 0);
+  *mode = -1;
+  if (fd == -ENOENT) return mkdir_in_root(path, 0755);
+  if (fd < 0) return fd;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = fail();
+    close(fd);
+    return -err;
+  }
+  *mode = (int)(st.st_mode & 07777);
+  return fd;
+}
+
+/* mount-tmpfs SOURCE TARGET FLAGS DATA: a tmpfs on TARGET (tmpfs_mount_point). A directory
+ * that was there lends the tmpfs its mode, first among the options, so that a mode= of DATA
+ * wins (runc 1.1.8 and later); a new one leaves the tmpfs its own (1777). */
+static int mount_tmpfs(char **a) {
+  int mode;
+  int fd = tmpfs_mount_point(a[2], &mode);
+  if (fd < 0) return -fd;
+  char data[4096];
+  int n = mode < 0 ? snprintf(data, sizeof data, "%s", a[4])
+                   : snprintf(data, sizeof data, "mode=%04o%s%s", (unsigned)mode, a[4][0] != '\0' ? "," : "", a[4]);
+  if (n < 0 || n >= (int)sizeof data) return WITH_FD(fd, E2BIG);
+  char path[32];
+  return WITH_FD(fd, mount(nullable(a[1]), fd_path(fd, path), "tmpfs", number(a[3]), nullable(data)) == 0 ? 0 : fail());
+}
+
 /* tmpcopyup PATH SOURCE ATTRS DATA: a new tmpfs over PATH holding a copy of what PATH held (runc's
  * and crun's "tmpcopyup", what `podman run --read-only` asks for /tmp and /run). The tmpfs is
  * made detached (fsopen, fsconfig with each DATA option, fsmount), filled, given its mount
- * attributes (ATTRS: MOUNT_ATTR_*; read-only only after the copy), and moved over PATH. */
+ * attributes (ATTRS: MOUNT_ATTR_*; read-only only after the copy), and moved over PATH. Its
+ * mode is PATH's, as with mount-tmpfs. */
 static int tmpfs_copyup(char **a) {
-  int dest = resolve(a[1], O_DIRECTORY);
+  int mode;
+  int dest = tmpfs_mount_point(a[1], &mode);
   if (dest < 0) return -dest;
   uint64_t attrs = number64(a[3]);
   int err = 0, fs = -1, mnt = -1, from = -1;
@@ -384,6 +426,9 @@ static int tmpfs_copyup(char **a) {
   char data[4096];
   snprintf(data, sizeof data, "%s", a[4]);
   if (err == 0 && a[2][0] != '\0' && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", a[2], 0) != 0) err = fail();
+  char covered[16];
+  snprintf(covered, sizeof covered, "%04o", (unsigned)(mode < 0 ? 0 : mode));
+  if (err == 0 && mode >= 0 && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", covered, 0) != 0) err = fail();
   for (char *save = NULL, *option = strtok_r(data, ",", &save); err == 0 && option != NULL; option = strtok_r(NULL, ",", &save)) {
     char *value = strchr(option, '=');
     if (value != NULL) *value++ = '\0';
@@ -393,12 +438,6 @@ static int tmpfs_copyup(char **a) {
   if (err == 0 && (mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, (unsigned)(attrs & ~(uint64_t)MOUNT_ATTR_RDONLY))) < 0) err = fail();
   if (err == 0 && (from = openat(dest, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) err = fail();
   if (err == 0) err = copy_tree(from, mnt, 0);
-  struct stat st;
-  char path[32];
-  /* The tmpfs's root takes the directory's owner and mode, as runc does. */
-  if (err == 0 && fstat(from, &st) != 0) err = fail();
-  if (err == 0 && fchownat(mnt, "", st.st_uid, st.st_gid, AT_EMPTY_PATH) != 0) err = fail();
-  if (err == 0 && chmod(fd_path(mnt, path), st.st_mode & 07777) != 0) err = fail();
   if (err == 0 && (attrs & MOUNT_ATTR_RDONLY) && set_mount_attr(mnt, 0, MOUNT_ATTR_RDONLY, 0, 0, -1) != 0) err = fail();
   if (err == 0 && attach_tree(mnt, dest) != 0) err = fail();
   if (from >= 0) close(from);
@@ -419,6 +458,13 @@ static int chdir_in_root(const char *path) {
 }
 
 
+/* The root is "/" now: later steps resolve their paths in it. */
+static int reopen_root(void) {
+  close(root_fd);
+  root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  return root_fd >= 0 ? 0 : fail();
+}
+
 /* pivot_root(".", "."): the old root ends up stacked under the new one and is detached at
  * once, so no path to the host's filesystem stays reachable. */
 static int pivot_root_to(void) {
@@ -426,9 +472,7 @@ static int pivot_root_to(void) {
   if (syscall(SYS_pivot_root, ".", ".") != 0) return fail();
   if (umount2(".", MNT_DETACH) != 0) return fail();
   if (chdir("/") != 0) return fail();
-  close(root_fd); /* the root is "/" now */
-  root_fd = -1;
-  return 0;
+  return reopen_root();
 }
 
 /* The fallback where pivot_root cannot work (a ramfs root): move the new root over "/". */
@@ -436,15 +480,14 @@ static int move_root_to(const char *newroot) {
   if (fchdir(root_fd) != 0) return fail();
   if (mount(newroot, "/", NULL, MS_MOVE, NULL) != 0) return fail();
   if (chroot(".") != 0) return fail();
-  return chdir("/") == 0 ? 0 : fail();
+  if (chdir("/") != 0) return fail();
+  return reopen_root();
 }
 
 /* Without a mount namespace of its own (the caller's is shared): chroot to the root. */
 static int chroot_to_root(void) {
   if (fchdir(root_fd) != 0 || chroot(".") != 0 || chdir("/") != 0) return fail();
-  close(root_fd);
-  root_fd = -1;
-  return 0;
+  return reopen_root();
 }
 
 /* The first of the candidate paths that is an executable regular file. */
@@ -518,8 +561,52 @@ static int load_seccomp(unsigned long flags, const char *hex) {
   return err;
 }
 
+/* "HOME=..." found by u-home, which exec adds to the environment; empty when there is none. */
+static char home_env[4096];
+
+/* home UID DEFAULT: the home directory of the first entry for UID in the container's
+ * /etc/passwd (name:password:uid:gid:gecos:home:shell), else DEFAULT, kept for exec. The file
+ * is opened inside the root like any path of the container, so that a symlink there never
+ * leads to a file of the host; a file that cannot be read means DEFAULT (as runc's lookup). */
+static int find_home(const char *uid, const char *fallback) {
+  snprintf(home_env, sizeof home_env, "HOME=%s", fallback);
+  int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return fail();
+  int fd = open_in(root, "/etc/passwd", O_RDONLY);
+  close(root);
+  FILE *passwd = fd < 0 ? NULL : fdopen(fd, "r");
+  if (passwd == NULL) {
+    if (fd >= 0) close(fd);
+    return 0;
+  }
+  char *line = NULL;
+  size_t size = 0;
+  while (getline(&line, &size, passwd) >= 0) {
+    char *fields[7] = {0};
+    int n = 0;
+    char *rest = line;
+    rest[strcspn(rest, "\r\n")] = '\0';
+    while (n < 7) {
+      fields[n++] = rest;
+      char *colon = strchr(rest, ':');
+      if (colon == NULL) break;
+      *colon = '\0';
+      rest = colon + 1;
+    }
+    char *end;
+    if (n < 3 || fields[2][0] == '\0') continue;
+    unsigned long entry = strtoul(fields[2], &end, 10);
+    if (*end != '\0' || entry != strtoul(uid, NULL, 10)) continue;
+    snprintf(home_env, sizeof home_env, "HOME=%s", n > 5 ? fields[5] : "");
+    break;
+  }
+  free(line);
+  fclose(passwd);
+  return 0;
+}
+
 /* exec <path-candidates...> -- <argv...> -- <env...>: the candidates come from the builder's
- * PATH search; the first executable one is run. */
+ * PATH search; the first executable one is run, with HOME added if u-home found one. */
 static int exec_process(int argc, char **argv) {
   int first_sep = -1, second_sep = -1;
   for (int i = 1; i < argc; i++) {
@@ -536,6 +623,14 @@ static int exec_process(int argc, char **argv) {
   argv[second_sep] = NULL;
   char **args = &argv[first_sep + 1];
   char **env = &argv[second_sep + 1];
+  if (home_env[0] != '\0') {
+    int count = argc - second_sep - 1;
+    char **with_home = calloc((size_t)count + 2, sizeof(char *));
+    if (with_home == NULL) return ENOMEM;
+    memcpy(with_home, env, (size_t)count * sizeof(char *));
+    with_home[count] = home_env;
+    env = with_home;
+  }
   execve(path, args, env);
   return fail();
 }
@@ -558,13 +653,14 @@ int op_run(struct op *op) {
   if (strcmp(name, "idmap-userns") == 0) return make_idmap_userns(a[1], a[2]);
   if (strcmp(name, "propagate") == 0) return propagate_in_root(a[1], number(a[2]));
   if (strcmp(name, "tmpcopyup") == 0) return tmpfs_copyup(a);
+  if (strcmp(name, "mount-tmpfs") == 0) return mount_tmpfs(a);
   if (strcmp(name, "remount-ro") == 0) return remount_ro(a[1], number(a[2]));
   if (strcmp(name, "mkdirs") == 0) {
     int fd = mkdir_in_root(a[1], (mode_t)number(a[2]));
     return fd < 0 ? -fd : WITH_FD(fd, 0);
   }
   if (strcmp(name, "mknod") == 0) return make_device(a);
-  if (strcmp(name, "symlink") == 0) return make_symlink(a[1], a[2]);
+  if (strcmp(name, "symlink") == 0) return make_symlink(a[1], a[2], op->argc > 3 && number(a[3]) != 0);
   if (strcmp(name, "no-symlink") == 0) return refuse_symlink(a[1]);
   if (strcmp(name, "mask") == 0) return mask_path(a[1]);
   if (strcmp(name, "readonly") == 0) return readonly_path(a[1]);
@@ -625,6 +721,7 @@ int op_run(struct op *op) {
     return syscall(SYS_close_range, (unsigned)number(a[1]), ~0U, CLOSE_RANGE_CLOEXEC) == 0 ? 0 : fail();
   }
   if (strcmp(name, "seccomp") == 0) return load_seccomp(number(a[1]), a[2]);
+  if (strcmp(name, "home") == 0) return find_home(a[1], a[2]);
   if (strcmp(name, "exec") == 0) return exec_process(op->argc, a);
   return ENOSYS;
 }

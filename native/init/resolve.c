@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -137,6 +138,29 @@ int resolve_in(int root, const char *path, int flags) {
 }
 
 int resolve(const char *path, int flags) { return resolve_in(root_fd, path, flags); }
+
+int open_in(int root, const char *path, int flags) {
+  if (root < 0) return -EBADF;
+  struct open_how how = {0};
+  how.flags = (uint64_t)(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  for (int attempt = 0; attempt < 16; attempt++) {
+    long fd = syscall(SYS_openat2, root, path, &how, sizeof how);
+    if (fd >= 0) return (int)fd;
+    if (errno == EAGAIN) continue;
+    if (errno != ENOSYS) return -errno;
+    break;
+  }
+  /* Without openat2: the walk finds it, and its descriptor is opened again for reading. */
+  int found = walk_in_root(root, path, flags & (O_NOFOLLOW | O_DIRECTORY));
+  if (found < 0) return found;
+  char proc[32];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", found);
+  int fd = open(proc, (flags | O_CLOEXEC) & ~O_NOFOLLOW);
+  int err = errno;
+  close(found);
+  return fd >= 0 ? fd : -err;
+}
 
 int mkdir_in_root(const char *path, unsigned mode) {
   char prefix[4096];

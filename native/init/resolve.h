@@ -9,7 +9,8 @@
 #ifndef RUNCELL_RESOLVE_H
 #define RUNCELL_RESOLVE_H
 
-/* The container's root (an O_PATH descriptor), set by the i-open-root step; -1 before. */
+/* The container's root (an O_PATH descriptor), set by the i-open-root step, and "/" again
+ * once pivot_root (or chroot) has made it the root; -1 before. */
 extern int root_fd;
 
 /* Opens `path` (absolute or not, always taken inside `root`) with O_PATH | O_CLOEXEC | `flags`
@@ -17,6 +18,10 @@ extern int root_fd;
  * container would see them, ".." stops at the root, and magic links (/proc/PID/fd/N) are
  * refused. Returns a descriptor, or -errno. */
 int resolve_in(int root, const char *path, int flags);
+
+/* Opens `path` inside `root` as resolve_in() resolves it, with `flags` (O_RDONLY, ...) rather
+ * than O_PATH: for reading a file of the container. Returns a descriptor, or -errno. */
+int open_in(int root, const char *path, int flags);
 
 /* resolve_in(root_fd, ...). */
 int resolve(const char *path, int flags);

@@ -56,21 +56,21 @@ const ACCESS_LETTERS: Record<string, number> = { r: ACCESS.read, w: ACCESS.write
 export const DEFAULT_DEVICE_RULES: readonly DeviceRule[] = [
   { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
   { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
-  ...[[1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 1], [5, 2], [136, -1]]
+  // runc 1.1's AllowedDevices, in its order: null, random, full, tty, zero, urandom, the pty
+  // slaves, ptmx, tun. Not /dev/console (5:1): runc 1.1 does not allow it either.
+  ...[[1, 3], [1, 8], [1, 7], [5, 0], [1, 5], [1, 9], [136, -1], [5, 2], [10, 200]]
     .map(([major, minor]) => ({ allow: true, type: 'c', major, minor, access: 'rwm' })),
 ];
 
 /**
- * A container's device rules: the spec's, then the defaults, then the nodes linux.devices
- * creates (the spec asks for them, so the container may use them).
+ * A container's device rules: the spec's, then the defaults. The nodes linux.devices creates
+ * get no rule of their own (runc's rule: linux.resources.devices gives access).
  */
-export function containerDeviceRules(specRules: readonly DeviceRule[] | undefined | null,
-  specDevices: ReadonlyArray<{ type?: string; major?: number; minor?: number }> = []): DeviceRule[] {
+export function containerDeviceRules(specRules: readonly DeviceRule[] | undefined | null): DeviceRule[] {
   if (specRules !== undefined && specRules !== null && !Array.isArray(specRules)) throw new SpecError('linux.resources.devices: must be an array of rules');
   return [
     ...(specRules ?? []),
     ...DEFAULT_DEVICE_RULES,
-    ...specDevices.map((d) => ({ allow: true, type: d.type === 'b' ? 'b' : 'c', major: d.major ?? -1, minor: d.minor ?? -1, access: 'rwm' })),
   ];
 }
 

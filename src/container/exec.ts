@@ -72,7 +72,10 @@ export async function execContainer(rootDir: string, partialId: string, options:
   if (status === Status.Paused) refuse('container is paused (resume it first)');
   if (status !== Status.Running && status !== Status.Created) refuse('container not running');
   const stored = storedSpec(rootDir, record);
-  const proc = execProcess(options.process ?? stored.process, options);
+  // A --process without capabilities gets the container's (runc: the config's, not none).
+  const given = options.process;
+  const base = given !== undefined && given.capabilities === undefined ? { ...given, capabilities: stored.process?.capabilities } : given;
+  const proc = execProcess(base ?? stored.process, options);
   const terminal = proc.terminal === true;
   if (terminal && options.consoleSocket === undefined && !options.terminalPassthrough) {
     throw new SpecError('process.terminal: a terminal needs --console-socket (or exec in the foreground)');

@@ -175,11 +175,13 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   }
   if (namespaces.has('user')) {
     // Until now the init is the host's root, which the maps need not cover: files it made
-    // would have no owner in the container (EOVERFLOW). Become the namespace's root.
-    add('i-setgid', [0], 'become root of the user namespace (gid)');
+    // would have no owner in the container (EOVERFLOW). Become the namespace's root: the uid
+    // before the namespaces are made, the gid after, as runc does (its nsexec), so that the
+    // ipc namespace's mqueue shows the same owner (root, and the unmapped gid: nogroup).
     add('i-setuid', [0], 'become root of the user namespace (uid)');
   }
   add('i-unshare', [unshare], 'create the namespaces');
+  if (namespaces.has('user')) add('i-setgid', [0], 'become root of the user namespace (gid)');
 
   // The root filesystem, in the init's new mount namespace. The user's process is started
   // first (and waits for the start gate): it mounts the procfs of config.mounts, in their
@@ -316,30 +318,40 @@ function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
   // last step before execve; without, it must come while the process is still privileged,
   // before it changes user and drops capabilities (runc does the same).
   if (seccomp !== undefined && proc.noNewPrivileges !== true) loadSeccomp();
-  const caps = proc.capabilities;
-  if (caps !== undefined) add('u-bounding', [capMask(caps.bounding, 'bounding')], 'drop capabilities from the bounding set');
+  // No process.capabilities: no capabilities at all (as runc: an empty set, not the caller's).
+  const caps = proc.capabilities ?? {};
+  add('u-bounding', [capMask(caps.bounding, 'bounding')], 'drop capabilities from the bounding set');
+  // HOME, when the environment has none (or an empty one): the user's home in the container's
+  // /etc/passwd, else "/" (runc's setupUser). Read while still root, from inside the root.
+  if (!hasHome(env)) add('u-home', [proc.user.uid, '/'], 'find the home directory in "/etc/passwd"');
   add('u-keepcaps', [1], 'keep capabilities across setuid');
   add('u-setgroups', proc.user.additionalGids ?? [], 'set the supplementary groups');
   add('u-setgid', [proc.user.gid], `set the group ${proc.user.gid}`);
   add('u-setuid', [proc.user.uid], `set the user ${proc.user.uid}`);
   add('u-keepcaps', [0], 'stop keeping capabilities');
-  if (caps !== undefined) {
-    add('u-caps', [capMask(caps.effective, 'effective'), capMask(caps.permitted, 'permitted'), capMask(caps.inheritable, 'inheritable')], 'set the capabilities');
-    // The kernel raises an ambient capability only if it is permitted and inheritable; runc's
-    // default spec lists ambient ones without inheritable. As runc does, raise what can be and
-    // say what cannot.
-    const possible = (caps.ambient ?? []).filter((c) => caps.permitted?.includes(c) && caps.inheritable?.includes(c));
-    const skipped = (caps.ambient ?? []).filter((c) => !possible.includes(c));
-    if (skipped.length > 0) log.debug(`ambient capabilities ${skipped.join(', ')} are not both permitted and inheritable: not raised`);
-    add('u-ambient', [capMask(possible, 'ambient')], 'raise the ambient capabilities');
-  }
+  add('u-caps', [capMask(caps.effective, 'effective'), capMask(caps.permitted, 'permitted'), capMask(caps.inheritable, 'inheritable')], 'set the capabilities');
+  // The kernel raises an ambient capability only if it is permitted and inheritable; runc's
+  // default spec lists ambient ones without inheritable. As runc does, raise what can be and
+  // say what cannot.
+  const possible = (caps.ambient ?? []).filter((c) => caps.permitted?.includes(c) && caps.inheritable?.includes(c));
+  const skipped = (caps.ambient ?? []).filter((c) => !possible.includes(c));
+  if (skipped.length > 0) log.debug(`ambient capabilities ${skipped.join(', ')} are not both permitted and inheritable: not raised`);
+  add('u-ambient', [capMask(possible, 'ambient')], 'raise the ambient capabilities');
   if (proc.noNewPrivileges === true) add('u-no-new-privs', [], 'set no_new_privs');
   add('u-chdir', [proc.cwd], `enter the working directory "${proc.cwd}"`);
   add('u-close-fds', [3 + options.keepFds], 'close inherited descriptors');
   if (seccomp !== undefined && proc.noNewPrivileges === true) loadSeccomp();
   const args = proc.args ?? [];
-  add('u-exec', [...candidates, '--', ...args, '--', ...env], `exec "${args[0]}"`);
+  // An empty HOME gives way to the one u-home finds, which native/init appends.
+  add('u-exec', [...candidates, '--', ...args, '--', ...(hasHome(env) ? env : env.filter((e) => !e.startsWith('HOME=')))], `exec "${args[0]}"`);
   return ops;
+}
+
+/** Whether the environment sets HOME to something (runc: os.Getenv("HOME") != ""); the last
+ * entry of a name is the one the process sees. */
+function hasHome(env: string[]): boolean {
+  const home = env.filter((e) => e.startsWith('HOME=')).pop();
+  return home !== undefined && home !== 'HOME=';
 }
 
 /** The wire format native/init reads: records of NUL-terminated tokens, then "end". */

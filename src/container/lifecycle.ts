@@ -433,9 +433,10 @@ function cgroupPathOf(spec: Spec, id: string): string {
 
 // The spec's resources, with the device rules every container gets after the spec's own (a
 // "deny all" there must not take /dev/null away), even when the spec names none: a device no
-// rule allows is denied, as with runc.
+// rule allows is denied, as with runc. A node of linux.devices is created, not allowed: its rule
+// is linux.resources.devices's to give, as with runc (engines write both).
 function containerResources(spec: Spec, resources = (spec.linux?.resources ?? {}) as LinuxResources): LinuxResources {
-  return { ...resources, devices: containerDeviceRules(resources.devices, spec.linux?.devices) };
+  return { ...resources, devices: containerDeviceRules(resources.devices) };
 }
 
 // The user's process is the init's only child: /proc/PID/task/PID/children names it by its

@@ -204,13 +204,24 @@ function mountOps(mount: Mount, index: number, ctx: RootfsContext): PlanOp[] {
   if (o.idmap !== '' || mount.uidMappings !== undefined || mount.gidMappings !== undefined) {
     throw new SpecError(`${field}: id-mapped mounts are bind mounts only`);
   }
-  // A procfs shows the pid namespace of the process that mounts it: the user's process's.
-  const phase = mount.type === 'proc' ? 'p' : 'i';
-  ops.push(op('i-mkdirs', [destination, 0o755], `create the mount point "${destination}"`));
-  if (o.copyUp) {
-    ops.push(op('i-tmpcopyup', [destination, mount.source ?? '', copyUpAttrs(mount, `${field}.options`), o.data.join(',')], `${what} (tmpcopyup)`));
+  if (mount.type === 'tmpfs') {
+    // A tmpfs over a directory of the image takes that directory's mode, unless its options
+    // give one (runc 1.1.8 and later: the directory's mode goes first among the options); a
+    // tmpfs on a missing directory keeps its own (1777). native/init's tmpfs steps create the
+    // mount point themselves, to know which it was.
+    if (o.copyUp) {
+      ops.push(op('i-tmpcopyup', [destination, mount.source ?? '', copyUpAttrs(mount, `${field}.options`), o.data.join(',')], `${what} (tmpcopyup)`));
+    } else {
+      // Mounted writable, and made read-only once the root filesystem is complete (see
+      // readOnlyLaterOps), as runc does: mount points and /dev's nodes go in first.
+      ops.push(op('i-mount-tmpfs', [mount.source ?? '', destination, readOnlyLater(mount, destination) ? o.flags & ~MS.RDONLY : o.flags, o.data.join(',')], what));
+    }
   } else {
-    ops.push(op(`${phase}-mount`, [mount.source ?? '', destination, mount.type ?? '', o.flags, o.data.join(',')], what));
+    // A procfs shows the pid namespace of the process that mounts it: the user's process's.
+    const phase = mount.type === 'proc' ? 'p' : 'i';
+    ops.push(op('i-mkdirs', [destination, 0o755], `create the mount point "${destination}"`));
+    const flags = readOnlyLater(mount, destination) ? o.flags & ~MS.RDONLY : o.flags;
+    ops.push(op(`${phase}-mount`, [mount.source ?? '', destination, mount.type ?? '', flags, o.data.join(',')], what));
   }
   if ((o.recursiveSet | o.recursiveClear) !== 0) {
     ops.push(op('i-setattr', [destination, o.recursiveSet, o.recursiveClear, 1], `apply the recursive options of "${destination}"`));
@@ -295,6 +306,22 @@ function cgroupMountOps(mount: Mount, field: string, destination: string, ctx: R
   return ops;
 }
 
+// A read-only tmpfs, or /dev, is mounted writable and made read-only after pivot_root (runc's
+// finalizeRootfs): its superblock stays writable, only the mount is read-only, and what goes
+// into it meanwhile (mount points of later mounts, /dev's nodes) can be made. A tmpcopyup
+// tmpfs is filled before it is attached, and made read-only while still detached.
+function readOnlyLater(mount: Mount, destination: string): boolean {
+  if (isBind(mount) || mount.type === 'cgroup' || mount.type === 'cgroup2') return false;
+  if (mount.type !== 'tmpfs' && destination !== '/dev') return false;
+  if ((mount.options ?? []).includes('tmpcopyup')) return false;
+  let readOnly = false;
+  for (const option of mount.options ?? []) {
+    if (option === 'ro') readOnly = true;
+    else if (option === 'rw') readOnly = false;
+  }
+  return readOnly;
+}
+
 // A tmpcopyup tmpfs is made with the new mount API (see native/init's tmpfs_copyup): its flags
 // are mount attributes, and a word that is a flag of the superblock has none.
 function copyUpAttrs(mount: Mount, field: string): number {
@@ -310,15 +337,16 @@ function noSymlink(p: string): PlanOp {
   return op('i-no-symlink', [p], `check "${p}"`, { ELOOP: `"${p}" is a symlink in the image, which runcell refuses` });
 }
 
-// The devices every container gets (runc's defaults), and the links /dev is expected to have.
+// The devices every container gets, in runc's order (its AllowedDevices; a user namespace
+// shows the order, each one being a bind mount there), and the links /dev is expected to have.
 const DEFAULT_DEVICES: Device[] = [
-  { path: '/dev/null', type: 'c', major: 1, minor: 3 }, { path: '/dev/zero', type: 'c', major: 1, minor: 5 },
-  { path: '/dev/full', type: 'c', major: 1, minor: 7 }, { path: '/dev/random', type: 'c', major: 1, minor: 8 },
-  { path: '/dev/urandom', type: 'c', major: 1, minor: 9 }, { path: '/dev/tty', type: 'c', major: 5, minor: 0 },
+  { path: '/dev/null', type: 'c', major: 1, minor: 3 }, { path: '/dev/random', type: 'c', major: 1, minor: 8 },
+  { path: '/dev/full', type: 'c', major: 1, minor: 7 }, { path: '/dev/tty', type: 'c', major: 5, minor: 0 },
+  { path: '/dev/zero', type: 'c', major: 1, minor: 5 }, { path: '/dev/urandom', type: 'c', major: 1, minor: 9 },
 ].map((d) => ({ ...d, fileMode: 0o666, uid: 0, gid: 0 }));
 const DEV_SYMLINKS: Array<[string, string]> = [
   ['/proc/self/fd', '/dev/fd'], ['/proc/self/fd/0', '/dev/stdin'], ['/proc/self/fd/1', '/dev/stdout'],
-  ['/proc/self/fd/2', '/dev/stderr'], ['/proc/kcore', '/dev/core'],
+  ['/proc/self/fd/2', '/dev/stderr'],
 ];
 
 export interface RootfsOptions extends RootfsContext {
@@ -339,33 +367,44 @@ export function rootfsOps(spec: Spec, options: RootfsOptions, beforeMounts: Plan
   // As runc: "/" rslave (or as asked) in our namespace, so nothing we mount reaches the host;
   // the mount holding the root private, so the bind below propagates nowhere and pivot_root
   // (which refuses a shared parent) works; the requested propagation is applied to the
-  // container's own root after pivot_root (pivotOps).
-  const rootFlags = rootPropagation === undefined ? MS.SLAVE | MS.REC : PROPAGATION[rootPropagation];
-  ops.push(op('i-mount-path', ['', '/', '', rootFlags, ''], `make the propagation of "/" ${rootPropagation ?? 'rslave'}`));
+  // container's own root after pivot_root (afterPivotOps). An unbindable one is private
+  // until then: nothing could be bound from an unbindable "/", the root filesystem first
+  // (runc 1.1 binds it and fails with EINVAL, runc #1755; runc 1.3.1 applies it after
+  // pivot_root too).
+  const asked = rootPropagation === undefined ? MS.SLAVE | MS.REC : PROPAGATION[rootPropagation];
+  const rootFlags = (asked & MS.UNBINDABLE) !== 0 ? (asked & ~MS.UNBINDABLE) | MS.PRIVATE : asked;
+  const rootWord = rootPropagation === undefined ? 'rslave' : rootPropagation.replace('unbindable', 'private');
+  ops.push(op('i-mount-path', ['', '/', '', rootFlags, ''], `make the propagation of "/" ${rootWord}`));
   const parent = mountPointOf(rootfs);
   if (parent !== undefined) ops.push(op('i-mount-path', ['', parent, '', MS.PRIVATE, ''], `make the mount "${parent}" private`));
   ops.push(op('i-mount-path', [rootfs, rootfs, '', MS.BIND | MS.REC, ''], `bind the root filesystem "${rootfs}"`));
   ops.push(op('i-open-root', [rootfs], `open the root filesystem "${rootfs}"`));
   ops.push(...beforeMounts);
 
-  const destinations = mounts.map((m) => containerPath(m.destination));
   const devMount = mounts.find((m) => containerPath(m.destination) === '/dev');
-  if (devMount === undefined) {
-    // runcell's own /dev, as runc's: a fresh tmpfs, never the image's directory.
-    ops.push(noSymlink('/dev'));
-    ops.push(op('i-mkdirs', ['/dev', 0o755], 'create the mount point "/dev"'));
-    ops.push(op('i-mount', ['tmpfs', '/dev', 'tmpfs', MS.NOSUID | MS.STRICTATIME, 'mode=755,size=65536k'], 'mount "tmpfs" on "/dev"'));
-  }
+  // Without a /dev mount, /dev is the image's directory (as with runc), never a symlink.
+  if (devMount === undefined) ops.push(noSymlink('/dev'));
   mounts.forEach((mount, index) => ops.push(...mountOps(mount, index, options)));
 
+  // /dev is filled unless it is bound from elsewhere (runc: "needsSetupDev"): the default
+  // devices (those linux.devices names again are its to describe), linux.devices, the links.
   if (devMount === undefined || !isBind(devMount)) {
-    for (const device of [...DEFAULT_DEVICES, ...(spec.linux?.devices ?? [])]) ops.push(...deviceOps(device, options.newUserNs));
-    for (const [target, link] of DEV_SYMLINKS) ops.push(op('i-symlink', [target, link], `link "${link}" to "${target}"`));
-    if (destinations.includes('/dev/pts')) ops.push(op('i-symlink', ['pts/ptmx', '/dev/ptmx'], 'link "/dev/ptmx" to "pts/ptmx"'));
+    const specDevices = spec.linux?.devices ?? [];
+    const given = new Set(specDevices.map((d) => containerPath(d.path)));
+    const devices = [...DEFAULT_DEVICES.filter((d) => !given.has(d.path)), ...specDevices];
+    for (const device of devices) ops.push(...deviceOps(device, options.newUserNs));
+    const links = [...DEV_SYMLINKS];
+    // /dev/core only where this kernel has a /proc/kcore (CONFIG_PROC_KCORE), as runc does.
+    if (fs.existsSync('/proc/kcore')) links.push(['/proc/kcore', '/dev/core']);
+    for (const [target, link] of links) ops.push(op('i-symlink', [target, link, 0], `link "${link}" to "${target}"`));
+    // The container's devpts's ptmx, replacing any /dev/ptmx the image has (a node of the
+    // host's devpts would allocate its terminals there).
+    ops.push(op('i-symlink', ['pts/ptmx', '/dev/ptmx', 1], 'link "/dev/ptmx" to "pts/ptmx"'));
   }
+  // runc's order: the read-only paths, then the masked ones.
+  for (const readonly of spec.linux?.readonlyPaths ?? []) ops.push(op('i-readonly', [containerPath(readonly)], `make "${readonly}" read-only`));
   const nullHint = { ENODEV: 'the container\'s "/dev/null" is not the null device (character 1:3), so it cannot mask anything' };
   for (const masked of spec.linux?.maskedPaths ?? []) ops.push(op('i-mask', [containerPath(masked)], `mask "${masked}"`, nullHint));
-  for (const readonly of spec.linux?.readonlyPaths ?? []) ops.push(op('i-readonly', [containerPath(readonly)], `make "${readonly}" read-only`));
   return ops;
 }
 
@@ -381,11 +420,19 @@ function deviceOps(device: Device, newUserNs: boolean): PlanOp[] {
     { EEXIST: `"${device.path}" exists and is not that device` })];
 }
 
-/** After pivot_root: the requested propagation, now on the container's own root. */
+/** After pivot_root: the requested propagation, now on the container's own root; then the
+ * read-only tmpfs mounts (and /dev) made read-only, in config order (readOnlyLater). */
 export function afterPivotOps(spec: Spec): PlanOp[] {
+  const ops: PlanOp[] = [];
   const rootPropagation = spec.linux?.rootfsPropagation;
-  if (rootPropagation === undefined) return [];
-  return [op('i-mount-path', ['', '/', '', PROPAGATION[rootPropagation], ''], `make the propagation of the container's "/" ${rootPropagation}`)];
+  if (rootPropagation !== undefined) {
+    ops.push(op('i-mount-path', ['', '/', '', PROPAGATION[rootPropagation], ''], `make the propagation of the container's "/" ${rootPropagation}`));
+  }
+  for (const mount of spec.mounts ?? []) {
+    const destination = containerPath(mount.destination);
+    if (readOnlyLater(mount, destination)) ops.push(op('i-setattr', [destination, ATTR.RDONLY, 0, 0], `make "${destination}" read-only`));
+  }
+  return ops;
 }
 
 /** The mount point of the mount that holds `file` (this process's mountinfo: the init's

@@ -104,6 +104,17 @@ describe('the matrix', () => {
     expect(new Set(names).size).toBe(names.length);
     expect(Object.keys(KNOWN_FAILING_ON_MAIN).filter((name) => !names.includes(name))).toEqual([]);
   });
+
+  it('says of each runc bug what it takes out of the comparison and what runcell must show instead', () => {
+    for (const entry of MATRIX.filter((e) => e.runcBug !== undefined)) {
+      const bug = entry.runcBug!;
+      expect(bug.reason, entry.name).toMatch(/#\d+/); // names runc's issue or fix
+      expect(bug.explains !== undefined || bug.runcFails !== undefined, entry.name).toBe(true);
+      // Where runc fails, nothing is compared: runcell's outcome must be checked on its own.
+      if (bug.runcFails !== undefined) expect(bug.check, entry.name).toBeDefined();
+      expect(entry.runcFails, `${entry.name}: runc's failure through its bug is runcBug.runcFails`).toBeUndefined();
+    }
+  });
 });
 
 describe('the probe', () => {

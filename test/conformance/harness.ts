@@ -57,6 +57,14 @@ export interface MatrixEntry {
   paths?: string[];
   /** runc refuses this config here (why): the expected result is that runcell refuses it too. */
   runcFails?: string;
+  /** This runc is wrong here, and runcell does what the spec and a later runc do (RuncBug). */
+  runcBug?: RuncBug;
+  /**
+   * runcell refuses this config, on purpose, where runc runs it (a config runc would let harm
+   * the host): why, and the error runcell must give. Not a difference of the process model
+   * (expected-differences.ts), nor a bug of runc's: a choice, written down here.
+   */
+  runcellRefuses?: { reason: string; error: RegExp };
   /** Why the entry cannot be checked here (e.g. runc lacks the feature), or null. */
   requires?: () => string | null;
   /**
@@ -65,6 +73,34 @@ export interface MatrixEntry {
    * goes away with that namespace.
    */
   isolateCaller?: boolean;
+}
+
+/**
+ * A bug of the runc on this machine, fixed in a later runc, where matching runc would mean
+ * copying the bug. While runc is older than `fixedIn`, the entry does not compare what the bug
+ * touches: `explains` takes out the differences it causes (and must take out at least one,
+ * or the entry no longer describes this runc), `runcFails` says that runc fails the config
+ * because of it, and `check` asserts runcell's own outcome, the fixed runc's. With a runc that
+ * has the fix, the entry is compared as any other.
+ */
+export interface RuncBug {
+  /** The bug, naming runc's issue and the fix. */
+  reason: string;
+  /** The first runc release with the fix. */
+  fixedIn: [number, number, number];
+  /** runc fails the config because of the bug (its error); runcell must run it. */
+  runcFails?: string;
+  /** A difference the bug causes, with runcell's value the fixed runc's. */
+  explains?: (difference: Difference) => boolean;
+  /** runcell's report as the fixed runc would make it: what is wrong with it, or null. */
+  check?: (runcell: ProbeReport) => string | null;
+}
+
+/** Whether the runc on this machine has the bug (is older than its fix). */
+export function runcHasBug(bug: RuncBug): boolean {
+  const [major, minor, patch] = runcVersion();
+  const [fixedMajor, fixedMinor, fixedPatch] = bug.fixedIn;
+  return major !== fixedMajor ? major < fixedMajor : minor !== fixedMinor ? minor < fixedMinor : patch < fixedPatch;
 }
 
 export type Outcome =

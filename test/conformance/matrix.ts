@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { waitFor } from '../helpers/env';
-import { hostMount, makeShared, runcFeatures, runcVersion, runcVersionAtLeast, type EntryContext, type MatrixEntry, type Spec } from './harness';
+import type { Difference, ProbeMount, ProbeReport } from './compare';
+import { hostMount, makeShared, runcFeatures, runcVersion, runcVersionAtLeast, type EntryContext, type MatrixEntry, type RuncBug, type Spec } from './harness';
 
 // ---- building blocks ----------------------------------------------------------------------
 
@@ -98,7 +99,7 @@ const bindPropagation = (option: string): MatrixEntry => ({
   paths: ['/data/sub'],
 });
 
-const rootfsPropagation = (value: string, runcFails?: string): MatrixEntry => ({
+const rootfsPropagation = (value: string, runcBug?: RuncBug): MatrixEntry => ({
   name: `linux.rootfsPropagation ${value}`,
   setup: (ctx) => void hostDirWithSubmount(ctx, true),
   edit: (spec, ctx) => {
@@ -106,7 +107,39 @@ const rootfsPropagation = (value: string, runcFails?: string): MatrixEntry => ({
     addMount({ destination: '/data', type: 'bind', source: path.join(ctx.dir, 'src'), options: ['rbind'] })(spec);
   },
   paths: ['/data/sub'],
-  runcFails,
+  runcBug,
+});
+
+// ---- bugs of runc 1.1 that runcell does not copy (RuncBug) --------------------------------
+
+const mountsOf = (report: ProbeReport): ProbeMount[] => (Array.isArray(report.mounts) ? report.mounts : []);
+
+/** What is wrong with `report` unless the mounts `which` picks all show the propagation `tag`. */
+const propagationIs = (tag: string, which: (m: ProbeMount) => boolean) => (report: ProbeReport): string | null => {
+  const picked = mountsOf(report).filter(which);
+  if (picked.length === 0) return 'no such mount in the report';
+  const wrong = picked.filter((m) => !m.propagation.some((t) => t === tag || t.startsWith(`${tag}:`)));
+  return wrong.length === 0 ? null : `not ${tag}: ${wrong.map((m) => `${m.mountPoint} (${m.propagation.join(' ') || 'private'})`).join(', ')}`;
+};
+
+const ROOT_PROPAGATION_BUG = 'runc applies rootfsPropagation to the caller\'s "/" before it binds the root filesystem and '
+  + 'never to the container\'s own root (runc #1755): "shared" leaves the container\'s root private, "unbindable" makes '
+  + 'the bind fail (EINVAL); fixed in runc 1.3.1 (#4724, and #4791 on the 1.2 branch), which applies it after pivot_root, '
+  + 'as runcell does';
+
+/** A mount that is a peer group of its own where runc's is private: the propagation applied. */
+const sharedWhereRuncPrivate = (d: Difference): boolean => {
+  const match = /^mounts\[(.+)\]\.propagation$/.exec(d.field);
+  return match !== null && d.runc === '' && d.runcell === `shared:${match[1]}`;
+};
+
+const TMPFS_MODE_BUG = 'runc 1.1.5 chmods a tmpfs mounted over a directory to that directory\'s mode after mounting it, '
+  + 'overriding a mode= of its options (runc #3911); fixed in runc 1.1.8 (#3916), which puts the directory\'s mode first '
+  + 'among the options instead, so that mode= wins and the mode shows in the superblock\'s options, as runcell does';
+const tmpfsModeBug = (field: string, runc: string, runcell: string): RuncBug => ({
+  reason: TMPFS_MODE_BUG,
+  fixedIn: [1, 1, 8],
+  explains: (d) => d.field === field && d.runc === runc && d.runcell === runcell,
 });
 
 const device = (name: string, dev: Record<string, unknown>): MatrixEntry => ({
@@ -136,6 +169,9 @@ export const MATRIX: readonly MatrixEntry[] = [
     name: 'mounts: tmpfs over a directory of the image',
     setup: (ctx) => imageDir(ctx, 'data'),
     edit: addMount({ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] }),
+    // Both give the tmpfs the directory's mode (0750); runc 1.1.5 by a chmod, unseen by the
+    // superblock.
+    runcBug: tmpfsModeBug('mounts[/data#0].superOptions', 'rw', 'rw,mode=750'),
   },
   {
     name: 'mounts: devpts with its own modes',
@@ -227,6 +263,8 @@ export const MATRIX: readonly MatrixEntry[] = [
     setup: (ctx) => imageDir(ctx, 'data'),
     edit: addMount({ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid', 'mode=0755'] }),
     paths: ['/data/file', '/data/subdir', '/data/link'],
+    // mode=0755 asked, over a directory of mode 0750.
+    runcBug: tmpfsModeBug('paths[/data].lstat.mode', '"0750"', '"0755"'),
   },
   {
     name: 'mount option tmpcopyup (onto a missing directory)',
@@ -261,10 +299,28 @@ export const MATRIX: readonly MatrixEntry[] = [
   },
 
   // ---- rootfsPropagation ----
-  ...['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared'].map((value) => rootfsPropagation(value)),
-  // The root filesystem is bound (MS_BIND) from an unbindable mount: the kernel says EINVAL.
-  rootfsPropagation('unbindable', 'runc: "error preparing rootfs: mount <rootfs>:<rootfs>, flags: 0x5000: invalid argument"'),
-  rootfsPropagation('runbindable', 'runc: "error preparing rootfs: mount <rootfs>:<rootfs>, flags: 0x5000: invalid argument"'),
+  ...['private', 'rprivate', 'slave', 'rslave'].map((value) => rootfsPropagation(value)),
+  rootfsPropagation('shared', {
+    reason: ROOT_PROPAGATION_BUG, fixedIn: [1, 3, 1],
+    explains: (d) => d.field === 'mounts[/#0].propagation' && sharedWhereRuncPrivate(d),
+    check: propagationIs('shared', (m) => m.mountPoint === '/'),
+  }),
+  rootfsPropagation('rshared', {
+    reason: ROOT_PROPAGATION_BUG, fixedIn: [1, 3, 1],
+    explains: sharedWhereRuncPrivate,
+    check: propagationIs('shared', () => true),
+  }),
+  // runc binds the root filesystem (MS_BIND) from the unbindable "/": the kernel says EINVAL.
+  rootfsPropagation('unbindable', {
+    reason: ROOT_PROPAGATION_BUG, fixedIn: [1, 3, 1],
+    runcFails: 'runc: "error preparing rootfs: mount <rootfs>:<rootfs>, flags: 0x5000: invalid argument"',
+    check: propagationIs('unbindable', (m) => m.mountPoint === '/'),
+  }),
+  rootfsPropagation('runbindable', {
+    reason: ROOT_PROPAGATION_BUG, fixedIn: [1, 3, 1],
+    runcFails: 'runc: "error preparing rootfs: mount <rootfs>:<rootfs>, flags: 0x5000: invalid argument"',
+    check: propagationIs('unbindable', () => true),
+  }),
 
   // ---- root ----
   { name: 'root.readonly false', edit: (spec) => void (spec.root.readonly = false) },
@@ -329,6 +385,8 @@ export const MATRIX: readonly MatrixEntry[] = [
     edit: (spec) => {
       mountOf(spec, '/dev').options = ['nosuid', 'mode=0700', 'size=1024k'];
     },
+    // The image's /dev is 0755.
+    runcBug: tmpfsModeBug('paths[/dev].lstat.mode', '"0755"', '"0700"'),
   },
   {
     name: 'mounts: no /dev mount (the image\'s /dev)',
@@ -357,6 +415,11 @@ export const MATRIX: readonly MatrixEntry[] = [
     // runc then works in its caller's mount namespace (and chroots): a throwaway one here.
     // Masked and read-only paths need a mount namespace of the container's own (below).
     isolateCaller: true,
+    runcellRefuses: {
+      reason: 'without a mount namespace of its own, runc mounts config.mounts in its caller\'s mount namespace and leaves '
+        + 'them there when the container is gone (its delete unmounts nothing); runcell mounts nothing on the host',
+      error: /config\.mounts: needs a mount namespace of the container's own/,
+    },
     edit: (spec) => {
       withoutNamespace(spec, 'mount');
       spec.linux.maskedPaths = [];
@@ -464,6 +527,24 @@ export const MATRIX: readonly MatrixEntry[] = [
   {
     name: 'process.env with HOME',
     edit: (spec) => void spec.process.env.push('HOME=/home/probe', 'EMPTY='),
+  },
+  // The two below are about HOME alone: without the cgroup mount, which every other entry
+  // compares.
+  {
+    name: 'process.env without HOME: the user\'s home in the image\'s /etc/passwd',
+    setup: (ctx) => imageFile(ctx, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\nprobe:x:1000:1000:Probe:/home/probe:/bin/sh\n'),
+    edit: (spec) => {
+      spec.process.user = { uid: 1000, gid: 1000 };
+      withoutMounts(spec, (m) => m.destination === '/sys/fs/cgroup');
+    },
+  },
+  {
+    name: 'process.env with an empty HOME',
+    setup: (ctx) => imageFile(ctx, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n'),
+    edit: (spec) => {
+      spec.process.env.push('HOME=');
+      withoutMounts(spec, (m) => m.destination === '/sys/fs/cgroup');
+    },
   },
 
   // ---- sysctls (namespaced ones) ----

@@ -91,6 +91,11 @@ describe.skipIf(skip !== null)(`exec${skip ? ` (skipped: ${skip})` : ''}`, () =>
       args: ['sh', '-c', 'echo "$X"; pwd; id -u'], env: ['X=from-file', 'PATH=/bin'], cwd: '/etc', user: { uid: 7, gid: 7 },
     }));
     expect(await rc('exec', '-p', file, ID)).toMatchObject({ code: 0, stdout: 'from-file\n/etc\n7\n', stderr: '' });
+    // A process file without capabilities gets the container's (as with runc): not none, not all.
+    fs.writeFileSync(file, JSON.stringify({ args: ['cat', '/proc/self/status'], cwd: '/', user: { uid: 0, gid: 0 } }));
+    const fromFile = capEff((await rc('exec', '-p', file, ID)).stdout);
+    expect(fromFile).not.toBe(0n);
+    expect(fromFile).toBe(capEff((await exec('cat', '/proc/self/status')).stdout));
     fs.writeFileSync(file, JSON.stringify({ args: ['true'], cwd: 'etc', user: { uid: 0, gid: 0 } }));
     expect(await rc('exec', '--process', file, ID)).toMatchObject({ code: 255, stderr: `runcell: ${file}: process.cwd: must be an absolute path\n` });
     expect((await rc('exec', '-p', path.join(dir, 'none.json'), ID)).stderr).toContain('--process: cannot read');

@@ -2,6 +2,7 @@
 // never make runcell create, chmod, chown or mount anything on the host. Each test plants one,
 // runs a container, and checks the host side is untouched; the container either fails with a
 // clear error or runs without reaching the host.
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -63,7 +64,7 @@ describe.skipIf(skip !== null)(`hostile images and volumes${skip ? ` (skipped: $
     // The link is followed inside the container's root, as the container would see it: there,
     // it leads nowhere, and creating the mount point under it fails, naming it.
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/create the mount point "\/vol\/esc\/sub": ENOENT/);
+    expect(result.stderr).toMatch(/"\/vol\/esc\/sub": ENOENT/);
   });
 
   it('a volume\'s symlink to a path of the container is followed inside the container', async () => {
@@ -132,11 +133,33 @@ describe.skipIf(skip !== null)(`hostile images and volumes${skip ? ` (skipped: $
         fs.symlinkSync('/proc/sys/fs/lease-break-time', path.join(rootfs, 'dev/null'));
       });
       expect(fs.readFileSync(sysctl, 'utf8')).toBe(original);
-      // runcell's own /dev is a fresh tmpfs: the container runs with a real /dev/null.
-      expect(result.code, result.stderr).toBe(0);
-      expect(result.stdout.trim()).toBe('0');
+      // The image's /dev is the container's (as with runc): its "null" is not the null device,
+      // so the container is refused before anything is masked with it.
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/create the device "\/dev\/null": "\/dev\/null" exists and is not that device/);
     } finally {
       if (fs.readFileSync(sysctl, 'utf8') !== original) fs.writeFileSync(sysctl, original);
+    }
+  });
+
+  it('an image\'s /etc/passwd that points at the host\'s is not read for HOME', async () => {
+    // Without a pid namespace of its own, the container's /proc shows the host's processes, and
+    // /proc/PID/root of one is the host's root: a link the container (here with CAP_SYS_PTRACE)
+    // may follow, not runcell.
+    const host = spawn('sleep', ['600'], { stdio: 'ignore' });
+    try {
+      const result = await run(['sh', '-c', 'echo "$HOME"; head -c 5 /etc/passwd'], (spec) => {
+        spec.linux.namespaces = spec.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid');
+        for (const set of ['bounding', 'effective', 'permitted']) spec.process.capabilities[set].push('CAP_SYS_PTRACE');
+      }, (rootfs) => fs.symlinkSync(`/proc/${host.pid}/root/etc/passwd`, path.join(rootfs, 'etc/passwd')));
+      expect(result.code, result.stderr).toBe(0);
+      // The link does lead to the host's file (root's line first, home /root) ...
+      expect(fs.readFileSync('/etc/passwd', 'utf8').startsWith('root:')).toBe(true);
+      expect(result.stdout.split('\n')[1]).toBe('root:');
+      // ... and HOME is the default, not what that file says.
+      expect(result.stdout.split('\n')[0]).toBe('/');
+    } finally {
+      host.kill('SIGKILL');
     }
   });
 

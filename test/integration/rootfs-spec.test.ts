@@ -83,6 +83,46 @@ describe.skipIf(skip !== null)(`the root filesystem, exact to the spec${skip ? `
     expect(fs.existsSync(path.join(rootfs, 'run/new'))).toBe(false);
   });
 
+  it('gives a tmpfs the mode of the directory it covers unless mode= says otherwise, and a read-only one a writable superblock', async () => {
+    const result = await run(['sh', '-c', 'stat -c "%a" /a /b /c; grep -E " /(a|b|c) " /proc/self/mountinfo | cut -d" " -f5,6,9-'], (spec) => {
+      spec.mounts.push({ destination: '/a', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] });
+      spec.mounts.push({ destination: '/b', type: 'tmpfs', source: 'tmpfs', options: ['mode=0700'] });
+      spec.mounts.push({ destination: '/c', type: 'tmpfs', source: 'tmpfs', options: ['ro'] });
+    }, (rootfs) => {
+      for (const d of ['a', 'b']) {
+        fs.mkdirSync(path.join(rootfs, d));
+        fs.chmodSync(path.join(rootfs, d), 0o1750);
+      }
+    });
+    expect(result.code, result.stderr).toBe(0);
+    // /c did not exist: the tmpfs keeps its own mode.
+    expect(result.stdout).toBe(['1750', '700', '1777',
+      '/a rw,nosuid,relatime tmpfs rw,mode=1750', '/b rw,relatime tmpfs rw,mode=700', '/c ro,relatime tmpfs rw', ''].join('\n'));
+  });
+
+  it('makes the nodes of linux.devices (and their missing directories) without allowing them: that is linux.resources.devices\'s', async () => {
+    const open = 'for d in /dev/net/tun /dev/kvm-test; do head -c 0 $d 2>/dev/null && echo "$d opens" || echo "$d refused"; done';
+    const devices = [{ path: '/dev/net/tun', type: 'c', major: 10, minor: 200, fileMode: 0o666 }, { path: '/dev/kvm-test', type: 'c', major: 10, minor: 232 }];
+    const denied = await run(['sh', '-c', `ls -l /dev/kvm-test | cut -c1-10; ${open}`], (spec) => {
+      spec.linux.devices = devices;
+    });
+    expect(denied.code, denied.stderr).toBe(0);
+    // /dev/net/tun is in runc's default list; the other needs its own rule.
+    expect(denied.stdout).toBe('crw-rw-rw-\n/dev/net/tun opens\n/dev/kvm-test refused\n');
+    const allowed = await run(['sh', '-c', open], (spec) => {
+      spec.linux.devices = devices;
+      spec.linux.resources.devices.push({ allow: true, type: 'c', major: 10, minor: 232, access: 'rw' });
+    });
+    expect(allowed.stdout).toBe('/dev/net/tun opens\n/dev/kvm-test opens\n');
+  });
+
+  it('makes the read-only paths, then masks the masked ones: a directory under an empty read-only tmpfs', async () => {
+    const result = await run(['sh', '-c', 'grep -E " /proc/(bus|acpi) " /proc/self/mountinfo | cut -d" " -f5,6,9-'], () => {});
+    expect(result.code, result.stderr).toBe(0);
+    // mount point, mount options, source, superblock options
+    expect(result.stdout).toBe('/proc/bus ro,relatime proc rw\n/proc/acpi ro,relatime tmpfs ro\n');
+  });
+
   it('refuses a mount option it does not know, naming it', async () => {
     const result = await run(['true'], (spec) => {
       spec.mounts.push({ destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['sise=1m'] });

@@ -81,6 +81,28 @@ describe.skipIf(skip !== null)(`runcell run${skip ? ` (skipped: ${skip})` : ''}`
     expect(result.stdout).toBe('1000\n1000\nCapEff:\t0000000000000000\n');
   });
 
+  it('drops every capability when the spec has no process.capabilities (as runc), never keeps them all', async () => {
+    const result = await run(['sh', '-c', 'grep -E "Cap(Prm|Eff|Bnd)" /proc/self/status'], (spec) => {
+      delete spec.process.capabilities;
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\n');
+  });
+
+  it('sets HOME from the container\'s /etc/passwd when the environment has none, else "/"', async () => {
+    const home = (uid: number, env: string[]) => run(['sh', '-c', 'echo "$HOME"'], (spec) => {
+      spec.process.user = { uid, gid: uid };
+      spec.process.env = ['PATH=/bin', ...env];
+    });
+    const bundle = path.join(dir, 'bundle');
+    fs.mkdirSync(path.join(bundle, 'rootfs', 'etc'), { recursive: true });
+    fs.writeFileSync(path.join(bundle, 'rootfs', 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n');
+    expect((await home(1000, [])).stdout).toBe('/home/u\n');
+    expect((await home(0, ['HOME='])).stdout).toBe('/root\n');
+    expect((await home(1000, ['HOME=/mine'])).stdout).toBe('/mine\n');
+    expect((await home(4242, [])).stdout).toBe('/\n');
+  });
+
   it('does not pass on a descriptor the caller opened', async () => {
     const bundle = makeBundle(path.join(dir, 'bundle'), ['sh', '-c', 'ls /proc/self/fd']);
     const result = await runcell(['--root', root, 'run', '-b', bundle, ID], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });

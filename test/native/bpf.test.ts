@@ -63,7 +63,7 @@ describe.skipIf(skip !== null)(`bpf(2) device filters${skip ? ` (skipped: ${skip
 
   it('has the verifier accept the program of the default spec\'s rules, and of a long list', () => {
     const spec: DeviceRule[] = [{ allow: false, access: 'rwm' }];
-    keep(load(containerDeviceRules(spec, [{ type: 'b', major: 8, minor: 0 }])));
+    keep(load(containerDeviceRules(spec)));
     keep(load(containerDeviceRules(Array.from({ length: 200 }, (_, i) => ({ allow: i % 2 === 0, type: 'c', major: i, minor: i, access: 'rw' })))));
   });
 

@@ -40,7 +40,7 @@ describe('buildLaunchPlan', () => {
   it('mounts in config order, procfs from the user\'s process started before the mounts', () => {
     const p = plan(spec());
     const names = p.ops.map((o) => o.op);
-    const destinations = p.ops.filter((o) => o.op === 'i-mount' || o.op === 'p-mount' || o.op === 'i-bind')
+    const destinations = p.ops.filter((o) => o.op === 'i-mount' || o.op === 'i-mount-tmpfs' || o.op === 'p-mount' || o.op === 'i-bind')
       .map((o) => (o.op === 'i-bind' ? o.args[2] : o.args[1]));
     expect(destinations).toEqual(spec().mounts!.map((m) => m.destination));
     const procMount = p.ops.findIndex((o) => o.op === 'p-mount' && o.args[2] === 'proc');
@@ -67,11 +67,16 @@ describe('buildLaunchPlan', () => {
     expect(p.ops.filter((o) => o.args.includes(rootfs)).map((o) => o.op)).toEqual(['i-mount-path', 'i-open-root', 'i-pivot-root']);
   });
 
-  it('gives the container a /dev of its own unless the spec mounts one, and refuses a /dev symlink', () => {
-    const own = plan(spec((s) => (s.mounts = s.mounts.filter((m: { destination: string }) => m.destination !== '/dev')))).ops;
-    const devTmpfs = own.findIndex((o) => o.op === 'i-mount' && o.args[1] === '/dev');
-    expect(own[devTmpfs].args.slice(0, 3)).toEqual(['tmpfs', '/dev', 'tmpfs']);
-    expect(own.findIndex((o) => o.op === 'i-no-symlink' && o.args[0] === '/dev')).toBeLessThan(devTmpfs);
+  it('fills the image\'s /dev when the spec mounts none (as runc does), unless /dev is bound, and refuses a /dev symlink', () => {
+    const image = plan(spec((s) => (s.mounts = s.mounts.filter((m: { destination: string }) => m.destination !== '/dev')))).ops;
+    expect(image.filter((o) => o.args[1] === '/dev' && o.op.startsWith('i-mount'))).toEqual([]);
+    const firstNode = image.findIndex((o) => o.op === 'i-mknod');
+    expect(image[firstNode].args[0]).toBe('/dev/null');
+    expect(image.findIndex((o) => o.op === 'i-no-symlink' && o.args[0] === '/dev')).toBeLessThan(firstNode);
+    // The links, /dev/ptmx replacing what the image has there.
+    expect(image.find((o) => o.op === 'i-symlink' && o.args[1] === '/dev/ptmx')!.args).toEqual(['pts/ptmx', '/dev/ptmx', '1']);
+    expect(image.find((o) => o.op === 'i-symlink' && o.args[1] === '/dev/fd')!.args).toEqual(['/proc/self/fd', '/dev/fd', '0']);
+    expect(image.some((o) => o.op === 'i-symlink' && o.args[1] === '/dev/core')).toBe(fs.existsSync('/proc/kcore'));
     const bound = plan(spec((s) => {
       s.mounts = s.mounts.filter((m: { destination: string }) => !m.destination.startsWith('/dev'));
       s.mounts.push({ destination: '/dev', type: 'bind', source: '/dev', options: ['rbind'] });
@@ -148,11 +153,78 @@ describe('buildLaunchPlan', () => {
     }));
     // bind WHERE SOURCE TARGET RECURSIVE SET CLEAR RSET RCLEAR IDMAP PROPAGATION...
     expect(p.ops.find((o) => o.op === 'i-bind' && o.args[2] === '/data')!.args).toEqual(['host', bundle, '/data', '1', '3', '0', '8', '0', '', String((1 << 18) | 16384)]);
-    const tmpfs = p.ops.find((o) => o.op === 'i-mount' && o.args[1] === '/t')!;
-    expect(tmpfs.args.slice(2)).toEqual(['tmpfs', String(4 | 256), 'mode=755,size=1m']);
+    const tmpfs = p.ops.find((o) => o.op === 'i-mount-tmpfs' && o.args[1] === '/t')!;
+    expect(tmpfs.args.slice(2)).toEqual([String(4 | 256), 'mode=755,size=1m']);
     expect(p.ops.find((o) => o.op === 'i-setattr' && o.args[0] === '/t')!.args).toEqual(['/t', '1', '0', '1']);
     expect(p.ops.find((o) => o.op === 'i-tmpcopyup')!.args).toEqual(['/c', 'tmpfs', '2', '']);
     expect(p.ops.find((o) => o.op === 'i-setattr' && o.args[0] === '/c')!.args).toEqual(['/c', String(0x10), String(0x70), '1']);
+  });
+
+  it('mounts a read-only tmpfs (or /dev) writable and makes the mount read-only after pivot_root, as runc', () => {
+    const p = plan(spec((s) => {
+      s.mounts.find((m: { destination: string }) => m.destination === '/dev').options.push('ro');
+      s.mounts.push({ destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['ro', 'nosuid'] },
+        { destination: '/m', type: 'mqueue', source: 'mqueue', options: ['ro'] });
+    }));
+    const names = p.ops.map((o) => o.op);
+    expect(p.ops.find((o) => o.op === 'i-mount-tmpfs' && o.args[1] === '/t')!.args[2]).toBe('2');
+    expect(Number(p.ops.find((o) => o.op === 'i-mount-tmpfs' && o.args[1] === '/dev')!.args[2]) & 1).toBe(0);
+    // Any other filesystem is mounted read-only at once.
+    expect(p.ops.find((o) => o.op === 'i-mount' && o.args[1] === '/m')!.args[3]).toBe('1');
+    const later = p.ops.map((o, i) => [o, i] as const).filter(([o]) => o.op === 'i-setattr' && o.args[1] === '1' && o.args[3] === '0');
+    expect(later.map(([o]) => o.args[0])).toEqual(['/dev', '/t']);
+    for (const [, i] of later) expect(i).toBeGreaterThan(names.indexOf('i-pivot-root'));
+    expect(later[1][1]).toBeLessThan(names.indexOf('i-remount-ro'));
+  });
+
+  it('makes the read-only paths before the masked ones (runc\'s order)', () => {
+    const names = ops(spec());
+    expect(names.lastIndexOf('i-readonly')).toBeLessThan(names.indexOf('i-mask'));
+  });
+
+  it('makes a device of linux.devices in place of a default one of the same path', () => {
+    const p = plan(spec((s) => (s.linux.devices = [{ path: '/dev/null', type: 'c', major: 1, minor: 7, fileMode: 0o600 }])));
+    expect(p.ops.filter((o) => o.op === 'i-mknod' && o.args[0] === '/dev/null').map((o) => o.args.slice(1, 4)))
+      .toEqual([[String(0o20600), '1', '7']]);
+  });
+
+  it('keeps an unbindable root private until pivot_root, then makes the container\'s root unbindable', () => {
+    for (const [asked, before, after] of [['unbindable', 1 << 18, 1 << 17], ['runbindable', (1 << 18) | 16384, (1 << 17) | 16384]] as const) {
+      const p = plan(spec((s) => (s.linux.rootfsPropagation = asked)));
+      const names = p.ops.map((o) => o.op);
+      const root = p.ops.filter((o) => o.op === 'i-mount-path' && o.description.includes('propagation of'));
+      expect(root.map((o) => o.args[3])).toEqual([String(before), String(after)]);
+      expect(p.ops.indexOf(root[1])).toBeGreaterThan(names.indexOf('i-pivot-root'));
+    }
+  });
+
+  it('drops every capability when process.capabilities is absent', () => {
+    const p = plan(spec((s) => delete s.process.capabilities));
+    expect(p.ops.find((o) => o.op === 'u-bounding')!.args).toEqual(['0x0']);
+    expect(p.ops.find((o) => o.op === 'u-caps')!.args).toEqual(['0x0', '0x0', '0x0']);
+    expect(p.ops.find((o) => o.op === 'u-ambient')!.args).toEqual(['0x0']);
+  });
+
+  it('looks HOME up in the container\'s /etc/passwd, as root, only when the environment has none', () => {
+    const p = plan(spec((s) => (s.process.user = { uid: 1000, gid: 1000 })));
+    const names = p.ops.map((o) => o.op);
+    expect(p.ops.find((o) => o.op === 'u-home')!.args).toEqual(['1000', '/']);
+    expect(names.indexOf('u-home')).toBeLessThan(names.indexOf('u-setuid'));
+    expect(ops(spec((s) => s.process.env.push('HOME=/root')))).not.toContain('u-home');
+    // An empty HOME is no HOME: it goes, and the one found takes its place.
+    const empty = plan(spec((s) => s.process.env.push('HOME=')));
+    expect(empty.ops.map((o) => o.op)).toContain('u-home');
+    expect(empty.ops.find((o) => o.op === 'u-exec')!.args.filter((a) => a.startsWith('HOME='))).toEqual([]);
+  });
+
+  it('makes the namespaces before it takes gid 0 of a new user namespace (runc\'s order: the mqueue\'s owner)', () => {
+    const names = ops(spec((s) => {
+      s.linux.namespaces.push({ type: 'user' });
+      s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 10 }];
+      s.linux.gidMappings = [{ containerID: 0, hostID: 1000, size: 10 }];
+    }));
+    expect(names.indexOf('i-setuid')).toBeLessThan(names.indexOf('i-unshare'));
+    expect(names.indexOf('i-setgid')).toBe(names.indexOf('i-unshare') + 1);
   });
 
   it('makes an id-mapped bind\'s user namespace right before the bind that takes it', () => {
