@@ -167,7 +167,9 @@ describe('what the program decides', () => {
     expect(allowed(rules, { type: B, major: 8, minor: 0, access: R | W })).toBe(false);
     expect(allowed(rules, { type: C, major: 1, minor: 3, access: R | W })).toBe(true); // /dev/null
     expect(allowed(rules, { type: C, major: 136, minor: 9, access: R | W })).toBe(true); // a pty
-    expect(allowed(rules, { type: C, major: 10, minor: 200, access: R | W })).toBe(false); // /dev/net/tun
+    expect(allowed(rules, { type: C, major: 10, minor: 200, access: R | W })).toBe(true); // /dev/net/tun, as runc 1.1
+    expect(allowed(rules, { type: C, major: 5, minor: 1, access: R | W })).toBe(false); // /dev/console, as runc 1.1
+    expect(allowed(rules, { type: C, major: 10, minor: 229, access: R | W })).toBe(false); // /dev/fuse
     expect(allowed(rules, { type: B, major: 1, minor: 3, access: R })).toBe(false); // a block device 1:3 is not /dev/null
   });
 
