@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatDifferences, type Difference } from './compare';
 import { describeOutcome, runcHasBug, runcVersion, runEntry, whyNoConformance, type MatrixEntry } from './harness';
+import { withoutDeliberateDifferences } from './expected-differences';
 import { KNOWN_FAILING_ON_MAIN } from './known-failing-on-main';
 import { MATRIX } from './matrix';
 
@@ -37,7 +38,7 @@ async function check(entry: MatrixEntry): Promise<void> {
     expect(result.runcell.stderr).toMatch(entry.runcellRefuses.error);
     return;
   }
-  let differences = result.differences;
+  let differences = withoutDeliberateDifferences(result.differences);
   if (bug !== undefined) {
     // runc is wrong here (the bug is in the test's name): what it causes is not compared, and
     // runcell's own outcome is checked instead.

@@ -7,7 +7,7 @@
 // An expected difference is an adjustment of runcell's report, made before the comparison,
 // that removes exactly the structure the process model adds and nothing else; it names itself
 // and its reason. It applies only where that structure is present.
-import type { ProbeMount, ProbeReport } from './compare';
+import type { Difference, ProbeMount, ProbeReport } from './compare';
 
 export interface ExpectedDifference {
   name: string;
@@ -49,4 +49,50 @@ export function withoutExpectedDifferences(runcell: ProbeReport): { report: Prob
     }
   }
   return { report, applied };
+}
+
+/**
+ * Differences runcell makes on purpose, in every entry where they show: choices of what a
+ * container may see or do, each with its reason. Unlike the process model's, they are matched
+ * in the comparison's output (both sides' values), and each explains exactly the fields named.
+ */
+export interface DeliberateDifference {
+  name: string;
+  reason: string;
+  explains(difference: Difference): boolean;
+}
+
+const CGROUP_FS = /^mounts\[\/sys\/fs\/cgroup(\/[^\]#]+)?#0\]/;
+// The hierarchies one side binds and the other does not: runc's name=systemd, runcell's unified.
+const ONE_SIDED_HIERARCHY = /^mounts\[\/sys\/fs\/cgroup\/(systemd|unified)#0\]$/;
+const withoutOneSided = (list: string) => list.split(' ').filter((m) => !/^\/sys\/fs\/cgroup\/(systemd|unified)#0$/.test(m)).join(' ');
+const entriesWithout = (json: string) => JSON.stringify((JSON.parse(json) as string[]).filter((e) => e !== 'systemd' && e !== 'unified'));
+const readOnly = (runc: string, runcell: string) => runc.replace(/^rw(,|$)/, 'ro$1') === runcell;
+
+export const DELIBERATE_DIFFERENCES: readonly DeliberateDifference[] = [
+  {
+    name: 'the cgroup view is read-only all the way down',
+    reason: 'A container must not raise its own limits (pids.max, memory.max), freeze or move cgroups: runcell mounts '
+      + '/sys/fs/cgroup read-only whatever the options say (src/container/cgroup-view.ts), where runc 1.1.5 makes the '
+      + 'tmpfs read-write (mode 0555 rather than a read-only mount) and binds the hierarchies as the options ask. A '
+      + 'write there is EROFS, not EACCES.',
+    explains: (d) => (CGROUP_FS.test(d.field) && d.field.endsWith('.options') && readOnly(d.runc, d.runcell))
+      || (d.field === 'paths[/sys/fs/cgroup].flags' && JSON.stringify(JSON.parse(d.runcell).filter((f: string) => f !== 'ro')) === d.runc)
+      || (d.field === 'paths[/sys/fs/cgroup].write' && d.runc === '"EACCES"' && d.runcell === '"EROFS"')
+      || (d.field === 'paths[/sys/fs/cgroup].lstat.mode' && d.runc === '"0555"' && d.runcell === '"0755"'),
+  },
+  {
+    name: 'the hierarchies runcell has a cgroup in',
+    reason: 'runcell makes its cgroup in every controller hierarchy and, on a hybrid host, in the cgroup2 one, which it '
+      + 'shows as "unified" (runc 1.1.5 leaves it out). It makes none in the named "systemd" hierarchy (no controller: '
+      + 'the container\'s directory there would be its caller\'s, shared with host processes), which runc binds.',
+    explains: (d) => ONE_SIDED_HIERARCHY.test(d.field)
+      || (d.field === 'paths[/sys/fs/cgroup].entries' && entriesWithout(d.runc) === entriesWithout(d.runcell))
+      || (d.field === 'mounts.order' && withoutOneSided(d.runc) === withoutOneSided(d.runcell)),
+  },
+];
+
+/** The differences left once the deliberate ones are taken out. */
+export function withoutDeliberateDifferences(differences: readonly Difference[]): Difference[] {
+  return differences.filter((d) => !DELIBERATE_DIFFERENCES.some((deliberate) => deliberate.explains(d)));
 }
