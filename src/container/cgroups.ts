@@ -243,7 +243,7 @@ const V2_BUILDERS: Record<Group, Builder> = {
   memory: (r) => {
     const m = r.memory!;
     const out: Setting[] = [];
-    if (set(m.swappiness)) notOnV2('memory.swappiness', 'the kernel has no per-cgroup swappiness there');
+    if (given(m.swappiness)) notOnV2('memory.swappiness', 'the kernel has no per-cgroup swappiness there');
     if (m.disableOOMKiller === true) notOnV2('memory.disableOOMKiller', 'the OOM killer cannot be disabled per cgroup');
     if (m.useHierarchy === false) notOnV2('memory.useHierarchy', 'cgroup v2 is always hierarchical');
     if (set(m.kernel)) notOnV2('memory.kernel', 'kernel memory is counted in memory.max');

@@ -66,11 +66,12 @@ describe('v2 settings', () => {
     ]);
     expect(files(v2Settings({ memory: { limit: -1, reservation: -1 } }))).toEqual([['memory.swap.max', 'max'], ['memory.max', 'max'], ['memory.low', 'max']]);
     expect(files(v2Settings({ memory: { limit: 0, reservation: 0, swap: 0 } }))).toEqual([]);
-    expect(files(v2Settings({ memory: { swappiness: 0, disableOOMKiller: false, useHierarchy: true, kernel: 0 } }))).toEqual([]);
+    expect(files(v2Settings({ memory: { disableOOMKiller: false, useHierarchy: true, kernel: 0 } }))).toEqual([]);
   });
 
   it('memory: fields v2 has no file for are errors naming them', () => {
     expect(() => v2Settings({ memory: { swappiness: 60 } })).toThrow('linux.resources.memory.swappiness: not supported on cgroup v2');
+    expect(() => v2Settings({ memory: { swappiness: 0 } })).toThrow('linux.resources.memory.swappiness'); // 0 means something on v1
     expect(() => v2Settings({ memory: { disableOOMKiller: true } })).toThrow('linux.resources.memory.disableOOMKiller: not supported on cgroup v2');
     expect(() => v2Settings({ memory: { useHierarchy: false } })).toThrow('linux.resources.memory.useHierarchy');
     expect(() => v2Settings({ memory: { kernel: 1 << 20 } })).toThrow('linux.resources.memory.kernel');
