@@ -15,11 +15,11 @@ BOOT_TIMEOUT=${RUNCELL_VM_BOOT_TIMEOUT:-900}   # a loaded 2-core machine boots i
 # which sees edits made on the host between commands. RUNCELL_VM_9P_CACHE overrides both.
 NINEP_CACHE_ONESHOT=${RUNCELL_VM_9P_CACHE:-loose}
 NINEP_CACHE_KEPT=${RUNCELL_VM_9P_CACHE:-mmap}
-# quiet: every line on the emulated serial port costs; tsc=reliable: TCG's TSC is one clock for all
-# vCPUs, and the kernel's fallback (HPET) is slow to read under TCG; cryptomgr.notests: the
-# kernel's crypto self-tests are slow under TCG, and one boot here hung in them (soft lockup
-# in cryptomgr_test for minutes on a loaded machine).
-KERNEL_CMDLINE="root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all panic=-1 net.ifnames=0 mitigations=off tsc=reliable cryptomgr.notests=1 quiet loglevel=3 systemd.show_status=0"
+# quiet: every line on the emulated serial port costs; cryptomgr.notests: the kernel's crypto
+# self-tests are slow under TCG. (Not tsc=reliable: on a loaded machine the TSC calibration is
+# wrong, the guest's clock then runs many times too fast, and the boot drowns in soft lockups and
+# systemd timeouts. The kernel's own choice, HPET, is slower but right.)
+KERNEL_CMDLINE="root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all panic=-1 net.ifnames=0 mitigations=off cryptomgr.notests=1 quiet loglevel=3 systemd.show_status=0"
 
 SSH_EXTRA=()
 
