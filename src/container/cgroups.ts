@@ -237,7 +237,8 @@ function v1Settings(r: LinuxResources): Setting[] {
   return s;
 }
 
-function v2Settings(r: LinuxResources): Setting[] {
+/** The cgroup v2 files and values of `resources` (systemd.ts reads its unit properties from them). */
+export function v2Settings(r: LinuxResources): Setting[] {
   const s: Setting[] = [];
   const add = (file: string, value: number | string | undefined) => {
     if (value !== undefined) s.push({ controller: file.split('.')[0], file, value: String(value) });
