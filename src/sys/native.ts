@@ -1,6 +1,7 @@
 // The only file that loads the addon, and the one typed declaration of what it exports
 // (node-pty's native.d.ts). Each function is one system call; see native/addon/.
 import { ErrnoError } from './errno';
+import { addonFile } from '../paths';
 
 export interface WaitStatus {
   pid: number;
@@ -60,10 +61,9 @@ export interface NativeBinding {
 }
 
 function load(): NativeBinding {
-  // bindings finds the package root from this file's location, which works from src/ (tests),
-  // dist/ (the library) and dist/cli.js (the bundled CLI) alike.
+  // From src/ (tests), dist/ (the library), dist/cli.js and dist/bench-worker.js alike.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const binding = require('bindings')('runcell_native') as NativeBinding;
+  const binding = require(addonFile()) as NativeBinding;
   binding.initialize(ErrnoError);
   return binding;
 }

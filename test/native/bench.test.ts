@@ -78,7 +78,8 @@ describe('benchLocks', () => {
 describe('runcell bench locks', () => {
   it('prints the JSON report with the fields machines read, and writes the SVG', async () => {
     const plot = path.join(dir, 'locks.svg');
-    const result = await runcell(['bench', 'locks', '--procs', '1,2', '--duration', '150ms', '--baseline', '--json', '--plot', plot]);
+    // From a directory outside the package: the workers find the addon from their own file.
+    const result = await runcell(['bench', 'locks', '--procs', '1,2', '--duration', '150ms', '--baseline', '--json', '--plot', plot], { cwd: dir });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
