@@ -10,6 +10,8 @@ import { CLI, commandExists, run, runcell, useScratch, waitFor } from '../helper
 import { makeBundle } from '../helpers/bundle';
 
 const inVM = process.env.RUNCELL_VM === '1';
+// podman and containerd under TCG emulation take tens of seconds a command.
+const ENGINE_TIMEOUT_MS = 300_000;
 const MiB = 1024 * 1024;
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
@@ -155,12 +157,12 @@ describe.skipIf(!inVM || !commandExists('podman'))(`podman with its systemd cgro
     } finally {
       await podman('rm', '-f', '-t', '0', name);
     }
-  });
+  }, ENGINE_TIMEOUT_MS);
 
   it('podman run --rm --memory 64m: the limit is seen inside', async () => {
     const result = await podman('run', '--rm', '--memory', '64m', 'localhost/busybox', 'cat', '/sys/fs/cgroup/memory.max');
     expect(result).toMatchObject({ code: 0, stdout: `${64 * MiB}\n` });
-  });
+  }, ENGINE_TIMEOUT_MS);
 });
 
 describe.skipIf(!inVM || !commandExists('ctr'))(`containerd with SystemdCgroup${inVM ? '' : ' (skipped: runs in the test VM only)'}`, () => {
@@ -186,5 +188,5 @@ describe.skipIf(!inVM || !commandExists('ctr'))(`containerd with SystemdCgroup${
       await ctr('task', 'rm', '-f', name);
       await ctr('container', 'rm', name);
     }
-  });
+  }, ENGINE_TIMEOUT_MS);
 });
