@@ -123,6 +123,13 @@ export function unitProperties(unit: SystemdUnit, containerId: string, pid: numb
   return properties;
 }
 
+/** A cgroup v2 file and its value; `fallback` is written instead where `file` does not exist. */
+export interface FileSetting {
+  file: string;
+  value: string;
+  fallback?: { file: string; value: string };
+}
+
 /**
  * The limits systemd knows as unit properties, from the cgroup v2 files the spec's resources
  * are written to (cgroups.ts decides those values: shares → weight, swap → swap alone, ...),
@@ -130,13 +137,16 @@ export function unitProperties(unit: SystemdUnit, containerId: string, pid: numb
  * property and is only written through cgroupfs. `systemdVersion` leaves out what an older
  * systemd does not know (CPUQuotaPeriodUSec: 242, AllowedCPUs/AllowedMemoryNodes: 244).
  */
-export function resourceProperties(settings: ReadonlyArray<{ file: string; value: string }>, systemdVersion: number): UnitProperty[] {
+export function resourceProperties(settings: ReadonlyArray<FileSetting>, systemdVersion: number): UnitProperty[] {
   const properties: UnitProperty[] = [];
   const MEMORY: Record<string, string> = {
     'memory.max': 'MemoryMax', 'memory.low': 'MemoryLow', 'memory.high': 'MemoryHigh', 'memory.min': 'MemoryMin',
     'memory.swap.max': 'MemorySwapMax',
   };
-  for (const { file, value: raw } of settings) {
+  for (const setting of settings) {
+    // The BFQ weight (written when the disk's scheduler is BFQ) is systemd's IOWeight too, which
+    // systemd converts to BFQ's range itself: take the io.weight it falls back to.
+    const { file, value: raw } = setting.file === 'io.bfq.weight' && setting.fallback?.file === 'io.weight' ? setting.fallback : setting;
     const value = raw.trim();
     const fail = (why: string): never => {
       throw new ContainerError('ERR_INVALID_STATE', `cannot pass ${file}="${raw}" to systemd: ${why}`);

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildLaunchPlan, defaultSpec, validateRecord, validateSpec } from '../../src';
 import { v2Settings, type LinuxResources } from '../../src/container/cgroups';
 import {
-  cpuMask, cpuQuotaProperties, expandSlice, INFINITY, parseSystemdVersion, requireSystemdHost, resourceProperties, systemdUnitOf,
+  cpuMask, cpuQuotaProperties, expandSlice, INFINITY, type FileSetting, parseSystemdVersion, requireSystemdHost, resourceProperties, systemdUnitOf,
   unitProperties, type UnitProperty,
 } from '../../src/container/systemd';
 import { tempDir } from '../helpers/env';
@@ -92,18 +92,31 @@ describe('limits as unit properties, from the cgroup v2 files', () => {
   const props = (resources: LinuxResources, version = 252) => resourceProperties(v2Settings(resources), version);
 
   it('memory, pids, cpu weight and quota, io weight: the values cgroups.ts writes, as systemd types them', () => {
-    expect(props({
+    const resources = {
       memory: { limit: 64 * 1024 * 1024, reservation: 32 * 1024 * 1024 },
       cpu: { shares: 1024, quota: 50_000, period: 100_000 },
       pids: { limit: 50 },
       blockIO: { weight: 500 },
-    })).toEqual([
-      ['MemoryMax', 't', 67108864n], ['MemoryLow', 't', 33554432n],
-      ['CPUWeight', 't', BigInt(v2Settings({ cpu: { shares: 1024 } })[0].value)],
-      ['CPUQuotaPeriodUSec', 't', 100_000n], ['CPUQuotaPerSecUSec', 't', 500_000n],
-      ['TasksMax', 't', 50n],
-      ['IOWeight', 't', BigInt(/\d+$/.exec(v2Settings({ blockIO: { weight: 500 } })[0].value)![0])],
-    ]);
+    };
+    const settings = v2Settings(resources);
+    // The converted weights are cgroups.ts's (runc's formulas): read them from its settings.
+    const written = (file: string) => {
+      const s = settings.find((x) => x.file === file || (x as FileSetting).fallback?.file === file);
+      return s?.file === file ? s.value : (s as FileSetting | undefined)?.fallback?.value;
+    };
+    expect(Object.fromEntries(props(resources).map(([name, signature, value]) => [name, [signature, value]]))).toEqual({
+      MemoryMax: ['t', 67108864n], MemoryLow: ['t', 33554432n],
+      CPUWeight: ['t', BigInt(written('cpu.weight')!)],
+      CPUQuotaPeriodUSec: ['t', 100_000n], CPUQuotaPerSecUSec: ['t', 500_000n],
+      TasksMax: ['t', 50n],
+      IOWeight: ['t', BigInt(/\d+$/.exec(written('io.weight')!)![0])],
+    });
+    expect(written('cpu.weight')).toBe('39');
+  });
+
+  it('the BFQ weight is IOWeight through the io.weight it falls back to', () => {
+    expect(resourceProperties([{ file: 'io.bfq.weight', value: '500', fallback: { file: 'io.weight', value: 'default 4950' } }], 252))
+      .toEqual([['IOWeight', 't', 4950n]]);
   });
 
   it('"max" and -1 are systemd\'s infinity', () => {
