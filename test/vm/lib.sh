@@ -5,15 +5,32 @@
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$VM_DIR/../.." && pwd -P)
 CACHE=${RUNCELL_VM_CACHE:-/var/cache/runcell-vm}
-IMAGE="$CACHE/current"            # symlink to images/<recipe hash>/
+SUITE=bookworm
 RUNDIR="$CACHE/run"               # state of running VMs
 VM_CPUS=${RUNCELL_VM_CPUS:-2}
 VM_MEM=${RUNCELL_VM_MEM:-4096}
 BOOT_TIMEOUT=${RUNCELL_VM_BOOT_TIMEOUT:-400}
 NINEP_CACHE=${RUNCELL_VM_9P_CACHE:-loose}
-KERNEL_CMDLINE="root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all panic=-1 mitigations=off systemd.show_status=0 net.ifnames=1"
+# quiet: every line on the emulated serial port costs; tsc=reliable: TCG's TSC is one clock for all
+# vCPUs, and the kernel's fallback (HPET) is slow to read under TCG.
+KERNEL_CMDLINE="root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all panic=-1 net.ifnames=0 mitigations=off tsc=reliable quiet loglevel=3 systemd.show_status=0"
 
 SSH_EXTRA=()
+
+# The image's recipe: build-image, packages.txt, guest/ and the host's node version. An image is
+# cached as $CACHE/images/<hash of its recipe>, so work trees with different recipes each have
+# theirs; build-image keeps the few last used.
+recipe_hash() {
+  {
+    echo "suite $SUITE"
+    sha256sum "$VM_DIR/build-image" "$VM_DIR/packages.txt" | awk '{print $1}'
+    (cd "$VM_DIR/guest" && find . \( -type f -o -type l \) -print | LC_ALL=C sort | while read -r f; do
+      printf '%s %s\n' "$f" "$(stat -c %a "$f")"; sha256sum <"$f"; done)
+    echo "node $(node --version)"
+  } | sha256sum | cut -c1-16
+}
+HASH=$(recipe_hash)
+IMAGE="$CACHE/images/$HASH"
 
 log() { printf '[vm] %s\n' "$*" >&2; }
 die() { printf '[vm] error: %s\n' "$*" >&2; exit 1; }
@@ -78,13 +95,14 @@ vm_boot() {
   mkdir -p "$state"
   if [ "$mode" = overlay ]; then
     disk="$state/overlay.qcow2"
-    qemu-img create -q -f qcow2 -F raw -b "$(readlink -f "$IMAGE")/disk.raw" "$disk" >/dev/null
+    qemu-img create -q -f qcow2 -F raw -b "$IMAGE/disk.raw" "$disk" >/dev/null
+    touch "$IMAGE/last-used"
     set -- -drive "file=$disk,if=virtio,format=qcow2,cache=unsafe,discard=unmap"
   else
     disk=$mode
     set -- -drive "file=$disk,if=virtio,format=raw,cache=writeback"
   fi
-  local kdir; kdir=$(dirname "$disk"); [ "$mode" = overlay ] && kdir=$(readlink -f "$IMAGE")
+  local kdir; kdir=$(dirname "$disk"); [ "$mode" = overlay ] && kdir=$IMAGE
   port=$(free_port)
   echo "$port" >"$state/port"
   [ -n "$share" ] && echo "$share" >"$state/share"
