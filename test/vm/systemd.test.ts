@@ -77,6 +77,10 @@ describe.skipIf(!inVM)(`runcell --systemd-cgroup${inVM ? '' : ' (skipped: runs i
     expect(read(cgroup, 'memory.max')).toBe(String(64 * MiB));
     expect(read(cgroup, 'pids.max')).toBe('40');
     expect(read(cgroup, 'cpu.max')).toBe('50000 100000');
+    // exec joins the scope too.
+    expect(await rc('exec', '-d', id, 'sleep', '999')).toMatchObject({ code: 0, stderr: '' });
+    await waitFor(() => read(cgroup, 'cgroup.procs').split('\n').length === 4, 'the exec\'d process in the scope');
+    procs.push(...read(cgroup, 'cgroup.procs').split('\n').map(Number).filter((p) => !procs.includes(p)));
     // ps, pause and kill --all work on the scope's cgroup as on any other.
     expect(JSON.parse((await rc('ps', '-f', 'json', id)).stdout).sort()).toEqual(procs.sort());
     expect(await rc('pause', id)).toMatchObject({ code: 0 });
