@@ -542,6 +542,23 @@ static int console_send(const char *path, int master) {
   return err;
 }
 
+/* Reads one line from the CLI (a byte at a time: nothing after it is ours yet), without its
+ * newline; its length, 0 at EOF, -1 on error or when it does not fit. */
+static ssize_t read_line(int fd, char *buf, size_t size) {
+  size_t len = 0;
+  for (;;) {
+    char c;
+    ssize_t n = read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n;
+    if (c == '\n') break;
+    if (len + 1 >= size) return -1;
+    buf[len++] = c;
+  }
+  buf[len] = '\0';
+  return (ssize_t)len;
+}
+
 static int console_index(void) {
   for (int i = 0; i < plan.count; i++) {
     if (strcmp(plan.ops[i].argv[0], "g-console") == 0) return i;
@@ -597,6 +614,16 @@ static int gofer(int plan_fd, int report_fd) {
   close(ctl[1]);
 
   char msg[256];
+  /* A cgroup manager (systemd under --systemd-cgroup) places the init itself, by its pid: report
+   * it and wait, the init running nothing until "setup" (runc's init waits for its manager's
+   * Apply likewise). Anything but "cgroup": the CLI failed or died, the init goes. */
+  if (opt("g-cgroup-manager", 0) != NULL) {
+    dprintf(report_fd, "cgroup %d\n", init);
+    if (read_line(plan_fd, msg, sizeof msg) <= 0 || strcmp(msg, "cgroup") != 0) {
+      kill(init, SIGKILL);
+      return 1;
+    }
+  }
   /* The init joins its cgroup before it runs anything, so everything it starts is counted. */
   for (int i = 0; i < plan.count; i++) {
     if (strcmp(plan.ops[i].argv[0], "g-cgroup") != 0) continue;

@@ -28,6 +28,9 @@ const common = {
   sourcemap: 'linked',
   define: { RUNCELL_COMMIT: JSON.stringify(commit()) },
   logLevel: 'warning',
+  // The D-Bus client of --systemd-cgroup stays a require() of the installed package: loaded
+  // from node_modules, only by a container that uses systemd (src/container/systemd.ts).
+  external: ['dbus-next'],
 };
 
 await build({ ...common, entryPoints: [path.join(root, 'src/cli/run.ts')], outfile: path.join(root, 'dist/cli.js') });

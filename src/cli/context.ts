@@ -6,6 +6,8 @@ export interface Context {
   root: string;
   /** True when --root was given rather than defaulted. */
   rootGiven: boolean;
+  /** --systemd-cgroup: create and run make the container's cgroup through systemd. */
+  systemdCgroup: boolean;
   log: CliLog;
   /** Set by a command whose exit status is not simply success (run: the container's). */
   exitStatus?: number;

@@ -24,6 +24,7 @@ interface GlobalOptions {
   log?: string;
   logFormat: LogFormat;
   debug?: boolean;
+  systemdCgroup?: boolean;
 }
 
 /** Runs the CLI on `argv` (as process.argv: node and script first) and returns the exit code. */
@@ -41,7 +42,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         debug: options.debug === true,
       });
       setLogger(log);
-      context = { root: options.root, rootGiven: program.getOptionValueSource('root') === 'cli', log };
+      context = { root: options.root, rootGiven: program.getOptionValueSource('root') === 'cli', systemdCgroup: options.systemdCgroup === true, log };
     }
     return context;
   };
@@ -53,6 +54,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--log <file>', 'append log lines (and every error) to this file instead of stderr')
     .addOption(new Option('--log-format <format>', 'format of log lines').choices(LOG_FORMATS).default('text'))
     .option('--debug', 'log debug messages')
+    .option('--systemd-cgroup', 'make each new container\'s cgroup a systemd scope (linux.cgroupsPath "slice:prefix:name")')
     .version(`runcell version ${VERSION}\ncommit: ${COMMIT}\nspec: ${OCI_VERSION}`, '-v, --version', 'print the version')
     .exitOverride()
     .configureOutput({

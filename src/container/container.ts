@@ -15,6 +15,7 @@ import { Cgroup, detectLayout } from './cgroups';
 import { hooksOf, runHooksWarning } from './hooks';
 import { adjustSandboxOOMScore } from './oom-score';
 import { lockSandbox } from './sandbox';
+import { stopContainerUnit } from './systemd';
 import { StateFile } from './state-file';
 import { requireStatus, Status } from './status';
 
@@ -180,14 +181,21 @@ async function removeMembers(rootDir: string, sandboxId: string): Promise<void> 
 }
 
 
-type Remains = Pick<ContainerRecord, 'init' | 'gofer' | 'user' | 'cgroupPath'>;
+type Remains = Pick<ContainerRecord, 'init' | 'gofer' | 'user' | 'cgroupPath' | 'systemdUnit'>;
 
 // Destroy's order: every process of the cgroup (exec'd and forked ones too), the recorded ones
-// (the gofer is outside the cgroup), then the cgroup; the caller removes the files.
+// (the gofer is outside the cgroup), the systemd unit if the cgroup is one, then the cgroup; the
+// caller removes the files.
 async function destroyProcesses(remains: Remains, containerId: string): Promise<void> {
   const cgroup = remains.cgroupPath === undefined ? undefined : new Cgroup(detectLayout(), remains.cgroupPath);
   await cgroup?.signalAll('SIGKILL');
   await stopProcesses(remains, containerId);
+  // Its processes gone, a scope goes by itself; stopping it is for a slice, and resets a failed
+  // unit. systemd out of reach is no reason to keep a dead container: warn and go on.
+  if (remains.systemdUnit !== undefined) {
+    await stopContainerUnit(remains.systemdUnit)
+      .catch((e) => log.warn(`stopping the systemd unit of container "${containerId}": ${(e as Error).message}`));
+  }
   await cgroup?.remove();
 }
 
@@ -196,7 +204,7 @@ async function destroyProcesses(remains: Remains, containerId: string): Promise<
 function recordedProcesses(stateFile: StateFile<unknown>): Remains {
   try {
     const ids = JSON.parse(fs.readFileSync(stateFile.pathOf('pids'), 'utf8')) as Partial<ContainerRecord>;
-    return { init: ids.init ?? null, gofer: ids.gofer ?? null, user: null, cgroupPath: ids.cgroupPath };
+    return { init: ids.init ?? null, gofer: ids.gofer ?? null, user: null, cgroupPath: ids.cgroupPath, systemdUnit: ids.systemdUnit };
   } catch {
     return { init: null, gofer: null, user: null };
   }

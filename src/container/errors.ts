@@ -14,7 +14,9 @@ export type ContainerErrorCode =
   | 'ERR_CREATE_FAILED'
   | 'ERR_START_FAILED'
   | 'ERR_EXEC_FAILED'
-  | 'ERR_OOM_SCORE';
+  | 'ERR_OOM_SCORE'
+  /** systemd (the cgroup driver of --systemd-cgroup) is missing, unreachable, or refused. */
+  | 'ERR_SYSTEMD';
 
 export class ContainerError extends Error {
   readonly code: ContainerErrorCode;

@@ -43,6 +43,11 @@ export interface PlanOptions {
   cgroupProcs?: string[];
   /** The container's cgroup, which a cgroup mount of config.mounts shows (cgroupViewOf). */
   cgroup?: CgroupView;
+  /**
+   * A cgroup manager (systemd) places the init first: the gofer reports the new init's pid
+   * (`cgroup PID`) and waits for `cgroup` before it writes cgroupProcs and lets the init run.
+   */
+  cgroupManager?: boolean;
   /** Where to send the terminal's master (--console-socket), for process.terminal. */
   consoleSocket?: string;
   files: PlanFiles;
@@ -140,6 +145,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   if (sandbox !== undefined) add('g-join-pid', [`/proc/self/fd/${sandbox.pid}`], 'join the sandbox\'s pid namespace');
   else if (namespaces.has('pid') && !newPidNs) add('g-join-pid', [namespaces.get('pid')!], `join the pid namespace "${namespaces.get('pid')}"`);
   add('g-clone', [(newUserNs ? CLONE.user : 0) | (newPidNs && sandbox === undefined ? CLONE.pid : 0)], 'clone the init');
+  if (options.cgroupManager) add('g-cgroup-manager', [], 'wait for the cgroup manager to place the init');
   for (const procs of options.cgroupProcs ?? []) add('g-cgroup', [procs], `join the cgroup "${path.dirname(procs)}"`);
   if (options.consoleSocket !== undefined) add('g-console', [options.consoleSocket], `send the terminal to the console socket "${options.consoleSocket}"`);
   if (newUserNs) {

@@ -14,6 +14,7 @@ import { isProcessAlive, processStartTime, reapChild, signalProcess, waitForExit
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, type LinuxResources } from './cgroups';
 import { cgroupViewOf } from './cgroup-view';
+import { requireSystemdHost, startContainerUnit, Systemd, systemdUnitOf, updateContainerUnit, type SystemdUnit } from './systemd';
 import { cgroupStats, type Stats } from './stats';
 import { containerDeviceRules } from './device-filter';
 import { lineReader } from '../lines';
@@ -51,6 +52,12 @@ export interface CreateOptions {
    * own stdio (a foreground run on a terminal) instead of refusing.
    */
   terminalPassthrough?: boolean;
+  /**
+   * The systemd cgroup driver (runc's --systemd-cgroup): the cgroup is a transient scope that
+   * systemd makes, `linux.cgroupsPath` is "slice:prefix:name" (default
+   * `system.slice:runcell:<id>`). See systemd.ts.
+   */
+  systemdCgroup?: boolean;
 }
 
 export interface ExitRecord {
@@ -108,13 +115,23 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
   if (spec.process?.oomScoreAdj !== undefined) record.oomScoreAdj = spec.process.oomScoreAdj;
   let gofer: ChildProcess | undefined;
   let cgroup: Cgroup | undefined;
+  // Under --systemd-cgroup: the unit, and the bus it is asked for on (opened before any process).
+  let unit: SystemdUnit | undefined;
+  let systemd: Systemd | undefined;
   try {
-    record.cgroupPath = cgroupPathOf(spec, id);
+    const placement = cgroupPathOf(spec, id, options.systemdCgroup === true);
+    record.cgroupPath = placement.cgroupPath;
+    unit = placement.unit;
+    if (unit !== undefined) record.systemdUnit = unit.name;
     stateFile.saveLocked(record);
     const ours = new Cgroup(detectLayout(), record.cgroupPath);
     ours.assertUnused(); // before it is ours to remove on failure
-    cgroup = ours;
-    cgroup.create(containerResources(spec));
+    if (unit === undefined) {
+      cgroup = ours;
+      cgroup.create(containerResources(spec));
+    } else {
+      systemd = await Systemd.connect();
+    }
     const extraFds = (options.preserveFds ?? 0) + (options.listenFds ?? 0);
     const listenEnv = options.listenFds ? [`LISTEN_FDS=${options.listenFds}`, 'LISTEN_PID=1'] : [];
     const planFd = 3 + extraFds;
@@ -122,8 +139,9 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     const sandboxFds = sandbox === undefined ? [] : [sandbox.namespaces.pid, sandbox.namespaces.ipc, sandbox.namespaces.uts, sandbox.namespaces.network];
     const plan = buildLaunchPlan(spec, {
       bundle,
-      cgroupProcs: cgroup.procsFiles(),
-      cgroup: cgroupViewOf(cgroup),
+      cgroupProcs: ours.procsFiles(),
+      cgroup: cgroupViewOf(ours),
+      cgroupManager: unit !== undefined,
       consoleSocket: options.consoleSocket === undefined ? undefined : path.resolve(options.consoleSocket),
       extraFds,
       extraEnv: listenEnv,
@@ -155,6 +173,14 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     control.write(encodePlan(plan));
     const nextReport = lineReader(gofer.stdio[planFd + 1] as net.Socket);
     let report = await nextReport();
+    const cloned = /^cgroup (\d+)$/.exec(report ?? '');
+    if (cloned !== null && unit !== undefined) {
+      // The init is cloned and waits: systemd puts it in the container's scope (see systemd.ts).
+      cgroup = ours; // from here on the unit, and so the cgroup, may exist: remove it on failure
+      await startContainerUnit(systemd!, unit, id, Number(cloned[1]), ours, containerResources(spec));
+      control.write('cgroup\n');
+      report = await nextReport();
+    }
     const hooksAt = /^hooks (\d+)$/.exec(report ?? '');
     if (hooksAt !== null) {
       // The init waits before pivot_root: run the runtime's hooks now, then hand it the state
@@ -201,10 +227,14 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     // Whatever this create made goes; nothing else is touched.
     if (gofer !== undefined) detach(gofer);
     await stopProcesses(record, id).catch((e) => log.warn(`cleaning up container "${id}": ${(e as Error).message}`));
+    if (systemd !== undefined && cgroup !== undefined) {
+      await systemd.stopUnit(unit!.name).catch((e) => log.warn(`stopping the systemd unit of container "${id}": ${(e as Error).message}`));
+    }
     await cgroup?.remove().catch((e) => log.warn(`removing the cgroup of container "${id}": ${(e as Error).message}`));
     stateFile.destroy();
     throw error;
   } finally {
+    systemd?.close();
     stateFile.close();
   }
   // Only now: a second StateFile in this process would wait forever on the lock held above.
@@ -388,13 +418,17 @@ export function pauseContainer(rootDir: string, partialId: string, pause: boolea
  * device rules replace the old ones, with the defaults after them as at create.
  */
 export function updateContainer(rootDir: string, partialId: string, resources: LinuxResources): Promise<void> {
-  return withLockedRecord(rootDir, partialId, (record, stateFile) => {
+  return withLockedRecord(rootDir, partialId, async (record, stateFile) => {
     requireStatus('update', record.id, observedStatus(record), Status.Created, Status.Running, Status.Paused);
     const cgroup = cgroupOf(record, 'update');
-    if (resources.devices === undefined || resources.devices === null) return cgroup.apply({ ...resources, devices: undefined });
-    // The spec's linux.devices are allowed too: from the copy create keeps (none when it is gone).
-    const spec = fs.existsSync(stateFile.pathOf('spec')) ? JSON.parse(fs.readFileSync(stateFile.pathOf('spec'), 'utf8')) as Spec : { ociVersion: '' };
-    cgroup.apply(containerResources(spec, resources));
+    let wanted: LinuxResources = { ...resources, devices: undefined };
+    if (resources.devices !== undefined && resources.devices !== null) {
+      // New rules replace the old, with the defaults after them (from the spec's copy create keeps).
+      const spec = fs.existsSync(stateFile.pathOf('spec')) ? JSON.parse(fs.readFileSync(stateFile.pathOf('spec'), 'utf8')) as Spec : { ociVersion: '' };
+      wanted = containerResources(spec, resources);
+    }
+    if (record.systemdUnit !== undefined) await updateContainerUnit(record.systemdUnit, cgroup, wanted);
+    else cgroup.apply(wanted);
   });
 }
 
@@ -422,13 +456,21 @@ export function containerPids(rootDir: string, partialId: string): number[] {
   return [record.init, record.user].flatMap((p) => (p ? [p.pid] : []));
 }
 
-// linux.cgroupsPath: absolute, or relative to the root of the hierarchy; systemd's
-// "slice:prefix:name" form needs --systemd-cgroup, which runcell does not implement.
-function cgroupPathOf(spec: Spec, id: string): string {
+// linux.cgroupsPath: absolute, or relative to the root of the hierarchy; under --systemd-cgroup
+// systemd's "slice:prefix:name", whose unit's cgroup it is (a host that cannot is refused here,
+// before anything exists).
+function cgroupPathOf(spec: Spec, id: string, systemdCgroup: boolean): { cgroupPath: string; unit?: SystemdUnit } {
   const given = spec.linux?.cgroupsPath;
-  if (given === undefined || given === '') return `/runcell/${id}`;
-  if (given.includes(':')) throw new SpecError(`config.json: config.linux.cgroupsPath: "${given}" is a systemd path, which runcell does not support`);
-  return given.startsWith('/') ? given : `/${given}`;
+  if (systemdCgroup) {
+    const unit = systemdUnitOf(given, id);
+    requireSystemdHost(detectLayout());
+    return { cgroupPath: unit.cgroupPath, unit };
+  }
+  if (given === undefined || given === '') return { cgroupPath: `/runcell/${id}` };
+  if (given.includes(':')) {
+    throw new SpecError(`config.json: config.linux.cgroupsPath: "${given}" is a systemd "slice:prefix:name" path, which needs --systemd-cgroup`);
+  }
+  return { cgroupPath: given.startsWith('/') ? given : `/${given}` };
 }
 
 // The spec's resources, with the device rules every container gets after the spec's own (a
@@ -478,7 +520,7 @@ function writeProcessIds(stateFile: StateFile<ContainerRecord>, record: Containe
   // Under the exclusive lock a fixed temp name is safe, and being one of the container's own
   // files, a crash between write and rename leaves nothing delete cannot find.
   const tmp = stateFile.pathOf('pidstmp');
-  fs.writeFileSync(tmp, JSON.stringify({ gofer: record.gofer, init: record.init, cgroupPath: record.cgroupPath }));
+  fs.writeFileSync(tmp, JSON.stringify({ gofer: record.gofer, init: record.init, cgroupPath: record.cgroupPath, systemdUnit: record.systemdUnit }));
   fs.renameSync(tmp, stateFile.pathOf('pids'));
 }
 

@@ -37,8 +37,10 @@ export interface ContainerRecord {
   user?: ProcessIdentity | null;
   /** config.json's hooks: poststart and poststop run long after create read the bundle. */
   hooks?: Record<string, unknown>;
-  /** The container's cgroup (linux.cgroupsPath, or /runcell/<id>). */
+  /** The container's cgroup (linux.cgroupsPath, or /runcell/<id>; under systemd, its unit's). */
   cgroupPath?: string;
+  /** Under --systemd-cgroup: the transient unit systemd made for the cgroup, stopped on delete. */
+  systemdUnit?: string;
   /** Descriptions of the steps run after the start gate, by plan index, for start errors. */
   startSteps?: Record<string, string>;
   /** config.json's process.oomScoreAdj: the OOM-score policy of the sandbox reads it. */
@@ -76,6 +78,9 @@ export function validateRecord(value: unknown, id: FullId, path: string): Contai
     if (typeof record[field] !== 'string') fail(`"${field}" is not a string`);
   }
   if (typeof record.annotations !== 'object' || record.annotations === null) fail('"annotations" is not an object');
+  for (const field of ['cgroupPath', 'systemdUnit'] as const) {
+    if (record[field] !== undefined && typeof record[field] !== 'string') fail(`"${field}" is not a string`);
+  }
   for (const field of ['init', 'gofer', 'user'] as const) {
     const proc = record[field];
     if (field === 'user' && proc === undefined) continue;

@@ -18,7 +18,7 @@ export function features(): Record<string, unknown> {
     linux: {
       namespaces: NAMESPACE_TYPES.filter((ns) => ns !== 'time'),
       capabilities: CAPABILITIES,
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false },
       seccomp: {
         enabled: true,
         actions: ['SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD',

@@ -40,7 +40,7 @@ export function register(program: Command, context: () => Context): void {
       const { createContainer } = await import('../../container/lifecycle');
       await createContainer(context().root, id, {
         bundle: options.bundle, pidFile: options.pidFile, preserveFds: options.preserveFds, listenFds: listenFds(),
-        consoleSocket: options.consoleSocket,
+        consoleSocket: options.consoleSocket, systemdCgroup: context().systemdCgroup,
       });
     });
 
@@ -59,7 +59,7 @@ export function register(program: Command, context: () => Context): void {
       const root = context().root;
       const createOptions = {
         bundle: options.bundle, pidFile: options.pidFile, preserveFds: options.preserveFds, listenFds: listenFds(),
-        consoleSocket: options.consoleSocket,
+        consoleSocket: options.consoleSocket, systemdCgroup: context().systemdCgroup,
       };
       if (options.detach) {
         await createContainer(root, id, createOptions);
