@@ -480,7 +480,7 @@ export class Systemd {
  */
 export async function startContainerUnit(systemd: Systemd, unit: SystemdUnit, containerId: string, initPid: number,
   cgroup: Cgroup, resources: LinuxResources): Promise<void> {
-  // Values the cgroupfs code would refuse are refused before systemd is asked anything.
+  // The limits are converted, and values systemd cannot take refused, before it is asked anything.
   const limits = await limitProperties(systemd, resources);
   await systemd.startTransientUnit(unit.name, [...unitProperties(unit, containerId, initPid), ...limits]);
   cgroup.apply(resources);
