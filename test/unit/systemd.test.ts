@@ -193,7 +193,7 @@ describe('plumbing', () => {
       s.process.terminal = false;
       const files = { exit: '/r/e', exitTmp: '/r/t', gate: '/r/g', ready: '/r/r' };
       const ops = (cgroupManager: boolean) => buildLaunchPlan(validateSpec(s), {
-        bundle, files, extraFds: 0, cgroupProcs: ['/sys/fs/cgroup/x/cgroup.procs'], cgroupManager,
+        bundle, files, extraFds: 0, cgroupProcs: ['/sys/fs/cgroup/x/cgroup.procs'], cgroup: { version: 2, directory: '/sys/fs/cgroup/x' }, cgroupManager,
       }).ops.map((o) => o.op);
       expect(ops(false)).not.toContain('g-cgroup-manager');
       const names = ops(true);
