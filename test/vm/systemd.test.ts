@@ -45,13 +45,9 @@ async function unloaded(unit: string): Promise<void> {
 
 const read = (cgroup: string, file: string) => fs.readFileSync(path.join(CGROUP_ROOT, cgroup, file), 'utf8').trim();
 
-// A container that concerns only the driver: device rules on v2 need the eBPF device filter,
-// which is another part of the work (the default spec's "deny all" would need it).
+// The default spec's container (its "deny all" device rules are an eBPF program on v2).
 function bundleWith(args: string[], edit: (spec: any) => void = () => {}): string { // eslint-disable-line @typescript-eslint/no-explicit-any
-  return makeBundle(path.join(dir, 'bundle'), args, (spec) => {
-    delete spec.linux.resources.devices;
-    edit(spec);
-  });
+  return makeBundle(path.join(dir, 'bundle'), args, edit);
 }
 
 describe.skipIf(!inVM)(`runcell --systemd-cgroup${inVM ? '' : ' (skipped: runs in the test VM only, npm run test:vm)'}`, () => {
