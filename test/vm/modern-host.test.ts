@@ -49,6 +49,7 @@ describe.skipIf(!inVM)(`a new user on a modern host${inVM ? '' : ' (skipped: run
     (spec) => {
       spec.linux.resources = { ...spec.linux.resources, memory: { limit: 64 * MiB, swap: 64 * MiB } };
       spec.linux.cgroupsPath = `/runcell-vm/${id}`;
+      if (!spec.linux.namespaces.some((ns: { type: string }) => ns.type === 'cgroup')) spec.linux.namespaces.push({ type: 'cgroup' });
     });
     const result = await rc('run', '-b', bundle, id);
     expect(result.stdout).toBe([
