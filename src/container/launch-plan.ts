@@ -16,6 +16,7 @@ import type { CgroupView } from './cgroup-view';
 import { afterPivotOps, rootfsOps } from './rootfs-plan';
 import { compileSeccomp, type SeccompProfile } from './seccomp';
 import { hookArgs, hooksOf } from './hooks';
+import { sysctlFiles } from './sysctl';
 
 export interface PlanOp {
   op: string;
@@ -202,10 +203,10 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     const newCgroupNs = namespaces.has('cgroup') && namespaces.get('cgroup') === undefined;
     ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, newUserNs, cgroup: options.cgroup, newCgroupNs }, [userClone]));
   }
-  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
-    // Written through the host's /proc from inside the new namespaces, before pivot_root:
-    // namespaced sysctls apply to the namespace of the writer.
-    add('i-write', [`/proc/sys/${key.replace(/\./g, '/')}`, value], `set sysctl ${key}`);
+  for (const { key, file, value } of sysctlFiles(spec.linux?.sysctl, namespaces)) {
+    // Only keys of the container's own namespaces (sysctl.ts), written from inside them: a
+    // namespaced sysctl under /proc/sys applies to the namespace of the writer.
+    add('i-write', [file, value], `set sysctl ${key}`);
   }
   if (spec.hostname !== undefined && spec.hostname !== '') {
     if (!namespaces.has('uts')) {
