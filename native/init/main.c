@@ -49,6 +49,7 @@
 #include "ops.h"
 #include "plan.h"
 #include "protocol.h"
+#include "cleanup.h"
 
 static struct plan plan;
 
@@ -351,20 +352,20 @@ static void user_wait(int sock, int report) {
 static int spawn_user(unsigned long flags, int ctl) {
   int sv[2], pipefd[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return errno;
+  cleanup_close int sock = sv[0], peer = sv[1];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return errno;
+  cleanup_close int report = pipefd[0], report_peer = pipefd[1];
   pid_t child = clone_process(flags);
   if (child < 0) return errno;
   if (child == 0) {
     close(ctl);
-    close(sv[0]);
-    close(pipefd[0]);
-    user_wait(sv[1], pipefd[1]);
+    close(sock);
+    close(report);
+    user_wait(peer, report_peer); /* does not return */
   }
-  close(sv[1]);
-  close(pipefd[1]);
   user_pid = child;
-  user_sock = sv[0];
-  user_report = pipefd[0];
+  user_sock = take_fd(&sock);
+  user_report = take_fd(&report);
   return 0;
 }
 
@@ -595,12 +596,11 @@ static int gofer(int plan_fd, int report_fd) {
   const char *pid_ns = opt("g-join-pid", 1);
   if (pid_ns != NULL) {
     /* Joining a pid namespace applies to children only: the gofer itself stays on the host. */
-    int fd = open(pid_ns, O_RDONLY | O_CLOEXEC);
+    cleanup_close int fd = open(pid_ns, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || setns(fd, CLONE_NEWPID) != 0) {
       dprintf(report_fd, REPORT_ERROR, -1, errno);
       return 1;
     }
-    close(fd);
   }
   pid_t init = clone_process(CLONE_PARENT | strtoul(clone_flags, NULL, 0));
   if (init < 0) {
@@ -629,7 +629,7 @@ static int gofer(int plan_fd, int report_fd) {
   /* The init joins its cgroup before it runs anything, so everything it starts is counted. */
   for (int i = 0; i < plan.count; i++) {
     if (strcmp(plan.ops[i].argv[0], "g-cgroup") != 0) continue;
-    int fd = open(plan.ops[i].argv[1], O_WRONLY | O_CLOEXEC);
+    cleanup_close int fd = open(plan.ops[i].argv[1], O_WRONLY | O_CLOEXEC);
     char pid[16];
     int len = snprintf(pid, sizeof pid, "%d", init);
     if (fd < 0 || write(fd, pid, len) != len) {
@@ -638,7 +638,6 @@ static int gofer(int plan_fd, int report_fd) {
       dprintf(report_fd, REPORT_ERROR, i, err);
       return 1;
     }
-    close(fd);
   }
   const char *uid_map = opt("g-uid-map", 1), *gid_map = opt("g-gid-map", 1);
   if (uid_map != NULL || gid_map != NULL) {
