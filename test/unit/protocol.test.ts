@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   formatAbort, formatCgroupPlaced, formatCommit, formatContinue, formatReport, formatStartGate, parseExitRecord, parseReport,
@@ -63,4 +65,43 @@ describe('the exit record', () => {
     'refuses %j', (text) => {
       expect(() => parseExitRecord(text)).toThrow(ProtocolError);
     });
+});
+
+// native/init/protocol.h is the other half: what its formats print must parse here.
+describe('the C side (native/init/protocol.h)', () => {
+  const header = readFileSync(path.join(__dirname, '../../native/init/protocol.h'), 'utf8');
+  const define = (name: string): string => {
+    const match = new RegExp(`^#define ${name} "((?:[^"\\\\]|\\\\.)*)"`, 'm').exec(header);
+    if (match === null) throw new Error(`protocol.h has no string ${name}`);
+    return JSON.parse(`"${match[1]}"`) as string;
+  };
+  // printf with each %d replaced by the next value.
+  const print = (format: string, ...values: number[]): string => format.replace(/%d/g, () => String(values.shift()));
+
+  it.each([
+    ['REPORT_CGROUP', [12], { type: 'cgroup', pid: 12 }],
+    ['REPORT_HOOKS', [13], { type: 'hooks', pid: 13 }],
+    ['REPORT_READY', [14], { type: 'ready', pid: 14 }],
+    ['REPORT_ERROR', [-1, 22], { type: 'error', step: -1, errno: 22 }],
+    ['REPORT_STARTED_PID', [15], { type: 'started', pid: 15 }],
+    ['REPORT_ERROR_CHILD', [4, 2, 16], { type: 'error', step: 4, errno: 2, child: 16 }],
+    ['REPLY_STARTED', [], { type: 'started' }],
+  ] as [string, number[], Report][])('%s prints one line parseReport reads', (name, values, report) => {
+    const line = print(define(name), ...values);
+    expect(line.endsWith('\n')).toBe(true);
+    expect(parseReport(line.slice(0, -1))).toEqual(report);
+  });
+
+  it('reads the CLI messages the formatters write', () => {
+    expect(`${define('MSG_CGROUP_PLACED')}\n`).toBe(formatCgroupPlaced());
+    expect(`${define('MSG_COMMIT')}\n`).toBe(formatCommit());
+    expect(formatContinue('{}').startsWith(define('MSG_CONTINUE'))).toBe(true);
+    expect(header).toMatch(/^#define GATE_START 's'$/m);
+    expect(formatStartGate('{}').startsWith('s')).toBe(true);
+  });
+
+  it('writes the exit record parseExitRecord reads', () => {
+    const text = define('EXIT_RECORD_FORMAT').replace('%d', '3').replace('%s', '2026-01-02T03:04:05').replace('%03ld', '007');
+    expect(parseExitRecord(text)).toEqual({ exitStatus: 3, exited: '2026-01-02T03:04:05.007Z' });
+  });
 });
