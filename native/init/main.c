@@ -270,7 +270,7 @@ static void run_user(int exec_error_fd) {
       _exit(127);
     }
   }
-  write_all(exec_error_fd, "-1 22"); /* a plan without exec */
+  dprintf(exec_error_fd, USER_EXEC_ERROR, -1, EINVAL); /* a plan without exec */
   _exit(127);
 }
 
