@@ -48,6 +48,8 @@
 
 #include "ops.h"
 #include "plan.h"
+#include "protocol.h"
+#include "cleanup.h"
 
 static struct plan plan;
 
@@ -263,12 +265,12 @@ static void run_user(int exec_error_fd) {
               : strcmp(op->argv[0], "u-hook") == 0 ? run_hook(op) : op_run(op);
     if (err != 0) {
       char buf[64];
-      snprintf(buf, sizeof buf, "%d %d", op->index, err);
+      snprintf(buf, sizeof buf, USER_EXEC_ERROR, op->index, err);
       write_all(exec_error_fd, buf);
       _exit(127);
     }
   }
-  write_all(exec_error_fd, "-1 22"); /* a plan without exec */
+  dprintf(exec_error_fd, USER_EXEC_ERROR, -1, EINVAL); /* a plan without exec */
   _exit(127);
 }
 
@@ -306,7 +308,7 @@ static pid_t start_process(unsigned long flags, int parent_fd, int *index, int *
   *err = 0;
   if (n > 0) {
     *err = EIO;
-    sscanf(report, "%d %d", index, err);
+    sscanf(report, USER_EXEC_ERROR, index, err);
   }
   return child;
 }
@@ -328,13 +330,13 @@ static void user_wait(int sock, int report) {
     int fd;
     ssize_t n = recv_msg_fd(sock, hook_state, sizeof hook_state, &fd);
     if (n <= 0) _exit(1); /* the init is gone: nobody will start us */
-    if (strncmp(hook_state, "step ", 5) == 0) {
-      int index = atoi(hook_state + 5);
+    if (msg_starts(hook_state, USER_STEP)) {
+      int index = atoi(hook_state + strlen(USER_STEP));
       int err = index >= 0 && index < plan.count && plan.ops[index].argv[0][0] == 'p' ? op_run(&plan.ops[index]) : EINVAL;
       send_msg(sock, "%d", err);
       continue;
     }
-    if (strncmp(hook_state, "go", 2) == 0) {
+    if (msg_starts(hook_state, INIT_GO)) {
       size_t skip = n > 2 ? 3 : 2;
       memmove(hook_state, hook_state + skip, n - skip + 1);
       pty_slave = fd;
@@ -350,20 +352,20 @@ static void user_wait(int sock, int report) {
 static int spawn_user(unsigned long flags, int ctl) {
   int sv[2], pipefd[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return errno;
+  cleanup_close int sock = sv[0], peer = sv[1];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return errno;
+  cleanup_close int report = pipefd[0], report_peer = pipefd[1];
   pid_t child = clone_process(flags);
   if (child < 0) return errno;
   if (child == 0) {
     close(ctl);
-    close(sv[0]);
-    close(pipefd[0]);
-    user_wait(sv[1], pipefd[1]);
+    close(sock);
+    close(report);
+    user_wait(peer, report_peer); /* does not return */
   }
-  close(sv[1]);
-  close(pipefd[1]);
   user_pid = child;
-  user_sock = sv[0];
-  user_report = pipefd[0];
+  user_sock = take_fd(&sock);
+  user_report = take_fd(&report);
   return 0;
 }
 
@@ -371,7 +373,7 @@ static int spawn_user(unsigned long flags, int ctl) {
 static int delegate(int index) {
   if (user_sock < 0) return EINVAL;
   char reply[32];
-  send_msg(user_sock, "step %d", index);
+  send_msg(user_sock, USER_STEP "%d", index);
   if (recv_msg(user_sock, reply, sizeof reply) <= 0) return ECHILD;
   return atoi(reply);
 }
@@ -387,7 +389,7 @@ static pid_t release_user(int *index, int *err) {
     *err = ENOMEM;
     return user_pid;
   }
-  memcpy(go, "go ", 3);
+  memcpy(go, INIT_GO " ", 3);
   memcpy(go + 3, hook_state, len + 1);
   int sent = pty_slave >= 0 ? send_fd(user_sock, go, pty_slave) : (send(user_sock, go, len + 3, MSG_NOSIGNAL) < 0 ? errno : 0);
   free(go);
@@ -405,7 +407,7 @@ static pid_t release_user(int *index, int *err) {
   close(user_report);
   if (n > 0) {
     *err = EIO;
-    sscanf(report, "%d %d", index, err);
+    sscanf(report, USER_EXEC_ERROR, index, err);
   }
   return user_pid;
 }
@@ -416,7 +418,7 @@ static void run_init(int ctl) {
   char msg[256];
   show_as_init();
   /* Nothing runs before the gofer has put us in our cgroup and written our id maps. */
-  if (recv_msg(ctl, msg, sizeof msg) <= 0 || strcmp(msg, "setup") != 0) _exit(1);
+  if (recv_msg(ctl, msg, sizeof msg) <= 0 || !msg_is(msg, INIT_SETUP)) _exit(1);
   for (int i = 0; i < plan.count; i++) {
     struct op *op = &plan.ops[i];
     if (op->argv[0][0] != 'i' && op->argv[0][0] != 'p') continue;
@@ -428,39 +430,40 @@ static void run_init(int ctl) {
     } else if (strcmp(op->argv[0], "i-hooks") == 0) {
       /* The runtime's own hooks (prestart, createRuntime) run now, before pivot_root: wait
        * for the CLI to have run them; its answer carries the state for ours. */
-      send_msg(ctl, "hooks");
+      send_msg(ctl, INIT_HOOKS);
       ssize_t n = recv_msg(ctl, hook_state, sizeof hook_state);
-      if (n < 9 || strncmp(hook_state, "continue ", 9) != 0) _exit(1);
-      memmove(hook_state, hook_state + 9, n - 9 + 1);
+      const ssize_t prefix = strlen(MSG_CONTINUE);
+      if (n < prefix || !msg_starts(hook_state, MSG_CONTINUE)) _exit(1);
+      memmove(hook_state, hook_state + prefix, n - prefix + 1);
       err = 0;
     } else if (strcmp(op->argv[0], "i-hook") == 0) {
       err = run_hook(op);
     } else {
-      err = strcmp(op->argv[0], "i-pty") == 0 ? open_pty(ctl, "pty") : op_run(op);
+      err = strcmp(op->argv[0], "i-pty") == 0 ? open_pty(ctl, INIT_PTY) : op_run(op);
     }
     if (err != 0) {
-      send_msg(ctl, "error %d %d", op->index, err);
+      send_msg(ctl, INIT_ERROR "%d %d", op->index, err);
       _exit(1);
     }
   }
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  send_msg(ctl, "ready");
+  send_msg(ctl, INIT_READY);
 
   /* The start gate. EOF: the gofer is gone, and nobody could ever start us. The message
    * carries the state for startContainer hooks. */
   ssize_t got = recv_msg(ctl, hook_state, sizeof hook_state);
-  if (got < 2 || strncmp(hook_state, "go", 2) != 0) _exit(1);
+  if (got < 2 || !msg_starts(hook_state, INIT_GO)) _exit(1);
   size_t skip = got > 2 ? 3 : 2; /* "go" or "go <state>" */
   memmove(hook_state, hook_state + skip, got - skip + 1);
 
   if (user_pid < 0) {
-    send_msg(ctl, "start-error -1 %d", EINVAL);
+    send_msg(ctl, INIT_START_ERROR "%d %d", -1, EINVAL);
     _exit(1);
   }
   int index, err;
   pid_t child = release_user(&index, &err);
-  if (err != 0) send_msg(ctl, "start-error %d %d", index, err);
-  else send_msg(ctl, "started %d", child);
+  if (err != 0) send_msg(ctl, INIT_START_ERROR "%d %d", index, err);
+  else send_msg(ctl, INIT_STARTED "%d", child);
   /* Nothing left to do but wait and reap: keep no privilege that could be turned against the
    * host (capabilities, gaining any through exec), and only now, since the user's process had
    * to get its own. */
@@ -483,7 +486,7 @@ static void run_init(int ctl) {
     }
     if (pid == child) {
       int status = status_of(wstatus);
-      send_msg(ctl, "exit %d", status);
+      send_msg(ctl, INIT_EXIT "%d", status);
       _exit(status);
     }
   }
@@ -499,7 +502,7 @@ static int write_exit_record(const char *path, const char *tmp, int status) {
   struct tm tm;
   gmtime_r(&now.tv_sec, &tm);
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(buf, sizeof buf, "{\"exitStatus\":%d,\"exited\":\"%s.%03ldZ\"}", status, when, now.tv_nsec / 1000000);
+  snprintf(buf, sizeof buf, EXIT_RECORD_FORMAT, status, when, now.tv_nsec / 1000000);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return -1;
   write_all(fd, buf);
@@ -568,41 +571,40 @@ static int console_index(void) {
 
 static int gofer(int plan_fd, int report_fd) {
   if (plan_read(plan_fd, &plan) != 0) {
-    dprintf(report_fd, "error -1 %d\n", errno);
+    dprintf(report_fd, REPORT_ERROR, -1, errno);
     return 1;
   }
   const char *exit_path = opt("g-files", 1), *exit_tmp = opt("g-files", 2);
   const char *gate_path = opt("g-files", 3), *ready_path = opt("g-files", 4);
   const char *clone_flags = opt("g-clone", 1);
   if (exit_path == NULL || exit_tmp == NULL || gate_path == NULL || ready_path == NULL || clone_flags == NULL) {
-    dprintf(report_fd, "error -1 %d\n", EINVAL);
+    dprintf(report_fd, REPORT_ERROR, -1, EINVAL);
     return 1;
   }
   for (int i = 0; i < plan.count; i++) {
     if (strcmp(plan.ops[i].argv[0], "g-mkfifo") != 0) continue;
     if (mkfifo(plan.ops[i].argv[1], 0600) != 0) {
-      dprintf(report_fd, "error %d %d\n", i, errno);
+      dprintf(report_fd, REPORT_ERROR, i, errno);
       return 1;
     }
   }
   int ctl[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) != 0) {
-    dprintf(report_fd, "error -1 %d\n", errno);
+    dprintf(report_fd, REPORT_ERROR, -1, errno);
     return 1;
   }
   const char *pid_ns = opt("g-join-pid", 1);
   if (pid_ns != NULL) {
     /* Joining a pid namespace applies to children only: the gofer itself stays on the host. */
-    int fd = open(pid_ns, O_RDONLY | O_CLOEXEC);
+    cleanup_close int fd = open(pid_ns, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || setns(fd, CLONE_NEWPID) != 0) {
-      dprintf(report_fd, "error %d %d\n", -1, errno);
+      dprintf(report_fd, REPORT_ERROR, -1, errno);
       return 1;
     }
-    close(fd);
   }
   pid_t init = clone_process(CLONE_PARENT | strtoul(clone_flags, NULL, 0));
   if (init < 0) {
-    dprintf(report_fd, "error -1 %d\n", errno);
+    dprintf(report_fd, REPORT_ERROR, -1, errno);
     return 1;
   }
   if (init == 0) {
@@ -618,8 +620,8 @@ static int gofer(int plan_fd, int report_fd) {
    * it and wait, the init running nothing until "setup" (runc's init waits for its manager's
    * Apply likewise). Anything but "cgroup": the CLI failed or died, the init goes. */
   if (opt("g-cgroup-manager", 0) != NULL) {
-    dprintf(report_fd, "cgroup %d\n", init);
-    if (read_line(plan_fd, msg, sizeof msg) <= 0 || strcmp(msg, "cgroup") != 0) {
+    dprintf(report_fd, REPORT_CGROUP, init);
+    if (read_line(plan_fd, msg, sizeof msg) <= 0 || !msg_is(msg, MSG_CGROUP_PLACED)) {
       kill(init, SIGKILL);
       return 1;
     }
@@ -627,16 +629,15 @@ static int gofer(int plan_fd, int report_fd) {
   /* The init joins its cgroup before it runs anything, so everything it starts is counted. */
   for (int i = 0; i < plan.count; i++) {
     if (strcmp(plan.ops[i].argv[0], "g-cgroup") != 0) continue;
-    int fd = open(plan.ops[i].argv[1], O_WRONLY | O_CLOEXEC);
+    cleanup_close int fd = open(plan.ops[i].argv[1], O_WRONLY | O_CLOEXEC);
     char pid[16];
     int len = snprintf(pid, sizeof pid, "%d", init);
     if (fd < 0 || write(fd, pid, len) != len) {
       int err = errno;
       kill(init, SIGKILL);
-      dprintf(report_fd, "error %d %d\n", i, err);
+      dprintf(report_fd, REPORT_ERROR, i, err);
       return 1;
     }
-    close(fd);
   }
   const char *uid_map = opt("g-uid-map", 1), *gid_map = opt("g-gid-map", 1);
   if (uid_map != NULL || gid_map != NULL) {
@@ -656,18 +657,18 @@ static int gofer(int plan_fd, int report_fd) {
       return 1;
     }
   }
-  send_msg(ctl[0], "setup");
+  send_msg(ctl[0], INIT_SETUP);
 
   /* Until the init is ready: perhaps a terminal to hand to the caller's console socket. */
   for (;;) {
     int pty = -1;
     if (recv_msg_fd(ctl[0], msg, sizeof msg, &pty) <= 0) {
-      dprintf(report_fd, "error -1 %d\n", ECHILD);
+      dprintf(report_fd, REPORT_ERROR, -1, ECHILD);
       return 1;
     }
-    if (strcmp(msg, "hooks") == 0) {
+    if (msg_is(msg, INIT_HOOKS)) {
       /* Ask the CLI to run the runtime's hooks; relay its answer (with the state) back. */
-      dprintf(report_fd, "hooks %d\n", init);
+      dprintf(report_fd, REPORT_HOOKS, init);
       static char answer[65536];
       size_t len = 0;
       for (;;) {
@@ -678,7 +679,7 @@ static int gofer(int plan_fd, int report_fd) {
         if (memchr(answer, '\n', len) != NULL || len == sizeof answer - 1) break;
       }
       char *newline = memchr(answer, '\n', len);
-      if (newline == NULL || strncmp(answer, "continue ", 9) != 0) {
+      if (newline == NULL || !msg_starts(answer, MSG_CONTINUE)) {
         kill(init, SIGKILL);
         return 1;
       }
@@ -687,16 +688,16 @@ static int gofer(int plan_fd, int report_fd) {
       }
       continue;
     }
-    if (strcmp(msg, "pty") != 0) break;
+    if (!msg_is(msg, INIT_PTY)) break;
     int err = pty < 0 ? EBADMSG : console_send(opt("g-console", 1), pty);
     if (pty >= 0) close(pty);
     if (err != 0) {
       kill(init, SIGKILL);
-      dprintf(report_fd, "error %d %d\n", console_index(), err);
+      dprintf(report_fd, REPORT_ERROR, console_index(), err);
       return 1;
     }
   }
-  if (strncmp(msg, "error ", 6) == 0) {
+  if (msg_starts(msg, INIT_ERROR)) { /* the init's "error <step> <errno>" is REPORT_ERROR's */
     dprintf(report_fd, "%s\n", msg);
     return 1;
   }
@@ -707,10 +708,10 @@ static int gofer(int plan_fd, int report_fd) {
   int ready = open(ready_path, O_RDWR | O_CLOEXEC);
   if (gate < 0 || ready < 0) {
     kill(init, SIGKILL);
-    dprintf(report_fd, "error -1 %d\n", errno);
+    dprintf(report_fd, REPORT_ERROR, -1, errno);
     return 1;
   }
-  dprintf(report_fd, "ready %d\n", init);
+  dprintf(report_fd, REPORT_READY, init);
 
   /* The CLI saves the container's state, then commits. EOF first: it died mid-create, and a
    * container nobody recorded must not live on. */
@@ -719,7 +720,7 @@ static int gofer(int plan_fd, int report_fd) {
   do {
     n = read(plan_fd, commit, sizeof commit - 1);
   } while (n < 0 && errno == EINTR);
-  if (n <= 0 || strncmp(commit, "commit", 6) != 0) {
+  if (n <= 0 || !msg_starts(commit, MSG_COMMIT)) {
     kill(init, SIGKILL);
     return 1;
   }
@@ -764,7 +765,7 @@ static int gofer(int plan_fd, int report_fd) {
         char *go = malloc(newline - gate_buf + 4);
         if (go != NULL) {
           size_t state_len = newline - gate_buf > 1 ? (size_t)(newline - gate_buf - 1) : 0;
-          memcpy(go, "go ", 3);
+          memcpy(go, INIT_GO " ", 3);
           memcpy(go + 3, gate_buf + 1, state_len);
           while (send(ctl[0], go, 3 + state_len, MSG_NOSIGNAL) < 0 && errno == EINTR) {
           }
@@ -773,7 +774,7 @@ static int gofer(int plan_fd, int report_fd) {
         close(gate); /* one start only */
         gate = -1;
       } else if (gate_len == sizeof gate_buf - 1) {
-        dprintf(ready, "error -1 %d\n", EMSGSIZE);
+        dprintf(ready, REPORT_ERROR, -1, EMSGSIZE);
         skipping = true;
         gate_len = 0;
       }
@@ -784,13 +785,14 @@ static int gofer(int plan_fd, int report_fd) {
         write_exit_record(exit_path, exit_tmp, 137); /* no report: the init was SIGKILLed */
         return 0;
       }
-      if (strncmp(msg, "started ", 8) == 0) {
-        write_all(ready, "started\n");
-      } else if (strncmp(msg, "start-error ", 12) == 0) {
-        write_all(ready, msg + 6);
+      if (msg_starts(msg, INIT_STARTED)) {
+        write_all(ready, REPLY_STARTED);
+      } else if (msg_starts(msg, INIT_START_ERROR)) {
+        /* "start-error <step> <errno>" goes on as REPORT_ERROR: "error <step> <errno>" */
+        write_all(ready, msg + strlen(INIT_START_ERROR) - strlen(INIT_ERROR));
         write_all(ready, "\n");
-      } else if (strncmp(msg, "exit ", 5) == 0) {
-        write_exit_record(exit_path, exit_tmp, atoi(msg + 5));
+      } else if (msg_starts(msg, INIT_EXIT)) {
+        write_exit_record(exit_path, exit_tmp, atoi(msg + strlen(INIT_EXIT)));
         return 0;
       }
     }
@@ -806,7 +808,7 @@ static int gofer(int plan_fd, int report_fd) {
  * "error <step> <errno>"; the process runs the u- steps and execs. */
 static int exec_helper(int plan_fd, int report_fd) {
   if (plan_read(plan_fd, &plan) != 0) {
-    dprintf(report_fd, "error -1 %d\n", errno);
+    dprintf(report_fd, REPORT_ERROR, -1, errno);
     return 1;
   }
   close(plan_fd);
@@ -831,22 +833,22 @@ static int exec_helper(int plan_fd, int report_fd) {
       err = op_run(op);
     }
     if (err != 0) {
-      dprintf(report_fd, "error %d %d\n", op->index, err);
+      dprintf(report_fd, REPORT_ERROR, op->index, err);
       return 1;
     }
   }
   int index, err;
   pid_t child = start_process(CLONE_PARENT | clone_flags, report_fd, &index, &err);
   if (child < 0) {
-    dprintf(report_fd, "error -1 %d\n", err);
+    dprintf(report_fd, REPORT_ERROR, -1, err);
     return 1;
   }
   if (err != 0) {
     /* The process has exited: its pid goes along, for its parent (the CLI) to reap. */
-    dprintf(report_fd, "error %d %d %d\n", index, err, child);
+    dprintf(report_fd, REPORT_ERROR_CHILD, index, err, child);
     return 1;
   }
-  dprintf(report_fd, "started %d\n", child);
+  dprintf(report_fd, REPORT_STARTED_PID, child);
   return 0;
 }
 

@@ -3,19 +3,17 @@
 // parent, so conmon or containerd's shim (child subreapers) reap it and read its status. The
 // process runs the same steps as the container's own (rlimits, identity, capabilities,
 // seccomp, cwd), from the container's process adjusted by the options, as runc's exec does.
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import type * as net from 'node:net';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
 import { processStartTime, reapChild, signalProcess } from '../sys/process';
 import { loadSpec, SpecError, validateProcess, validateSpec, type Process, type Spec } from '../oci/spec';
-import { lineReader } from '../lines';
-import { initProgram } from '../paths';
 import { Cgroup, detectLayout } from './cgroups';
 import { Container } from './container';
 import { ContainerError } from './errors';
-import { buildExecPlan, CAPABILITIES, describeFailure, encodePlan, type LaunchPlan, type NamespaceType } from './launch-plan';
+import { buildExecPlan, CAPABILITIES, describeFailure, type LaunchPlan, type NamespaceType } from './launch-plan';
+import { runExecHelper } from './gofer';
+import { formatReport, type Report } from './protocol';
 import { closeNamespaces, openNamespaces } from './namespaces';
 import type { ContainerRecord, ProcessIdentity } from './record';
 import { StateFile } from './state-file';
@@ -87,7 +85,7 @@ export async function execContainer(rootDir: string, partialId: string, options:
   const target = (status === Status.Running ? record.user : null) ?? record.init!;
   const namespaces = openNamespaces(target, JOIN_ORDER, { skipOwn: true });
   if (namespaces === null) refuse('container not running');
-  let report: string | undefined;
+  let report: Report | undefined;
   let plan: LaunchPlan;
   try {
     const firstNsFd = 5; // after stdio, the plan (3) and the report (4)
@@ -97,28 +95,20 @@ export async function execContainer(rootDir: string, partialId: string, options:
       seccomp: stored.linux?.seccomp,
       consoleSocket,
     });
-    const helper = spawn(initProgram(), ['exec', '3', '4'], {
-      stdio: [...(options.stdio ?? [0, 1, 2]), 'pipe', 'pipe', ...namespaces!.map((ns) => ns.fd)],
-      env: {},
-    });
-    const exited = new Promise<void>((resolve) => helper.once('close', () => resolve()));
-    (helper.stdio[3] as net.Socket).end(encodePlan(plan));
-    report = await lineReader(helper.stdio[4] as net.Socket)();
-    await exited;
+    report = await runExecHelper(plan, options.stdio ?? [0, 1, 2], namespaces!.map((ns) => ns.fd));
   } finally {
     closeNamespaces(namespaces!);
   }
-  const failed = /^error (-?\d+) (\d+)(?: (\d+))?$/.exec(report ?? '');
-  if (failed !== null) {
-    if (failed[3] !== undefined) await reap(Number(failed[3])); // our child: it exited at once
+  if (report?.type === 'error') {
+    if (report.child !== undefined) await reap(report.child); // our child: it exited at once
     throw new ContainerError('ERR_EXEC_FAILED',
-      `cannot exec in container "${record.id}": ${describeFailure(plan, Number(failed[1]), Number(failed[2]))}`, { containerId: record.id });
+      `cannot exec in container "${record.id}": ${describeFailure(plan, report.step, report.errno)}`, { containerId: record.id });
   }
-  const started = /^started (\d+)$/.exec(report ?? '');
-  if (started === null) {
-    throw new ContainerError('ERR_EXEC_FAILED', `cannot exec in container "${record.id}": its helper exited without a report`, { containerId: record.id });
+  if (report?.type !== 'started' || report.pid === undefined) {
+    const why = report === undefined ? 'its helper exited without a report' : `its helper sent "${formatReport(report)}" where "started <pid>" was due`;
+    throw new ContainerError('ERR_EXEC_FAILED', `cannot exec in container "${record.id}": ${why}`, { containerId: record.id });
   }
-  const pid = Number(started[1]);
+  const pid = report.pid;
   const identity: ProcessIdentity = { pid, startTime: processStartTime(pid) }; // a zombie until reaped: still there
   if (options.pidFile !== undefined) writePidFile(options.pidFile, pid);
   return {

@@ -5,9 +5,7 @@
 // with the gofer's identity as soon as it does, and the gofer keeps the init alive only once
 // create has saved the init's identity and said "commit". A CLI killed at any instant leaves
 // either nothing running, or a recorded container that `delete --force` removes.
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
 import { isProcessAlive, processStartTime, reapChild, signalProcess, waitForExit } from '../sys/process';
@@ -17,12 +15,12 @@ import { cgroupViewOf } from './cgroup-view';
 import { requireSystemdHost, startContainerUnit, Systemd, systemdUnitOf, updateContainerUnit, type SystemdUnit } from './systemd';
 import { cgroupStats, type Stats } from './stats';
 import { containerDeviceRules } from './device-filter';
-import { lineReader } from '../lines';
-import { initProgram } from '../paths';
 import { log } from '../log';
 import { Container, currentOwner, stopProcesses } from './container';
 import { ContainerError } from './errors';
-import { buildLaunchPlan, describeFailure, encodePlan, stepFailure, type LaunchPlan } from './launch-plan';
+import { buildLaunchPlan, describeFailure, stepFailure, type LaunchPlan } from './launch-plan';
+import { Gofer, openStartGate } from './gofer';
+import { parseExitRecord, type ExitRecord } from './protocol';
 import { observedStatus, ociState, RECORD_VERSION, validateRecord, type ContainerRecord, type ProcessIdentity } from './record';
 import { hooksOf, nativeHookState, runHooks, runHooksWarning } from './hooks';
 import { adjustGoferOOMScore, adjustSandboxOOMScore, readOOMScore, scoredMember } from './oom-score';
@@ -60,10 +58,7 @@ export interface CreateOptions {
   systemdCgroup?: boolean;
 }
 
-export interface ExitRecord {
-  exitStatus: number;
-  exited: string;
-}
+export type { ExitRecord } from './protocol';
 
 function identityOf(pid: number): ProcessIdentity {
   return { pid, startTime: processStartTime(pid) };
@@ -113,7 +108,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     user: null,
   };
   if (spec.process?.oomScoreAdj !== undefined) record.oomScoreAdj = spec.process.oomScoreAdj;
-  let gofer: ChildProcess | undefined;
+  let gofer: Gofer | undefined;
   let cgroup: Cgroup | undefined;
   // Under --systemd-cgroup: the unit, and the bus it is asked for on (opened before any process).
   let unit: SystemdUnit | undefined;
@@ -158,53 +153,43 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     // the bundle (runc keeps the config in its state the same way).
     fs.writeFileSync(stateFile.pathOf('spec'), JSON.stringify(spec), { mode: 0o600 });
     const stdio = options.stdio ?? [0, 1, 2];
-    gofer = spawn(initProgram(), ['gofer', String(planFd), String(planFd + 1)], {
-      stdio: [...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i), 'pipe', 'pipe', ...sandboxFds],
-      env: {},
-    });
-    await new Promise<void>((resolve, reject) => {
-      gofer!.once('spawn', resolve);
-      gofer!.once('error', reject);
-    });
-    record.gofer = identityOf(gofer.pid!);
+    gofer = await Gofer.spawn([...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i)], planFd, sandboxFds);
+    record.gofer = identityOf(gofer.pid);
     stateFile.saveLocked(record);
     writeProcessIds(stateFile, record);
-    const control = gofer.stdio[planFd] as net.Socket;
-    control.write(encodePlan(plan));
-    const nextReport = lineReader(gofer.stdio[planFd + 1] as net.Socket);
-    let report = await nextReport();
-    const cloned = /^cgroup (\d+)$/.exec(report ?? '');
-    if (cloned !== null && unit !== undefined) {
+    gofer.sendPlan(plan);
+    let report = await gofer.nextReport();
+    if (report?.type === 'cgroup' && unit !== undefined) {
       // The init is cloned and waits: systemd puts it in the container's scope (see systemd.ts).
       cgroup = ours; // from here on the unit, and so the cgroup, may exist: remove it on failure
-      await startContainerUnit(systemd!, unit, id, Number(cloned[1]), ours, containerResources(spec));
-      control.write('cgroup\n');
-      report = await nextReport();
+      await startContainerUnit(systemd!, unit, id, report.pid, ours, containerResources(spec));
+      gofer.cgroupPlaced();
+      report = await gofer.nextReport();
     }
-    const hooksAt = /^hooks (\d+)$/.exec(report ?? '');
-    if (hooksAt !== null) {
+    if (report?.type === 'hooks') {
       // The init waits before pivot_root: run the runtime's hooks now, then hand it the state
       // its createContainer hooks get.
-      const state = { ...ociState(record, Status.Creating), pid: Number(hooksAt[1]) };
+      const state = { ...ociState(record, Status.Creating), pid: report.pid };
       let initState: string;
       try {
         initState = hooksOf(spec.hooks, 'createContainer').length === 0 ? '{}' : nativeHookState('createContainer', state);
         await runHooks('prestart', hooksOf(spec.hooks, 'prestart'), state);
         await runHooks('createRuntime', hooksOf(spec.hooks, 'createRuntime'), state);
       } catch (error) {
-        control.write('abort\n');
+        gofer.abort();
         throw new ContainerError('ERR_CREATE_FAILED', `cannot create container "${id}": ${(error as Error).message}`, { containerId: id, cause: error });
       }
-      control.write(`continue ${initState}\n`);
-      report = await nextReport();
+      gofer.continueHooks(initState);
+      report = await gofer.nextReport();
     }
-    const failed = /^error (-?\d+) (\d+)$/.exec(report ?? '');
-    if (report === undefined || failed !== null) {
-      throw new ContainerError('ERR_CREATE_FAILED', failed
-        ? `cannot create container "${id}": ${describeFailure(plan, Number(failed[1]), Number(failed[2]))}`
-        : `cannot create container "${id}": its gofer exited without a report`, { containerId: id });
+    if (report?.type !== 'ready') {
+      throw new ContainerError('ERR_CREATE_FAILED', report?.type === 'error'
+        ? `cannot create container "${id}": ${describeFailure(plan, report.step, report.errno)}`
+        : report === undefined
+          ? `cannot create container "${id}": its gofer exited without a report`
+          : `cannot create container "${id}": its gofer sent "${report.type}" where "ready" was due`, { containerId: id });
     }
-    const initPid = Number(/^ready (\d+)$/.exec(report)?.[1]);
+    const initPid = report.pid;
     record.init = identityOf(initPid);
     // What the sandbox started with, restored when its last scored member goes: inherited from
     // us, as the gofer's own score is only set below.
@@ -220,12 +205,11 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     stateFile.saveLocked(record);
     writeProcessIds(stateFile, record);
     if (options.pidFile !== undefined) writePidFile(options.pidFile, initPid);
-    control.end('commit\n');
-    await new Promise<void>((resolve) => control.once('finish', () => resolve()));
-    detach(gofer);
+    await gofer.commit();
+    gofer.detach();
   } catch (error) {
     // Whatever this create made goes; nothing else is touched.
-    if (gofer !== undefined) detach(gofer);
+    gofer?.detach();
     await stopProcesses(record, id).catch((e) => log.warn(`cleaning up container "${id}": ${(e as Error).message}`));
     if (systemd !== undefined && cgroup !== undefined) {
       await systemd.stopUnit(unit!.name).catch((e) => log.warn(`stopping the systemd unit of container "${id}": ${(e as Error).message}`));
@@ -275,25 +259,15 @@ export async function startContainer(rootDir: string, partialId: string): Promis
     } catch (error) {
       throw new ContainerError('ERR_START_FAILED', `cannot start container "${record.id}": ${(error as Error).message}`, { containerId: record.id, cause: error });
     }
-    const ready = new net.Socket({ fd: openFifo(stateFile.pathOf('ready'), fs.constants.O_RDONLY), readable: true, writable: false });
-    const reply = lineReader(ready)().finally(() => ready.destroy());
-    let gate: number;
-    try {
-      gate = openFifo(stateFile.pathOf('gate'), fs.constants.O_WRONLY);
-    } catch (error) {
-      throw new ContainerError('ERR_INVALID_STATE', `cannot start container "${record.id}": container not running (its gofer is gone)`,
-        { containerId: record.id, cause: error });
-    }
-    fs.writeSync(gate, `s${hookState}\n`);
-    fs.closeSync(gate);
-    const line = await reply;
-    const failed = /^error (-?\d+) (\d+)$/.exec(line ?? '');
-    if (line !== 'started') {
+    const reply = await openStartGate(stateFile.pathOf('gate'), stateFile.pathOf('ready'), hookState, (error) =>
+      new ContainerError('ERR_INVALID_STATE', `cannot start container "${record.id}": container not running (its gofer is gone)`,
+        { containerId: record.id, cause: error }));
+    if (reply?.type !== 'started') {
       record.status = transition(record.status, Status.Stopped);
       stateFile.saveLocked(record);
-      const why = failed
-        ? stepFailure(record.startSteps?.[failed[1]], Number(failed[2]))
-        : 'its gofer exited without a report';
+      const why = reply?.type === 'error'
+        ? stepFailure(record.startSteps?.[reply.step], reply.errno)
+        : reply === undefined ? 'its gofer exited without a report' : `its gofer sent "${reply.type}" where "started" was due`;
       throw new ContainerError('ERR_START_FAILED', `cannot start container "${record.id}": ${why}`, { containerId: record.id });
     }
     record.user = userProcess(record.init!);
@@ -501,13 +475,9 @@ function startSteps(plan: LaunchPlan): Record<string, string> {
   return steps;
 }
 
-function openFifo(file: string, mode: number): number {
-  return fs.openSync(file, mode | fs.constants.O_NONBLOCK);
-}
-
 function readExitRecord(file: string): ExitRecord | null {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as ExitRecord;
+    return parseExitRecord(fs.readFileSync(file, 'utf8'));
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return null;
     throw error;
@@ -522,10 +492,4 @@ function writeProcessIds(stateFile: StateFile<ContainerRecord>, record: Containe
   const tmp = stateFile.pathOf('pidstmp');
   fs.writeFileSync(tmp, JSON.stringify({ gofer: record.gofer, init: record.init, cgroupPath: record.cgroupPath, systemdUnit: record.systemdUnit }));
   fs.renameSync(tmp, stateFile.pathOf('pids'));
-}
-
-// The gofer outlives this process: nothing of ours may keep it, or keep the event loop alive.
-function detach(gofer: ChildProcess): void {
-  for (const stream of gofer.stdio) stream?.destroy();
-  gofer.unref();
 }
