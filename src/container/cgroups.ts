@@ -678,19 +678,28 @@ export class Cgroup {
     }
   }
 
-  /** Freezes (or thaws) every process of the cgroup and waits until the kernel says so. */
+  /**
+   * Freezes (or thaws) every process of the cgroup and waits until the kernel says so. A cgroup
+   * that is gone by the time it is thawed has nothing left to thaw: systemd removes a scope as
+   * soon as its last process dies, and on v2 a SIGKILL ends even frozen processes.
+   */
   async setFrozen(frozen: boolean): Promise<void> {
     const [file, value, done] = this.isV2
       ? [path.join(this.layout.unified!, this.cgroupPath, 'cgroup.freeze'), frozen ? '1' : '0', null]
       : [path.join(this.freezerMount(), this.cgroupPath, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED', frozen ? 'FROZEN' : 'THAWED'];
-    fs.writeFileSync(file, value);
-    // Freezing is asynchronous: poll the state, briefly (the kernel offers no event on v1).
-    for (let i = 0; i < 1000; i++) {
-      const state = this.isV2
-        ? /frozen (\d)/.exec(fs.readFileSync(path.join(this.layout.unified!, this.cgroupPath, 'cgroup.events'), 'utf8'))?.[1] === (frozen ? '1' : '0')
-        : fs.readFileSync(file, 'utf8').trim() === done;
-      if (state) return;
-      await new Promise((resolve) => setTimeout(resolve, 1));
+    try {
+      fs.writeFileSync(file, value);
+      // Freezing is asynchronous: poll the state, briefly (the kernel offers no event on v1).
+      for (let i = 0; i < 1000; i++) {
+        const state = this.isV2
+          ? /frozen (\d)/.exec(fs.readFileSync(path.join(this.layout.unified!, this.cgroupPath, 'cgroup.events'), 'utf8'))?.[1] === (frozen ? '1' : '0')
+          : fs.readFileSync(file, 'utf8').trim() === done;
+        if (state) return;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    } catch (error) {
+      if (!frozen && isErrno(error, 'ENOENT')) return;
+      throw error;
     }
     throw new ContainerError('ERR_INVALID_STATE', `cgroup ${this.cgroupPath} did not become ${frozen ? 'frozen' : 'thawed'} in time`);
   }
@@ -701,7 +710,14 @@ export class Cgroup {
    */
   async signalAll(signal: number | string): Promise<void> {
     if (this.pids().length === 0) return; // gone, or empty: nobody to signal, nothing to freeze
-    if (this.canFreeze) await this.setFrozen(true);
+    if (this.canFreeze) {
+      try {
+        await this.setFrozen(true);
+      } catch (error) {
+        if (isErrno(error, 'ENOENT')) return; // emptied and removed since (a systemd scope)
+        throw error;
+      }
+    }
     try {
       for (const pid of this.pids()) {
         try {
