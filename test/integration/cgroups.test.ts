@@ -376,8 +376,10 @@ describe.skipIf(skip !== null)(`runcell events, as runc${skip ? ` (skipped: ${sk
     expect(JSON.parse((await next())!)).toMatchObject({ type: 'stats', id }); // the watch is set up
     fs.writeFileSync(path.join(control, 'go'), '');
     expect(JSON.parse((await next())!)).toEqual({ type: 'oom', id });
-    await waitFor(() => fs.existsSync(path.join(control, 'dd')), 'dd to be killed');
-    expect(fs.readFileSync(path.join(control, 'dd'), 'utf8').trim()).toBe('137');
+    // The shell creates the file, then writes the status into it: wait for the whole line.
+    const status = () => (fs.existsSync(path.join(control, 'dd')) ? fs.readFileSync(path.join(control, 'dd'), 'utf8') : '');
+    await waitFor(() => status().endsWith('\n'), 'dd to be killed');
+    expect(status().trim()).toBe('137');
     expect(JSON.parse((await rc('state', id)).stdout).status).toBe('running');
     await rc('kill', id, 'KILL');
     expect(await next()).toBeUndefined(); // the stream ends with the container
