@@ -74,7 +74,9 @@ export class StateFile<T = unknown> {
 
   /**
    * Locks an existing container, waiting for the lock: exclusive to change it, shared to read
-   * it (readers do not exclude each other). ERR_CONTAINER_NOT_FOUND when it does not exist.
+   * it (readers do not exclude each other). ERR_CONTAINER_NOT_FOUND when it does not exist:
+   * no lock file, or, once locked, no state (a create that has made the lock file but not yet
+   * locked it, or one that crashed before its first save, is not a container yet).
    */
   lock(mode: LockMode = 'exclusive'): void {
     this.acquire(flockOperation(mode), false, false);
@@ -91,7 +93,7 @@ export class StateFile<T = unknown> {
     for (;;) {
       const fd = this.lockFile(false);
       await flockAsync(fd, flockOperation(mode), this.lockPath);
-      if (this.keepIfCurrent(mode)) return;
+      if (this.keepIfCurrent(mode)) return this.requireState();
     }
   }
 
@@ -301,8 +303,19 @@ export class StateFile<T = unknown> {
       } else {
         flock(fd, operation, this.lockPath);
       }
-      if (this.keepIfCurrent(operation === LOCK_SH ? 'shared' : 'exclusive')) return true;
+      if (!this.keepIfCurrent(operation === LOCK_SH ? 'shared' : 'exclusive')) continue;
+      if (!create) this.requireState();
+      return true;
     }
+  }
+
+  // The race: a waiter woken by destroy() opens the path again and may flock the fresh lock
+  // file of a new container of the same id in the instant between that creator's open(O_CREAT)
+  // and its flock. It holds a lock, but on a container that does not exist yet.
+  private requireState(): void {
+    if (fs.existsSync(this.statePath)) return;
+    this.unlock();
+    throw ContainerError.notFound(this.id.containerId);
   }
 
   private lockFile(create: boolean): number {

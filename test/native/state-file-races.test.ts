@@ -138,7 +138,8 @@ describe('StateFile across processes', () => {
     let reported: string | undefined;
     const report = next().then((line) => (reported = line));
     // Waiting again, now on the new lock file (the old inode's lock was not kept) -- or, if it
-    // woke in the instant between destroy and the new lockForNew, it found the container gone.
+    // woke in the instant between destroy and the new lockForNew's flock, it found the container
+    // gone (even when it locked the new file before the creator did: it has no state yet).
     // Never "locked".
     const newLock = path.join(root, 'c1_sandbox:c1.lock');
     await waitFor(() => reported !== undefined || isBlockedOnLock(waiter.pid!, newLock), 'the waiter to report or wait on the new lock');

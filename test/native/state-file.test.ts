@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Container, ContainerError, setLogger, StateFile, type ContainerRecord } from '../../src';
 import { tempDir } from '../helpers/env';
+import { LOCK_EX, tryFlock } from '../../src/sys/flock';
 import { makeRecord, statePath, writeContainer } from '../helpers/records';
 
 let dir: string;
@@ -121,6 +122,25 @@ describe('StateFile', () => {
     expect(codeOf(() => stateFile('ghost').lock())).toBe('ERR_CONTAINER_NOT_FOUND');
     expect(codeOf(() => stateFile('ghost').load())).toBe('ERR_CONTAINER_NOT_FOUND');
     expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  it('a lock file without a state is no container yet: every lock of an existing one is not found and leaves it unlocked', async () => {
+    // What a waiter meets when it opens a new container's lock file between the creator's
+    // open(O_CREAT) and its flock, or after a create that crashed before its first save.
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, 'c1_sandbox:c1.lock'), '');
+    expect(codeOf(() => stateFile('c1').lock())).toBe('ERR_CONTAINER_NOT_FOUND');
+    expect(codeOf(() => stateFile('c1').tryLock('shared'))).toBe('ERR_CONTAINER_NOT_FOUND');
+    await expect(stateFile('c1').lockAsync()).rejects.toMatchObject({ code: 'ERR_CONTAINER_NOT_FOUND' });
+    // None of them kept the lock; the creator gets it, and once it has saved, the container is found.
+    const fd = fs.openSync(path.join(root, 'c1_sandbox:c1.lock'), 'r');
+    expect(tryFlock(fd, LOCK_EX)).toBe(true);
+    fs.closeSync(fd);
+    const creator = stateFile('c1');
+    creator.lockForNew();
+    creator.saveLocked(makeRecord('c1'));
+    creator.unlock();
+    expect(stateFile('c1').tryLock('shared')).toBe(true);
   });
 
   it('tryLock reports a held lock as false, and lockAsync waits for it', async () => {
