@@ -12,7 +12,7 @@ export type { ContainerErrorCode } from './container/errors';
 export { validateId, baseName, parseFileName, MAX_ID_LENGTH } from './container/id';
 export type { FullId } from './container/id';
 export { Status, ALL_STATUSES, canTransition, transition, requireStatus, isStatus } from './container/status';
-export { StateFile, STATE_FILE_MODE, LOCK_FILE_MODE, ROOT_DIR_MODE } from './container/state-file';
+export { StateFile, STATE_FILE_MODE, LOCK_FILE_MODE, ROOT_DIR_MODE, UntrustedFileError } from './container/state-file';
 export type { LockMode } from './container/state-file';
 export { Container, currentOwner } from './container/container';
 export { DEFAULT_ROOT } from './container/defaults';

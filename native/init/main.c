@@ -503,8 +503,14 @@ static int write_exit_record(const char *path, const char *tmp, int status) {
   gmtime_r(&now.tv_sec, &tm);
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf, sizeof buf, EXIT_RECORD_FORMAT, status, when, now.tv_nsec / 1000000);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  /* The state directory's files are 0600 whatever the umask; the temp name is fixed (only this
+   * gofer writes it, in a root that is 0700), and never followed if it is a symlink. */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
+  if (fchmod(fd, 0600) != 0) {
+    close(fd);
+    return -1;
+  }
   write_all(fd, buf);
   fsync(fd);
   close(fd);
@@ -581,6 +587,9 @@ static int gofer(int plan_fd, int report_fd) {
     dprintf(report_fd, REPORT_ERROR, -1, EINVAL);
     return 1;
   }
+  /* 0600 whatever the caller's umask (which stays the init's: it shapes the container's mount
+   * points), so only for these two calls. mkfifo never follows a symlink. */
+  mode_t umask_before = umask(0);
   for (int i = 0; i < plan.count; i++) {
     if (strcmp(plan.ops[i].argv[0], "g-mkfifo") != 0) continue;
     if (mkfifo(plan.ops[i].argv[1], 0600) != 0) {
@@ -588,6 +597,7 @@ static int gofer(int plan_fd, int report_fd) {
       return 1;
     }
   }
+  umask(umask_before);
   int ctl[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) != 0) {
     dprintf(report_fd, REPORT_ERROR, -1, errno);
@@ -704,8 +714,8 @@ static int gofer(int plan_fd, int report_fd) {
   /* The gate and the reply channel are open before create returns, so that a `start` right
    * after it finds a reader (a FIFO without one refuses writers: ENXIO). Opened after the
    * clone: the init must hold no host file. */
-  int gate = open(gate_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  int ready = open(ready_path, O_RDWR | O_CLOEXEC);
+  int gate = open(gate_path, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  int ready = open(ready_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (gate < 0 || ready < 0) {
     kill(init, SIGKILL);
     dprintf(report_fd, REPORT_ERROR, -1, errno);

@@ -3,7 +3,6 @@
 // A Container object is a snapshot read under the lock; every operation that changes the
 // container takes the exclusive lock again and re-reads the record before acting, so a status
 // checked is never a status someone else has since changed (runsc checks a stale copy).
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { isErrno } from '../sys/errno';
 import { processStat, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
@@ -16,7 +15,7 @@ import { hooksOf, runHooksWarning } from './hooks';
 import { adjustSandboxOOMScore } from './oom-score';
 import { lockSandbox } from './sandbox';
 import { stopContainerUnit } from './systemd';
-import { StateFile } from './state-file';
+import { StateFile, UntrustedFileError } from './state-file';
 import { requireStatus, Status } from './status';
 
 /** How long destroy waits for a SIGKILLed process before reporting it (runsc#12091: bound every wait). */
@@ -199,15 +198,54 @@ async function destroyProcesses(remains: Remains, containerId: string): Promise<
   await cgroup?.remove();
 }
 
-// What create recorded beside the state (lifecycle.ts, writeProcessIds): what a damaged state
-// file can no longer tell.
+/** The `.pids` side file: what create recorded beside the state (lifecycle.ts, writeProcessIds). */
+export type RecordedProcesses = Pick<ContainerRecord, 'init' | 'gofer' | 'cgroupPath' | 'systemdUnit'>;
+
+// What a damaged state file can no longer tell, from the side file. It is believed only if it
+// is ours alone to write (StateFile.readSideFile) and has the shape create gives it: `delete
+// --force` kills what it names (each process only while its start time still matches, so a
+// reused pid is left alone) and every process of the cgroup it names, so a file someone else
+// could write, or one we cannot read as ours, is ignored with a warning and nothing is killed.
 function recordedProcesses(stateFile: StateFile<unknown>): Remains {
+  const nothing: Remains = { init: null, gofer: null, user: null };
+  let text: string | null;
   try {
-    const ids = JSON.parse(fs.readFileSync(stateFile.pathOf('pids'), 'utf8')) as Partial<ContainerRecord>;
-    return { init: ids.init ?? null, gofer: ids.gofer ?? null, user: null, cgroupPath: ids.cgroupPath, systemdUnit: ids.systemdUnit };
-  } catch {
-    return { init: null, gofer: null, user: null };
+    text = stateFile.readSideFile('pids');
+  } catch (error) {
+    if (!(error instanceof UntrustedFileError)) throw error;
+    log.warn(`ignoring '${error.path}': ${error.message}`);
+    return nothing;
   }
+  if (text === null) return nothing;
+  const ids = parseRecordedProcesses(text);
+  if (ids === null) {
+    log.warn(`ignoring '${stateFile.pathOf('pids')}': it is not what create writes there`);
+    return nothing;
+  }
+  return { ...ids, user: null };
+}
+
+function parseRecordedProcesses(text: string): RecordedProcesses | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const ids = value as Record<string, unknown>;
+  const identity = (proc: unknown): ProcessIdentity | null | undefined => {
+    if (proc === null || proc === undefined) return null;
+    const p = proc as Partial<ProcessIdentity>;
+    return typeof proc === 'object' && Number.isInteger(p.pid) && p.pid! > 0 && Number.isInteger(p.startTime) && p.startTime! >= 0
+      ? { pid: p.pid!, startTime: p.startTime! } : undefined;
+  };
+  const init = identity(ids.init);
+  const gofer = identity(ids.gofer);
+  const optionalString = (field: unknown, valid: (s: string) => boolean) => field === undefined || (typeof field === 'string' && valid(field));
+  if (init === undefined || gofer === undefined) return null;
+  if (!optionalString(ids.cgroupPath, (p) => p.startsWith('/')) || !optionalString(ids.systemdUnit, (u) => u !== '')) return null;
+  return { init, gofer, cgroupPath: ids.cgroupPath as string | undefined, systemdUnit: ids.systemdUnit as string | undefined };
 }
 
 /** The user name of the calling process, or #uid when it has none (as runc reports owners). */

@@ -3,9 +3,7 @@
 // parent, so conmon or containerd's shim (child subreapers) reap it and read its status. The
 // process runs the same steps as the container's own (rlimits, identity, capabilities,
 // seccomp, cwd), from the container's process adjusted by the options, as runc's exec does.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isErrno } from '../sys/errno';
 import { processStartTime, reapChild, signalProcess } from '../sys/process';
 import { loadSpec, SpecError, validateProcess, validateSpec, type Process, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout } from './cgroups';
@@ -16,7 +14,7 @@ import { runExecHelper } from './gofer';
 import { formatReport, type Report } from './protocol';
 import { closeNamespaces, openNamespaces } from './namespaces';
 import type { ContainerRecord, ProcessIdentity } from './record';
-import { StateFile } from './state-file';
+import { StateFile, UntrustedFileError } from './state-file';
 import { Status } from './status';
 import { writePidFile } from './pid-file';
 
@@ -123,15 +121,20 @@ export async function execContainer(rootDir: string, partialId: string, options:
 // The container's config.json as create read it (kept beside its state), or the bundle's for
 // a container created without that copy.
 function storedSpec(rootDir: string, record: ContainerRecord): Spec {
-  const file = new StateFile(rootDir, { containerId: record.id, sandboxId: record.sandboxId }).pathOf('spec');
-  let text: string;
+  // Its seccomp profile and process are what the exec'd process gets: a copy someone else could
+  // have written is refused (UntrustedFileError), never used.
+  const stateFile = new StateFile(rootDir, { containerId: record.id, sandboxId: record.sandboxId });
+  let text: string | null;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = stateFile.readSideFile('spec');
   } catch (error) {
-    if (isErrno(error, 'ENOENT')) return loadSpec(record.bundle);
+    if (error instanceof UntrustedFileError) throw ContainerError.corrupt(record.id, error.path, error);
     throw error;
+  } finally {
+    stateFile.close();
   }
-  return validateSpec(JSON.parse(text), file);
+  if (text === null) return loadSpec(record.bundle);
+  return validateSpec(JSON.parse(text), stateFile.pathOf('spec'));
 }
 
 /** The process to exec: `base` with the options applied (runc's exec flags). */

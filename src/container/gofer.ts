@@ -102,8 +102,15 @@ export async function openStartGate(gatePath: string, readyPath: string, state: 
   return line === undefined ? undefined : parseReport(line);
 }
 
+// Never through a symlink, and only a FIFO: what start writes to the gate must not land in a
+// file planted in its place.
 function openFifo(file: string, mode: number): number {
-  return fs.openSync(file, mode | fs.constants.O_NONBLOCK);
+  const fd = fs.openSync(file, mode | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
+  if (!fs.fstatSync(fd).isFIFO()) {
+    fs.closeSync(fd);
+    throw Object.assign(new Error(`'${file}' is not a FIFO`), { code: 'EINVAL' });
+  }
+  return fd;
 }
 
 /**

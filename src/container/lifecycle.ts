@@ -16,7 +16,7 @@ import { requireSystemdHost, startContainerUnit, Systemd, systemdUnitOf, updateC
 import { cgroupStats, type Stats } from './stats';
 import { containerDeviceRules } from './device-filter';
 import { log } from '../log';
-import { Container, currentOwner, stopProcesses } from './container';
+import { Container, currentOwner, stopProcesses, type RecordedProcesses } from './container';
 import { ContainerError } from './errors';
 import { buildLaunchPlan, describeFailure, stepFailure, type LaunchPlan } from './launch-plan';
 import { Gofer, openStartGate } from './gofer';
@@ -25,7 +25,7 @@ import { observedStatus, ociState, RECORD_VERSION, validateRecord, type Containe
 import { hooksOf, nativeHookState, runHooks, runHooksWarning } from './hooks';
 import { adjustGoferOOMScore, adjustSandboxOOMScore, readOOMScore, scoredMember } from './oom-score';
 import { joinSandbox, lockSandbox, membershipOf, type JoinedSandbox, type SandboxMembership } from './sandbox';
-import { StateFile } from './state-file';
+import { StateFile, UntrustedFileError } from './state-file';
 import { writePidFile } from './pid-file';
 import { requireStatus, Status, transition } from './status';
 
@@ -151,7 +151,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     });
     // exec reads the container's process and seccomp profile from this copy, whatever becomes of
     // the bundle (runc keeps the config in its state the same way).
-    fs.writeFileSync(stateFile.pathOf('spec'), JSON.stringify(spec), { mode: 0o600 });
+    stateFile.saveSideFileLocked('spec', 'spectmp', JSON.stringify(spec));
     const stdio = options.stdio ?? [0, 1, 2];
     gofer = await Gofer.spawn([...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i)], planFd, sandboxFds);
     record.gofer = identityOf(gofer.pid);
@@ -330,7 +330,7 @@ export async function waitContainer(rootDir: string, partialId: string): Promise
       if (!isErrno(error, 'ESRCH')) throw error;
     });
   }
-  const exit = readExitRecord(exitPath);
+  const exit = readExitRecord(stateFile);
   if (exit === null) {
     throw new ContainerError('ERR_INVALID_STATE', `the exit status of container "${container.id}" is not known (its gofer is gone)`,
       { containerId: container.id });
@@ -398,7 +398,8 @@ export function updateContainer(rootDir: string, partialId: string, resources: L
     let wanted: LinuxResources = { ...resources, devices: undefined };
     if (resources.devices !== undefined && resources.devices !== null) {
       // New rules replace the old, with the defaults after them (from the spec's copy create keeps).
-      const spec = fs.existsSync(stateFile.pathOf('spec')) ? JSON.parse(fs.readFileSync(stateFile.pathOf('spec'), 'utf8')) as Spec : { ociVersion: '' };
+      const stored = stateFile.readSideFile('spec');
+      const spec = stored !== null ? JSON.parse(stored) as Spec : { ociVersion: '' };
       wanted = containerResources(spec, resources);
     }
     if (record.systemdUnit !== undefined) await updateContainerUnit(record.systemdUnit, cgroup, wanted);
@@ -475,21 +476,24 @@ function startSteps(plan: LaunchPlan): Record<string, string> {
   return steps;
 }
 
-function readExitRecord(file: string): ExitRecord | null {
+// The gofer's record of the exit status; one that is not ours alone to write says nothing.
+function readExitRecord(stateFile: StateFile): ExitRecord | null {
+  let text: string | null;
   try {
-    return parseExitRecord(fs.readFileSync(file, 'utf8'));
+    text = stateFile.readSideFile('exit');
   } catch (error) {
-    if (isErrno(error, 'ENOENT')) return null;
-    throw error;
+    if (!(error instanceof UntrustedFileError)) throw error;
+    log.warn(`ignoring the exit record '${error.path}': ${error.message}`);
+    return null;
   }
+  return text === null ? null : parseExitRecord(text);
 }
 
 // The processes and the cgroup of the container, also outside its state file: if that is ever
 // damaged, `delete --force` still finds what to stop and remove (see Container.delete).
 function writeProcessIds(stateFile: StateFile<ContainerRecord>, record: ContainerRecord): void {
-  // Under the exclusive lock a fixed temp name is safe, and being one of the container's own
-  // files, a crash between write and rename leaves nothing delete cannot find.
-  const tmp = stateFile.pathOf('pidstmp');
-  fs.writeFileSync(tmp, JSON.stringify({ gofer: record.gofer, init: record.init, cgroupPath: record.cgroupPath, systemdUnit: record.systemdUnit }));
-  fs.renameSync(tmp, stateFile.pathOf('pids'));
+  // Its temp file is one of the container's own files: a crash between write and rename leaves
+  // nothing delete cannot find.
+  const ids: RecordedProcesses = { gofer: record.gofer, init: record.init, cgroupPath: record.cgroupPath, systemdUnit: record.systemdUnit };
+  stateFile.saveSideFileLocked('pids', 'pidstmp', JSON.stringify(ids));
 }

@@ -14,6 +14,12 @@
 //   and parse after unlocking.
 // - The lock file stays open between operations of one StateFile (close() releases it), so a
 //   program that reads a container repeatedly pays one flock pair per read, not an open too.
+// - The root is 0700 and every file in it 0600 whatever the umask (runc's root is 0700): a
+//   state names processes to signal and cgroups to kill, so nobody else may read or write one.
+//   A file we read is trusted only if we own it and neither group nor others may write it
+//   (trustedFile): a root someone else made, or made writable, could hold a file planted to
+//   make `delete --force` kill a process that is not the container's. Nothing in the root is
+//   opened through a symlink (O_NOFOLLOW).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
@@ -22,20 +28,42 @@ import { log } from '../log';
 import { ContainerError } from './errors';
 import { baseName, parseFileName, validateId, type FullId } from './id';
 
-export const STATE_FILE_MODE = 0o640;
+export const STATE_FILE_MODE = 0o600;
 export const LOCK_FILE_MODE = 0o600;
-export const ROOT_DIR_MODE = 0o711;
+export const ROOT_DIR_MODE = 0o700;
 
 // Files a container may own besides its lock, in the order destroy() removes them: the state
 // first, so that from then on no listing shows the container.
-const OWNED_EXTENSIONS = ['state', 'tmp', 'exit', 'exittmp', 'gate', 'ready', 'pids', 'pidstmp', 'spec'] as const;
+const OWNED_EXTENSIONS = ['state', 'tmp', 'exit', 'exittmp', 'gate', 'ready', 'pids', 'pidstmp', 'spec', 'spectmp'] as const;
 export type OwnedExtension = (typeof OWNED_EXTENSIONS)[number] | 'lock';
 
 export type LockMode = 'exclusive' | 'shared';
 
 const flockOperation = (mode: LockMode): number => (mode === 'shared' ? LOCK_SH : LOCK_EX);
 
-const { O_RDONLY, O_CREAT, O_WRONLY, O_TRUNC, O_DIRECTORY } = fs.constants;
+const { O_RDONLY, O_CREAT, O_WRONLY, O_TRUNC, O_DIRECTORY, O_NOFOLLOW } = fs.constants;
+
+/** A file of the root written by someone else, or that someone else may have written. */
+export class UntrustedFileError extends Error {
+  constructor(readonly path: string, why: string) {
+    super(`${why}, so it is not trusted`);
+    this.name = 'UntrustedFileError';
+  }
+}
+
+/**
+ * Throws UntrustedFileError unless the open file `fd` is a regular file of ours (our effective
+ * uid) that neither group nor others may write: only then did we, or root, write what it says.
+ */
+export function assertTrustedFile(fd: number, file: string): void {
+  const stat = fs.fstatSync(fd);
+  const euid = process.geteuid?.() ?? 0;
+  if (!stat.isFile()) throw new UntrustedFileError(file, 'is not a regular file');
+  if (stat.uid !== euid) throw new UntrustedFileError(file, `is owned by uid ${stat.uid}, not by us (uid ${euid})`);
+  if ((stat.mode & 0o022) !== 0) {
+    throw new UntrustedFileError(file, `is writable by ${(stat.mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')})`);
+  }
+}
 
 export class StateFile<T = unknown> {
   readonly rootDir: string;
@@ -104,10 +132,18 @@ export class StateFile<T = unknown> {
    */
   lockForNew(): void {
     this.assertUnlocked();
-    // A root we create gets 0711 whatever the umask: others may traverse it to reach a
-    // container's files but not list it. An existing root keeps the mode its owner gave it.
+    // A root we create gets 0700 whatever the umask. An existing root keeps the mode its owner
+    // gave it, as runc's (MkdirAll 0700, no chmod): it may be shared on purpose (a tmpfiles.d
+    // entry, a test's directory), and it is not ours to change if someone else owns it. What
+    // we read from it is checked file by file (assertTrustedFile), so a loose root can cost
+    // availability (others may remove files), never let a planted file be believed.
     if (fs.mkdirSync(this.rootDir, { recursive: true, mode: ROOT_DIR_MODE }) !== undefined) {
       fs.chmodSync(this.rootDir, ROOT_DIR_MODE);
+    } else {
+      const mode = fs.statSync(this.rootDir).mode;
+      if ((mode & 0o022) !== 0) {
+        log.warn(`the state directory ${this.rootDir} is writable by ${(mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${(mode & 0o777).toString(8).padStart(4, '0')}): they can remove containers' files`);
+      }
     }
     this.acquire(LOCK_EX, true, false);
     try {
@@ -142,19 +178,62 @@ export class StateFile<T = unknown> {
         `refusing to save the state of container ${JSON.stringify(this.id.containerId)} without holding its lock`,
         { containerId: this.id.containerId });
     }
-    const data = JSON.stringify(value);
-    // Only the lock holder writes, so a fixed temp name cannot collide; one left by a crash is
-    // truncated here or removed by destroy().
-    const fd = fs.openSync(this.tmpPath, O_WRONLY | O_CREAT | O_TRUNC, STATE_FILE_MODE);
+    this.replaceLocked(this.tmpPath, this.statePath, JSON.stringify(value), true);
+  }
+
+  /**
+   * Replaces one of the container's side files (`ext`) atomically through its temp file
+   * (`tmpExt`), 0600. Precondition: the exclusive lock is held.
+   */
+  saveSideFileLocked(ext: OwnedExtension, tmpExt: OwnedExtension, data: string): void {
+    if (this.lockMode !== 'exclusive') {
+      throw new ContainerError('ERR_STATE_NOT_LOCKED',
+        `refusing to write the ${ext} file of container ${JSON.stringify(this.id.containerId)} without holding its lock`,
+        { containerId: this.id.containerId });
+    }
+    this.replaceLocked(this.pathOf(tmpExt), this.pathOf(ext), data, false);
+  }
+
+  /**
+   * The text of one of the container's side files, null when there is none. Throws
+   * UntrustedFileError when the file is not ours alone to write (assertTrustedFile), or is a
+   * symlink.
+   */
+  readSideFile(ext: OwnedExtension): string | null {
+    const file = this.pathOf(ext);
+    let fd: number;
     try {
-      fs.fchmodSync(fd, STATE_FILE_MODE); // independent of the caller's umask
-      fs.writeFileSync(fd, data);
-      fs.fsyncSync(fd);
+      fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return null;
+      if (isErrno(error, 'ELOOP')) throw new UntrustedFileError(file, 'is a symlink');
+      throw error;
+    }
+    try {
+      assertTrustedFile(fd, file);
+      return readAll(fd);
     } finally {
       fs.closeSync(fd);
     }
-    fs.renameSync(this.tmpPath, this.statePath);
-    fs.fsyncSync(this.directoryFd()); // makes the rename itself durable
+  }
+
+  // Writes `data` to `tmp` and renames it over `file`. Only the holder of the exclusive lock
+  // writes, so the fixed temp name cannot collide (one left by a crash is truncated here, or
+  // removed by destroy()), and it is not guessable by anyone who matters: the root is 0700, so
+  // only we (and root) can plant anything in it. A root someone else made writable is the one
+  // case left, and there O_NOFOLLOW refuses a symlink planted at the temp name (ELOOP) rather
+  // than write through it.
+  private replaceLocked(tmp: string, file: string, data: string, durable: boolean): void {
+    const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, STATE_FILE_MODE);
+    try {
+      fs.fchmodSync(fd, STATE_FILE_MODE); // independent of the caller's umask
+      fs.writeFileSync(fd, data);
+      if (durable) fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+    if (durable) fs.fsyncSync(this.directoryFd()); // makes the rename itself durable
   }
 
   /**
@@ -321,10 +400,16 @@ export class StateFile<T = unknown> {
   private lockFile(create: boolean): number {
     if (this.lockFd !== -1) return this.lockFd;
     try {
-      this.lockFd = fs.openSync(this.lockPath, create ? O_RDONLY | O_CREAT : O_RDONLY, LOCK_FILE_MODE);
+      this.lockFd = fs.openSync(this.lockPath, (create ? O_RDONLY | O_CREAT : O_RDONLY) | O_NOFOLLOW, LOCK_FILE_MODE);
     } catch (error) {
       if (!create && isErrno(error, 'ENOENT')) throw ContainerError.notFound(this.id.containerId, error);
       throw error;
+    }
+    // 0600 whatever the umask; a lock file someone else made is left as it is (its content is
+    // never read: only the lock on it counts).
+    if (create) {
+      const stat = fs.fstatSync(this.lockFd);
+      if ((stat.mode & 0o777) !== LOCK_FILE_MODE && stat.uid === (process.geteuid?.() ?? 0)) fs.fchmodSync(this.lockFd, LOCK_FILE_MODE);
     }
     return this.lockFd;
   }
@@ -355,12 +440,20 @@ export class StateFile<T = unknown> {
   private readState(): string {
     let fd: number;
     try {
-      fd = fs.openSync(this.statePath, O_RDONLY);
+      fd = fs.openSync(this.statePath, O_RDONLY | O_NOFOLLOW);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) throw ContainerError.notFound(this.id.containerId, error);
+      if (isErrno(error, 'ELOOP')) throw ContainerError.corrupt(this.id.containerId, this.statePath, new UntrustedFileError(this.statePath, 'is a symlink'));
       throw error;
     }
     try {
+      // The state names the processes every command signals and the cgroup it kills.
+      try {
+        assertTrustedFile(fd, this.statePath);
+      } catch (error) {
+        if (error instanceof UntrustedFileError) throw ContainerError.corrupt(this.id.containerId, this.statePath, error);
+        throw error;
+      }
       return readAll(fd);
     } finally {
       fs.closeSync(fd);

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Container, ContainerError, setLogger, StateFile, type ContainerRecord } from '../../src';
+import { Container, ContainerError, setLogger, StateFile, UntrustedFileError, type ContainerRecord } from '../../src';
 import { tempDir } from '../helpers/env';
 import { LOCK_EX, tryFlock } from '../../src/sys/flock';
 import { makeRecord, statePath, writeContainer } from '../helpers/records';
@@ -41,20 +41,91 @@ afterEach(() => {
 });
 
 describe('StateFile', () => {
-  it('creates the root 0711, the state 0640 and the lock 0600, named <cid>_sandbox:<sid>', () => {
-    const file = stateFile('c1', 'pod');
-    const previous = process.umask(0o077); // the modes must not depend on the caller's umask
+  for (const umask of [0o000, 0o077, 0o277]) {
+    it(`creates the root 0700 and every file in it 0600 under umask ${umask.toString(8).padStart(3, '0')}, named <cid>_sandbox:<sid>`, () => {
+      const file = stateFile('c1', 'pod');
+      const previous = process.umask(umask); // the modes must not depend on the caller's umask
+      try {
+        file.lockForNew();
+        file.saveLocked(makeRecord('c1', { sandboxId: 'pod' }));
+        file.saveSideFileLocked('pids', 'pidstmp', '{}');
+        file.saveSideFileLocked('spec', 'spectmp', '{}');
+      } finally {
+        process.umask(previous);
+      }
+      file.unlock();
+      expect(fs.statSync(root).mode & 0o777).toBe(0o700);
+      expect(fs.readdirSync(root).sort()).toEqual(['c1_sandbox:pod.lock', 'c1_sandbox:pod.pids', 'c1_sandbox:pod.spec', 'c1_sandbox:pod.state']);
+      for (const name of fs.readdirSync(root)) expect([name, fs.statSync(path.join(root, name)).mode & 0o777]).toEqual([name, 0o600]);
+    });
+  }
+
+  it('keeps the mode of a root that exists, and warns when others may write to it', () => {
+    fs.mkdirSync(root, { mode: 0o755 });
+    fs.chmodSync(root, 0o777);
+    const warnings: string[] = [];
+    setLogger({ warn: (m) => warnings.push(m), debug: () => {} });
     try {
-      file.lockForNew();
-      file.saveLocked(makeRecord('c1', { sandboxId: 'pod' }));
+      stateFile('c1').lockForNew();
     } finally {
-      process.umask(previous);
+      setLogger(null);
     }
+    expect(fs.statSync(root).mode & 0o777).toBe(0o777);
+    expect(warnings).toEqual([`the state directory ${root} is writable by its group (mode 0777): they can remove containers' files`]);
+  });
+
+  it('never writes through a symlink planted at a temp name, nor reads a state, a side file or takes a lock through one', () => {
+    const victim = path.join(dir, 'victim');
+    fs.writeFileSync(victim, 'precious');
+    const file = stateFile('c1');
+    file.lockForNew();
+    file.saveLocked(makeRecord('c1'));
+    for (const ext of ['tmp', 'pidstmp'] as const) fs.symlinkSync(victim, file.pathOf(ext));
+    expect(() => file.saveLocked(makeRecord('c1'))).toThrow(/ELOOP/);
+    expect(() => file.saveSideFileLocked('pids', 'pidstmp', '{}')).toThrow(/ELOOP/);
+    file.destroy();
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious');
+
+    const other = stateFile('c2');
+    other.lockForNew();
+    other.saveLocked(makeRecord('c2'));
+    other.unlock();
+    other.close();
+    fs.renameSync(other.statePath, path.join(dir, 'c2.state'));
+    fs.symlinkSync(path.join(dir, 'c2.state'), other.statePath);
+    fs.symlinkSync(victim, other.pathOf('pids'));
+    expect(codeOf(() => other.load())).toBe('ERR_STATE_CORRUPT');
+    expect(() => other.readSideFile('pids')).toThrow(UntrustedFileError);
+    fs.unlinkSync(other.lockPath);
+    fs.symlinkSync(path.join(dir, 'nowhere.lock'), other.lockPath);
+    expect(() => other.lock()).toThrow(/ELOOP/);
+    expect(fs.existsSync(path.join(dir, 'nowhere.lock'))).toBe(false);
+  });
+
+  it('trusts a state or side file only if it is ours and neither group nor others may write it', () => {
+    const file = stateFile('c1');
+    file.lockForNew();
+    file.saveLocked(makeRecord('c1'));
+    file.saveSideFileLocked('pids', 'pidstmp', '{"init":null}');
     file.unlock();
-    expect(fs.statSync(root).mode & 0o777).toBe(0o711);
-    expect(fs.readdirSync(root).sort()).toEqual(['c1_sandbox:pod.lock', 'c1_sandbox:pod.state']);
-    expect(fs.statSync(path.join(root, 'c1_sandbox:pod.state')).mode & 0o777).toBe(0o640);
-    expect(fs.statSync(path.join(root, 'c1_sandbox:pod.lock')).mode & 0o777).toBe(0o600);
+    expect(file.readSideFile('pids')).toBe('{"init":null}');
+    expect(file.readSideFile('exit')).toBeNull(); // none: nothing to trust or distrust
+    fs.chmodSync(file.pathOf('pids'), 0o644); // older runcell's modes are still believed
+    fs.chmodSync(file.statePath, 0o640);
+    expect(file.readSideFile('pids')).toBe('{"init":null}');
+    expect(file.load()).toMatchObject({ id: 'c1' });
+    fs.chmodSync(file.pathOf('pids'), 0o666);
+    expect(() => file.readSideFile('pids')).toThrow(`is writable by its group (mode 0666), so it is not trusted`);
+    fs.chmodSync(file.pathOf('pids'), 0o602);
+    expect(() => file.readSideFile('pids')).toThrow(`is writable by others (mode 0602), so it is not trusted`);
+    fs.chmodSync(file.statePath, 0o620);
+    expect(() => file.load()).toThrow(`state file of container "c1" is damaged: '${file.statePath}': is writable by its group (mode 0620), so it is not trusted`);
+    fs.chmodSync(file.statePath, 0o600);
+    if (process.geteuid?.() === 0) {
+      fs.chownSync(file.statePath, 65534, 65534);
+      expect(() => file.load()).toThrow('is owned by uid 65534, not by us (uid 0), so it is not trusted');
+      expect(Container.list(root).damaged.map((d) => d.id.containerId)).toEqual(['c1']);
+    }
   });
 
   it('loads what was saved, with or without holding the lock', () => {
