@@ -263,6 +263,8 @@ export interface ExecPlanOptions {
   seccomp?: Record<string, unknown>;
   /** For process.terminal: where to send the terminal's master. */
   consoleSocket?: string;
+  /** Descriptors after stdio that the process keeps (exec --preserve-fds). */
+  keepFds?: number;
 }
 
 /**
@@ -288,7 +290,7 @@ export function buildExecPlan(proc: Process, options: ExecPlanOptions): LaunchPl
   const env = proc.env ?? [];
   const seccomp = options.seccomp === undefined ? undefined : compileSeccomp(options.seccomp as unknown as SeccompProfile);
   ops.push(...processOps(proc, {
-    seccomp, terminal: options.consoleSocket !== undefined, newSession: options.consoleSocket !== undefined, keepFds: 0, env,
+    seccomp, terminal: options.consoleSocket !== undefined, newSession: options.consoleSocket !== undefined, keepFds: options.keepFds ?? 0, env,
     candidates: executableCandidates(proc.args[0], env, proc.cwd),
   }));
   return { ops };
