@@ -98,10 +98,18 @@ Napi::Value CompileSeccomp(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// seccompVersion(): the version of the libseccomp the addon runs with ("2.5.4"), as
+// `runcell features` reports it.
+Napi::Value SeccompVersion(const Napi::CallbackInfo& info) {
+  const struct scmp_version* v = seccomp_version();
+  return Napi::String::New(info.Env(), std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro));
+}
+
 }  // namespace
 
 void RegisterSeccomp(Napi::Env env, Napi::Object exports) {
   exports.Set("compileSeccomp", Napi::Function::New(env, CompileSeccomp, "compileSeccomp"));
+  exports.Set("seccompVersion", Napi::Function::New(env, SeccompVersion, "seccompVersion"));
 }
 
 }  // namespace runcell

@@ -38,6 +38,20 @@ export interface ExecOptions {
   terminalPassthrough?: boolean;
   /** Write the process's host pid here (no trailing newline). */
   pidFile?: string;
+  /** Supplementary groups added to the process's (runc's --additional-gids). */
+  additionalGids?: number[];
+  /** process.apparmorProfile and process.selinuxLabel (runc's --apparmor, --process-label). */
+  apparmorProfile?: string;
+  selinuxLabel?: string;
+  /** Descriptors 3..3+N-1 of this process that the process gets as its own 3..3+N-1. */
+  preserveFds?: number;
+  /**
+   * Sub-cgroups of the container's to run in (runc's --cgroup): "path" for every hierarchy, or
+   * "controller[,controller]:path" for some (cgroup v1). They must exist.
+   */
+  subCgroups?: string[];
+  /** Exec in a paused container too: the process starts frozen, and runs once it is resumed. */
+  ignorePaused?: boolean;
   /** The process's stdin, stdout and stderr: this program's own by default. */
   stdio?: [number, number, number];
 }
@@ -65,8 +79,8 @@ export async function execContainer(rootDir: string, partialId: string, options:
     throw new ContainerError('ERR_INVALID_STATE', `cannot exec in container "${record.id}": ${why}`, { containerId: record.id });
   };
   const status = container.status;
-  if (status === Status.Paused) refuse('container is paused (resume it first)');
-  if (status !== Status.Running && status !== Status.Created) refuse('container not running');
+  if (status === Status.Paused && options.ignorePaused !== true) refuse('container is paused (resume it first, or use --ignore-paused)');
+  if (status !== Status.Running && status !== Status.Created && status !== Status.Paused) refuse('container not running');
   const stored = storedSpec(rootDir, record);
   // A --process without capabilities gets the container's (runc: the config's, not none).
   const given = options.process;
@@ -80,20 +94,22 @@ export async function execContainer(rootDir: string, partialId: string, options:
   const consoleSocket = options.consoleSocket === undefined ? undefined : path.resolve(options.consoleSocket);
 
   // Its namespaces are those of the container's process (its init before start).
-  const target = (status === Status.Running ? record.user : null) ?? record.init!;
+  const target = (status === Status.Running || status === Status.Paused ? record.user : null) ?? record.init!;
   const namespaces = openNamespaces(target, JOIN_ORDER, { skipOwn: true });
   if (namespaces === null) refuse('container not running');
   let report: Report | undefined;
   let plan: LaunchPlan;
   try {
-    const firstNsFd = 5; // after stdio, the plan (3) and the report (4)
+    const preserved = Array.from({ length: options.preserveFds ?? 0 }, (_, i) => 3 + i);
+    const firstNsFd = 5 + preserved.length; // after stdio, the preserved descriptors, the plan and the report
     plan = buildExecPlan({ ...proc, terminal: terminal && consoleSocket !== undefined }, {
-      cgroupProcs: record.cgroupPath === undefined ? [] : new Cgroup(detectLayout(), record.cgroupPath).procsFiles(),
+      cgroupProcs: record.cgroupPath === undefined ? [] : execCgroupProcs(new Cgroup(detectLayout(), record.cgroupPath), options.subCgroups ?? []),
       namespaces: namespaces!.map((ns, i) => ({ type: ns.type, fd: firstNsFd + i })),
       seccomp: stored.linux?.seccomp,
       consoleSocket,
+      keepFds: preserved.length,
     });
-    report = await runExecHelper(plan, options.stdio ?? [0, 1, 2], namespaces!.map((ns) => ns.fd));
+    report = await runExecHelper(plan, [...(options.stdio ?? [0, 1, 2]), ...preserved], namespaces!.map((ns) => ns.fd));
   } finally {
     closeNamespaces(namespaces!);
   }
@@ -173,8 +189,54 @@ export function execProcess(base: Process | undefined, options: ExecOptions): Pr
     };
   }
   if (options.noNewPrivileges === true) proc.noNewPrivileges = true;
+  for (const gid of options.additionalGids ?? []) {
+    if (!Number.isInteger(gid) || gid < 0 || gid > 0xffffffff) throw new SpecError(`--additional-gids: ${gid} is not a group id`);
+    proc.user = { ...proc.user, additionalGids: [...(proc.user.additionalGids ?? []), gid] };
+  }
+  // The spec's process fields; the launch plan applies them or refuses them by name.
+  const labels = proc as Process & { apparmorProfile?: string; selinuxLabel?: string };
+  if (options.apparmorProfile !== undefined && options.apparmorProfile !== '') labels.apparmorProfile = options.apparmorProfile;
+  if (options.selinuxLabel !== undefined && options.selinuxLabel !== '') labels.selinuxLabel = options.selinuxLabel;
   if (options.tty === true) proc.terminal = true;
   return proc;
+}
+
+/**
+ * The cgroup.procs files an exec'd process joins: the container's, or its sub-cgroups named by
+ * runc's --cgroup arguments ("path": every hierarchy; "cpu,memory:path": those v1 controllers'),
+ * which must lie inside the container's cgroup and exist (runc 1.1's rules).
+ */
+export function execCgroupProcs(cgroup: Cgroup, args: string[]): string[] {
+  if (args.length === 0) return cgroup.procsFiles();
+  const sub = new Map<string, string>(); // controller ("" for all) -> path under the container's cgroup
+  for (const arg of args) {
+    const parts = arg.split(':');
+    if (parts.length > 2) throw new SpecError(`--cgroup: invalid argument "${arg}"`);
+    if (parts.length === 1) {
+      if (args.length !== 1) throw new SpecError(`--cgroup: invalid argument "${arg}" (missing <controller>: prefix)`);
+      sub.set('', arg);
+    } else {
+      for (const controller of parts[0].split(',')) sub.set(controller, parts[1]);
+    }
+  }
+  const inside = (dir: string, add: string): string => {
+    const joined = path.posix.join(dir, add);
+    if (joined !== dir && !joined.startsWith(dir + '/')) throw new SpecError(`--cgroup: ${add} is not a sub cgroup path`);
+    return joined;
+  };
+  const all = sub.get('');
+  if (all !== undefined) return cgroup.directories().map((dir) => path.join(inside(dir, all), 'cgroup.procs'));
+  // Per controller: v1 hierarchies only (cgroup v2 has one path for all, as runc says).
+  const dirs = new Map<string, string>();
+  if (!cgroup.isV2) for (const [controller, mountPoint] of cgroup.layout.v1) dirs.set(controller, path.join(mountPoint, cgroup.cgroupPath));
+  for (const controller of sub.keys()) if (!dirs.has(controller)) throw new SpecError(`--cgroup: unknown controller "${controller}"`);
+  const byDir = new Map<string, string>(); // each hierarchy once (cpu and cpuacct may share one)
+  for (const dir of cgroup.directories()) byDir.set(dir, dir);
+  for (const [controller, dir] of dirs) {
+    const add = sub.get(controller);
+    if (add !== undefined) byDir.set(dir, inside(dir, add));
+  }
+  return [...byDir.values()].map((dir) => path.join(dir, 'cgroup.procs'));
 }
 
 // The process is our child (CLONE_PARENT): its status is ours to reap.

@@ -114,17 +114,19 @@ function openFifo(file: string, mode: number): number {
 }
 
 /**
- * Runs `runcell-init exec 3 4` with `stdio` and then `extra` (from descriptor 5) and the
- * plan; its one report, undefined when it exited without one. Resolves once it has exited.
+ * Runs `runcell-init exec PLAN REPORT` with `stdio` (0, 1, 2 and the preserved descriptors),
+ * then its plan and report pipes, then `extra`; its one report, undefined when it exited
+ * without one. Resolves once it has exited.
  */
 export async function runExecHelper(plan: LaunchPlan, stdio: number[], extra: number[]): Promise<Report | undefined> {
-  const helper = spawn(initProgram(), ['exec', '3', '4'], {
+  const planFd = stdio.length;
+  const helper = spawn(initProgram(), ['exec', String(planFd), String(planFd + 1)], {
     stdio: [...stdio, 'pipe', 'pipe', ...extra],
     env: {},
   });
   const exited = new Promise<void>((resolve) => helper.once('close', () => resolve()));
-  (helper.stdio[3] as net.Socket).end(encodePlan(plan));
-  const line = await lineReader(helper.stdio[4] as net.Socket)();
+  (helper.stdio[planFd] as net.Socket).end(encodePlan(plan));
+  const line = await lineReader(helper.stdio[planFd + 1] as net.Socket)();
   await exited;
   return line === undefined ? undefined : parseReport(line);
 }

@@ -18,7 +18,10 @@ export interface Hook {
   timeout?: number;
 }
 
-export type HookKind = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
+/** Every kind of the spec, in lifecycle order; each runs where the comment above says. */
+export const HOOK_KINDS = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const;
+
+export type HookKind = typeof HOOK_KINDS[number];
 
 export function hooksOf(hooks: Record<string, unknown> | undefined, kind: HookKind): Hook[] {
   const list = hooks?.[kind];

@@ -85,6 +85,9 @@ const CLONE = {
   user: 0x10000000, pid: 0x20000000, network: 0x40000000, time: 0x00000080,
 } as const;
 
+/** The namespace types a container may have (not time: its offsets are not implemented). */
+export const SUPPORTED_NAMESPACES: readonly NamespaceType[] = (Object.keys(CLONE) as NamespaceType[]).filter((type) => type !== 'time');
+
 const RLIMITS: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
   RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12,
@@ -116,7 +119,9 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     throw new SpecError(`config.json: config.root.path: "${rootfs}" is not a directory`);
   }
   const namespaces = new Map((spec.linux?.namespaces ?? []).map((ns) => [ns.type, ns.path]));
-  if (namespaces.has('time')) throw new SpecError('config.json: config.linux.namespaces: time namespaces are not supported');
+  for (const type of namespaces.keys()) {
+    if (!SUPPORTED_NAMESPACES.includes(type as NamespaceType)) throw new SpecError(`config.json: config.linux.namespaces: ${type} namespaces are not supported`);
+  }
   // No mount namespace entry: the container shares the caller's, so it gets no mounts of its
   // own (runc would make them, and set "/" rslave, in the host's namespace: they would outlive
   // the container there), only a chroot to its root filesystem.
@@ -258,6 +263,8 @@ export interface ExecPlanOptions {
   seccomp?: Record<string, unknown>;
   /** For process.terminal: where to send the terminal's master. */
   consoleSocket?: string;
+  /** Descriptors after stdio that the process keeps (exec --preserve-fds). */
+  keepFds?: number;
 }
 
 /**
@@ -283,7 +290,7 @@ export function buildExecPlan(proc: Process, options: ExecPlanOptions): LaunchPl
   const env = proc.env ?? [];
   const seccomp = options.seccomp === undefined ? undefined : compileSeccomp(options.seccomp as unknown as SeccompProfile);
   ops.push(...processOps(proc, {
-    seccomp, terminal: options.consoleSocket !== undefined, newSession: options.consoleSocket !== undefined, keepFds: 0, env,
+    seccomp, terminal: options.consoleSocket !== undefined, newSession: options.consoleSocket !== undefined, keepFds: options.keepFds ?? 0, env,
     candidates: executableCandidates(proc.args[0], env, proc.cwd),
   }));
   return { ops };

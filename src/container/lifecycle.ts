@@ -396,6 +396,11 @@ export function updateContainer(rootDir: string, partialId: string, resources: L
     requireStatus('update', record.id, observedStatus(record), Status.Created, Status.Running, Status.Paused);
     const cgroup = cgroupOf(record, 'update');
     let wanted: LinuxResources = { ...resources, devices: undefined };
+    // runc's update: an unlimited memory without a swap limit means both unlimited (v1 would
+    // refuse a memory limit above the memory+swap one left in place).
+    if (resources.memory?.limit === -1 && (resources.memory.swap === undefined || resources.memory.swap === null)) {
+      wanted.memory = { ...resources.memory, swap: -1 };
+    }
     if (resources.devices !== undefined && resources.devices !== null) {
       // New rules replace the old, with the defaults after them (from the spec's copy create keeps).
       const stored = stateFile.readSideFile('spec');

@@ -71,6 +71,17 @@ export const PROPAGATION: Record<string, number> = {
   slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
 };
 
+/** Every option word the planner knows for any mount (not a filesystem's own data options):
+ * what `runcell features` lists as mountOptions. */
+export function mountOptionWords(): string[] {
+  const words = [...Object.keys(FLAGS), ...Object.keys(BIND_ATTRS), ...Object.keys(RECURSIVE_ATTRS), ...Object.keys(PROPAGATION),
+    ...SPECIAL_OPTIONS];
+  return [...new Set(words)].sort();
+}
+
+// The words parseMountOptions handles by name.
+const SPECIAL_OPTIONS = ['bind', 'rbind', 'tmpcopyup', 'idmap', 'ridmap'];
+
 // The options each filesystem takes in its data string (the rest of mount(8)'s words). A type
 // not listed here is passed its unknown words as they are, for the filesystem to judge; a bind
 // mount has no data at all.

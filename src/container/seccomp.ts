@@ -45,6 +45,34 @@ const FLAGS: Record<string, number> = {
   SECCOMP_FILTER_FLAG_TSYNC: 1, SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
 };
 
+// The runtime-spec's architectures (config-linux.md); which of them libseccomp knows is asked
+// of libseccomp itself (seccompFeatures).
+const SPEC_ARCHITECTURES = [
+  'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64', 'SCMP_ARCH_MIPS',
+  'SCMP_ARCH_MIPS64', 'SCMP_ARCH_MIPS64N32', 'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64', 'SCMP_ARCH_MIPSEL64N32',
+  'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64', 'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_S390', 'SCMP_ARCH_S390X', 'SCMP_ARCH_PARISC',
+  'SCMP_ARCH_PARISC64', 'SCMP_ARCH_RISCV64', 'SCMP_ARCH_LOONGARCH64', 'SCMP_ARCH_M68K', 'SCMP_ARCH_SH', 'SCMP_ARCH_SHEB',
+];
+
+/** "SCMP_ARCH_X86_64" is libseccomp's "x86_64". */
+const libseccompArch = (arch: string): string => arch.replace(/^SCMP_ARCH_/, '').toLowerCase();
+
+/** The names compileSeccomp takes, from its own tables (`runcell features`). */
+export function seccompFeatures(): { actions: string[]; operators: string[]; archs: string[]; flags: string[]; libseccompVersion: string } {
+  const known = (arch: string): boolean => {
+    try {
+      native.compileSeccomp({ defaultAction: ACTIONS.SCMP_ACT_ALLOW(0), architectures: [libseccompArch(arch)], syscalls: [] });
+      return true;
+    } catch {
+      return false; // EINVAL from seccomp_arch_resolve_name: not this libseccomp's
+    }
+  };
+  return {
+    actions: Object.keys(ACTIONS).sort(), operators: Object.keys(OPERATORS).sort(),
+    archs: SPEC_ARCHITECTURES.filter(known).sort(), flags: Object.keys(FLAGS).sort(), libseccompVersion: native.seccompVersion(),
+  };
+}
+
 function action(name: string, errnoRet: number | undefined, profile: SeccompProfile, where: string): number {
   const make = ACTIONS[name];
   if (make === undefined) {
@@ -57,8 +85,7 @@ function action(name: string, errnoRet: number | undefined, profile: SeccompProf
 export function compileSeccomp(profile: SeccompProfile): CompiledSeccomp {
   const filter: SeccompFilter = {
     defaultAction: action(profile.defaultAction, undefined, profile, 'config.linux.seccomp.defaultAction'),
-    // "SCMP_ARCH_X86_64" is libseccomp's "x86_64".
-    architectures: (profile.architectures ?? []).map((arch) => arch.replace(/^SCMP_ARCH_/, '').toLowerCase()),
+    architectures: (profile.architectures ?? []).map(libseccompArch),
     syscalls: [],
   };
   (profile.syscalls ?? []).forEach((rule, i) => {

@@ -61,6 +61,8 @@ export interface NativeBinding {
   pidfdSendSignal(pidfd: number, signal: number): void;
   setOOMScoreAdj(pid: number, score: number): boolean;
   compileSeccomp(filter: SeccompFilter): { program: Buffer; skipped: string[] };
+  /** The libseccomp the addon runs with, "major.minor.micro". */
+  seccompVersion(): string;
   bpfProgLoad(type: number, instructions: Buffer, license: string, log?: Buffer): number;
   bpfProgAttach(targetFd: number, progFd: number, attachType: number, flags: number, path?: string): void;
   bpfProgDetach(targetFd: number, progFd: number, attachType: number, path?: string): void;

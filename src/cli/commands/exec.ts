@@ -18,11 +18,24 @@ interface ExecFlags {
   cap: string[];
   /** false with --no-new-privs (commander's negatable flag). */
   newPrivs: boolean;
+  additionalGids: number[];
+  apparmor?: string;
+  processLabel?: string;
+  preserveFds: number;
+  cgroup: string[];
+  ignorePaused?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 const EXEC_FAILED = 255;
+
+const number = (flag: string, max: number) => (value: string): number => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > max) throw new Error(`--${flag}: "${value}" is not a whole number up to ${max}`);
+  return n;
+};
+const collectGid = (value: string, previous: number[]) => [...previous, number('additional-gids', 0xffffffff)(value)];
 
 function parseUser(value: string): { uid: number; gid?: number } {
   const match = /^(\d+)(?::(\d+))?$/.exec(value);
@@ -52,8 +65,14 @@ export function register(program: Command, context: () => Context): void {
     .option('--cwd <dir>', 'the working directory in the container')
     .option('-e, --env <KEY=value>', 'set an environment variable (repeatable)', collect, [])
     .option('-u, --user <uid[:gid]>', 'run as this user (and group)')
-    .option('--cap <capability>', 'add a capability (repeatable)', collect, [])
+    .option('-g, --additional-gids <gid>', 'add a supplementary group (repeatable)', collectGid, [])
+    .option('-c, --cap <capability>', 'add a capability (repeatable)', collect, [])
     .option('--no-new-privs', 'set no_new_privs for the process')
+    .option('--apparmor <profile>', 'the AppArmor profile of the process')
+    .option('--process-label <label>', 'the SELinux label of the process')
+    .option('--preserve-fds <n>', 'pass descriptors 3..3+N-1 on to the process', number('preserve-fds', 1024), 0)
+    .option('--cgroup <[controller:]path>', 'run in this existing sub-cgroup of the container\'s (repeatable per controller)', collect, [])
+    .option('--ignore-paused', 'exec in a paused container too (the process runs once it is resumed)')
     .passThroughOptions()
     .action(async (id: string, command: string[], flags: ExecFlags) => {
       const ctx = context();
@@ -68,6 +87,12 @@ export function register(program: Command, context: () => Context): void {
           user: flags.user === undefined ? undefined : parseUser(flags.user),
           capabilities: flags.cap,
           noNewPrivileges: flags.newPrivs === false ? true : undefined,
+          additionalGids: flags.additionalGids,
+          apparmorProfile: flags.apparmor,
+          selinuxLabel: flags.processLabel,
+          preserveFds: flags.preserveFds,
+          subCgroups: flags.cgroup,
+          ignorePaused: flags.ignorePaused === true,
           tty: flags.tty,
           consoleSocket: flags.consoleSocket,
           terminalPassthrough: flags.detach !== true,

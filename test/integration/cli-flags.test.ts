@@ -1,0 +1,223 @@
+// runc's command-line flags that clients and people use, each against runc itself where runc
+// defines the result: the same bundle under both, the same flags, the same outcome (what the
+// process sees, the files of its cgroup). As root.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { detectLayout, isPureV2 } from '../../src/container/cgroups';
+import { CLI, commandExists, run, runcell, useScratch, waitFor, type RunResult } from '../helpers/env';
+import { makeBundle, whyNoContainers, type SpecEdit } from '../helpers/bundle';
+
+const skip = whyNoContainers() ?? (commandExists('runc') ? null : 'needs runc, the reference runtime');
+const ID = `cf${process.pid}`;
+let dir: string;
+let root: string;
+useScratch((d, r) => {
+  dir = d;
+  root = r;
+});
+
+const layout = detectLayout();
+const pureV2 = isPureV2(layout);
+const rc = (...args: string[]) => runcell(['--root', root, ...args]);
+const runcRoot = () => path.join(dir, 'runc-root');
+const runc = (...args: string[]) => run('runc', ['--root', runcRoot(), ...args]);
+const RUNC_CGROUP = () => `/runcell-flags-runc/${ID}`;
+
+/** The same sleeping container under runcell and under runc (its own cgroup); `body` runs with both. */
+async function withBoth(edit: SpecEdit, body: () => Promise<void>): Promise<void> {
+  const ours = makeBundle(path.join(dir, 'ours'), ['sleep', '1000'], edit);
+  const theirs = makeBundle(path.join(dir, 'theirs'), ['sleep', '1000'], (spec) => {
+    edit(spec);
+    spec.linux.cgroupsPath = RUNC_CGROUP();
+  });
+  expect(await rc('run', '-d', '-b', ours, ID)).toMatchObject({ code: 0, stderr: '' });
+  try {
+    const started = await runc('run', '-d', '-b', theirs, ID);
+    expect(started).toMatchObject({ code: 0, stderr: '' });
+    await body();
+  } finally {
+    await runc('delete', '--force', ID);
+    // runc leaves the parent it made; nothing else of the host's is kept.
+    for (const mountPoint of fs.readdirSync('/sys/fs/cgroup').map((d) => path.join('/sys/fs/cgroup', d))) {
+      try {
+        fs.rmdirSync(path.join(mountPoint, path.dirname(RUNC_CGROUP())));
+      } catch {
+        // not there, or another run's container still in it
+      }
+    }
+  }
+}
+
+/** Runs the same arguments under both; their results, stdout and exit code compared by the caller. */
+async function both(...args: string[]): Promise<[RunResult, RunResult]> {
+  return [await rc(...args), await runc(...args)];
+}
+
+describe.skipIf(skip !== null)(`runc's flags, against runc${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('update: every limit flag sets what runc sets, in runc\'s value formats', async () => {
+    // [v1 controller, v1 file, v2 file]
+    const files: Array<[string, string, string]> = [
+      ['memory', 'memory.limit_in_bytes', 'memory.max'],
+      ['memory', 'memory.memsw.limit_in_bytes', 'memory.swap.max'],
+      ['memory', 'memory.soft_limit_in_bytes', 'memory.low'],
+      ['cpu', 'cpu.shares', 'cpu.weight'],
+      ['cpu', 'cpu.cfs_quota_us', 'cpu.max'],
+      ['cpu', 'cpu.cfs_period_us', 'cpu.max'],
+      ['cpuset', 'cpuset.cpus', 'cpuset.cpus'],
+      ['cpuset', 'cpuset.mems', 'cpuset.mems'],
+      ['pids', 'pids.max', 'pids.max'],
+    ];
+    const read = (cgroupPath: string) => Object.fromEntries(files.map(([controller, v1, v2]) => {
+      const file = pureV2 ? path.join(layout.unified!, cgroupPath, v2) : path.join(layout.v1.get(controller)!, cgroupPath, v1);
+      return [pureV2 ? v2 : v1, fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : null];
+    }));
+    const cpus = fs.readFileSync(pureV2 ? path.join(layout.unified!, 'cpuset.cpus.effective') : path.join(layout.v1.get('cpuset')!, 'cpuset.cpus'), 'utf8').trim();
+    const firstCpu = cpus.split(/[,-]/)[0];
+    await withBoth((spec) => {
+      spec.linux.resources = { memory: { limit: 64 * 1024 * 1024, swap: 128 * 1024 * 1024 }, pids: { limit: 50 } };
+    }, async () => {
+      expect(read(`/runcell/${ID}`)).toEqual(read(RUNC_CGROUP()));
+      for (const flags of [
+        ['--memory', '128m', '--memory-swap', '256M', '--memory-reservation', '64MiB'],
+        ['--memory', '100000000'],
+        ['--memory', '-1'], // and swap unlimited with it, as runc does
+        ['--memory', '1.5g', '--memory-swap', '-1'],
+        ['--cpu-share', '512', '--cpu-quota', '50000', '--cpu-period', '200000'],
+        ['--cpu-quota', '-1'],
+        ['--cpu-period', '100000'],
+        [`--cpuset-cpus=${firstCpu}`, '--cpuset-mems', '0'],
+        ['--pids-limit', '20'],
+        ['--pids-limit', '-1'],
+        ['--pids-limit', '0'], // runc's default: no change
+      ]) {
+        const [ours, theirs] = await both('update', ...flags, ID);
+        expect(ours.stderr, flags.join(' ')).toBe('');
+        expect([ours.code, theirs.code], `${flags.join(' ')}: ${theirs.stderr}`).toEqual([0, 0]);
+        expect(read(`/runcell/${ID}`), flags.join(' ')).toEqual(read(RUNC_CGROUP()));
+      }
+      // Values runc refuses, refused by name; nothing changes.
+      const before = read(`/runcell/${ID}`);
+      for (const flags of [['--memory', '12x'], ['--cpu-share', '-5'], ['--cpu-quota', 'lots'], ['--pids-limit', 'ten']]) {
+        const [ours, theirs] = await both('update', ...flags, ID);
+        expect(theirs.code, flags.join(' ')).not.toBe(0);
+        expect(ours.code, flags.join(' ')).toBe(1);
+        expect(ours.stderr, flags.join(' ')).toContain(flags[0]);
+      }
+      expect(read(`/runcell/${ID}`)).toEqual(before);
+    });
+  });
+
+  it('update: --resources with a flag beside it is refused (runc ignores the flag without a word); neither is no update', async () => {
+    const bundle = makeBundle(path.join(dir, 'ours'), ['sleep', '1000']);
+    expect(await rc('run', '-d', '-b', bundle, ID)).toMatchObject({ code: 0 });
+    const file = path.join(dir, 'r.json');
+    fs.writeFileSync(file, JSON.stringify({ pids: { limit: 30 } }));
+    expect(await rc('update', '-r', file, '--pids-limit', '40', ID)).toMatchObject({
+      code: 1, stderr: 'runcell: update: --resources cannot be combined with the flags of single limits\n',
+    });
+    expect((await rc('update', ID)).stderr).toContain('give --resources FILE|- or a limit to change');
+    expect(await rc('update', '--pids-limit', '40', ID)).toMatchObject({ code: 0, stderr: '' });
+    const pidsMax = path.join(pureV2 ? layout.unified! : layout.v1.get('pids')!, `/runcell/${ID}`, 'pids.max');
+    expect(fs.readFileSync(pidsMax, 'utf8').trim()).toBe('40');
+    // runc's spelling is --cpu-share; --cpu-shares (docker's) is taken too.
+    expect(await rc('update', '--cpu-shares', '256', ID)).toMatchObject({ code: 0, stderr: '' });
+  });
+
+  it('exec --preserve-fds N: descriptors 3..3+N-1 reach the process, as with runc', async () => {
+    await withBoth(() => {}, async () => {
+      const out = [path.join(dir, 'fd3-ours'), path.join(dir, 'fd3-runc')];
+      const results: RunResult[] = [];
+      for (const [i, [program, stateRoot]] of [[CLI, root], ['runc', runcRoot()]].entries()) {
+        const fd = fs.openSync(out[i], 'w');
+        try {
+          results.push(await run(program, ['--root', stateRoot, 'exec', '--preserve-fds', '1', ID, 'sh', '-c', 'echo through >&3; ls /proc/self/fd'],
+            { stdio: ['ignore', 'pipe', 'pipe', fd] }));
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      expect(results[0]).toMatchObject({ code: 0, stderr: '' });
+      expect(results[0].stdout).toBe(results[1].stdout);
+      expect(fs.readFileSync(out[0], 'utf8')).toBe('through\n');
+      expect(fs.readFileSync(out[1], 'utf8')).toBe('through\n');
+      // Without the flag it is not passed on (3 is then ls's own directory).
+      const [ours, theirs] = await both('exec', ID, 'ls', '/proc/self/fd');
+      expect(ours.stdout).toBe(theirs.stdout);
+      expect(ours.stdout.split('\n').length).toBe(results[0].stdout.split('\n').length - 1);
+    });
+  });
+
+  it('exec -g/--additional-gids adds supplementary groups, as with runc', async () => {
+    await withBoth(() => {}, async () => {
+      for (const flags of [['-g', '10', '-g', '20'], ['--additional-gids', '20'], ['-u', '1000:1000', '-g', '5'], ['--additional-gids', '-3'], ['-g', 'wheel']]) {
+        const [ours, theirs] = await both('exec', ...flags, ID, 'id', '-G');
+        expect(ours.code === 0, flags.join(' ')).toBe(theirs.code === 0);
+        if (theirs.code === 0) expect(ours.stdout, flags.join(' ')).toBe(theirs.stdout);
+        else expect(ours.stderr, flags.join(' ')).toContain('--additional-gids');
+      }
+      expect((await rc('exec', '-g', '10', '-g', '20', ID, 'id', '-G')).stdout).toBe('0 10 20\n');
+    });
+  });
+
+  it('exec in a paused container is refused, and with --ignore-paused runs once resumed, as with runc', async () => {
+    await withBoth(() => {}, async () => {
+      for (const command of [rc, runc]) expect((await command('pause', ID)).code).toBe(0);
+      const [ours, theirs] = await both('exec', ID, 'echo', 'ok');
+      expect([ours.code, theirs.code]).toEqual([255, 255]);
+      expect(ours.stderr).toContain('paused');
+      expect(ours.stderr).toContain('--ignore-paused');
+      // The process starts frozen in the container's cgroup and runs on resume.
+      // (The freezer's hierarchy: the helper stops the moment it joins that one.)
+      const procs = path.join(pureV2 ? layout.unified! : layout.v1.get('freezer')!, `/runcell/${ID}`, 'cgroup.procs');
+      const count = () => fs.readFileSync(procs, 'utf8').split('\n').filter(Boolean).length;
+      const before = count();
+      const waiting = rc('exec', '--ignore-paused', ID, 'echo', 'ok');
+      await waitFor(() => count() > before, 'the exec helper to join the frozen cgroup');
+      expect((await rc('resume', ID)).code).toBe(0);
+      expect(await waiting).toMatchObject({ code: 0, stdout: 'ok\n', stderr: '' });
+    });
+  });
+
+  it.skipIf(pureV2)('exec --cgroup: a sub-cgroup of the container\'s, per controller or for all (v1), never outside, as with runc', async () => {
+    await withBoth(() => {}, async () => {
+      // Made from the host: the container's own cgroup view is read-only.
+      for (const base of [`/runcell/${ID}`, RUNC_CGROUP()]) {
+        // (runc joins name=systemd's hierarchy too, where runcell makes no cgroup.)
+        const systemd = fs.existsSync('/sys/fs/cgroup/systemd/cgroup.procs') ? ['/sys/fs/cgroup/systemd'] : [];
+        for (const mountPoint of new Set([...layout.v1.values(), ...(layout.unified ? [layout.unified] : []), ...systemd])) {
+          const sub = path.join(mountPoint, base, 'sub');
+          fs.mkdirSync(sub, { recursive: true });
+          // A new v1 cpuset has no cpus and mems: a process cannot join it (ENOSPC) until given some.
+          for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+            if (fs.existsSync(path.join(sub, file))) fs.writeFileSync(path.join(sub, file), fs.readFileSync(path.join(sub, '..', file)));
+          }
+        }
+      }
+      const relative = (cgroupFile: string, base: string) => cgroupFile.split('\n').filter(Boolean)
+        .map((line) => line.replace(base, '<ct>')).filter((line) => !line.includes('name=systemd')).sort().join('\n');
+      for (const flags of [['--cgroup', 'sub'], ['--cgroup', 'memory:sub'], ['--cgroup', 'memory:sub', '--cgroup', 'pids,freezer:sub'], ['--cgroup', '/']]) {
+        const ours = await rc('exec', ...flags, ID, 'cat', '/proc/self/cgroup');
+        const theirs = await runc('exec', ...flags, ID, 'cat', '/proc/self/cgroup');
+        expect(ours, flags.join(' ')).toMatchObject({ code: 0, stderr: '' });
+        expect(theirs.code, theirs.stderr).toBe(0);
+        // The container has a cgroup namespace: paths are relative to its cgroup, under both.
+        const ourLines = relative(ours.stdout, `/runcell/${ID}`).split('\n').filter((l) => !l.startsWith('0::'));
+        const theirLines = relative(theirs.stdout, RUNC_CGROUP()).split('\n').filter((l) => !l.startsWith('0::'));
+        expect(ourLines, flags.join(' ')).toEqual(theirLines);
+      }
+      for (const [flags, message] of [
+        [['--cgroup', '..'], '.. is not a sub cgroup path'],
+        [['--cgroup', 'nonexistent'], 'ENOENT'],
+        [['--cgroup', 'cpu:nonexistent'], 'ENOENT'],
+        [['--cgroup', 'whaaat:/'], 'unknown controller'],
+        [['--cgroup', 'a', '--cgroup', 'b'], 'missing <controller>: prefix'],
+      ] as const) {
+        const [ours, theirs] = await both('exec', ...flags, ID, 'true');
+        expect(theirs.code, flags.join(' ')).not.toBe(0);
+        expect(ours.code, flags.join(' ')).toBe(255);
+        expect(ours.stderr, flags.join(' ')).toContain(message);
+      }
+    });
+  });
+});
