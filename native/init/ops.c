@@ -541,6 +541,32 @@ static int raise_ambient(uint64_t caps) {
   return 0;
 }
 
+/* close-fds FIRST: every descriptor from FIRST on is marked close-on-exec rather than closed
+ * (the exec error pipe must survive until execve). close_range where the kernel has it (5.11
+ * for CLOSE_RANGE_CLOEXEC) and no filter refuses it (EPERM: a seccomp profile of an outer
+ * sandbox); else one fcntl per descriptor listed in /proc/self/fd, as runc does. */
+static int cloexec_from(int first) {
+  if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return 0;
+  if (errno != ENOSYS && errno != EPERM && errno != EINVAL) return fail();
+  DIR *dir = opendir("/proc/self/fd");
+  if (dir == NULL) return fail();
+  int err = 0;
+  struct dirent *entry;
+  while ((errno = 0, entry = readdir(dir)) != NULL) {
+    char *end;
+    long fd = strtol(entry->d_name, &end, 10);
+    if (*end != '\0' || end == entry->d_name || fd < first || fd == dirfd(dir)) continue;
+    /* EBADF: a descriptor listed before it was closed (none here: one thread). */
+    if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0 && errno != EBADF) {
+      err = fail();
+      break;
+    }
+  }
+  if (err == 0 && errno != 0) err = fail();
+  closedir(dir);
+  return err;
+}
+
 /* The filter arrives as the hex of its struct sock_filter array, compiled by the addon. */
 static int load_seccomp(unsigned long flags, const char *hex) {
   size_t len = strlen(hex) / 2;
@@ -716,10 +742,7 @@ int op_run(struct op *op) {
   if (strcmp(name, "caps") == 0) return set_capabilities(number64(a[1]), number64(a[2]), number64(a[3]));
   if (strcmp(name, "ambient") == 0) return raise_ambient(number64(a[1]));
   if (strcmp(name, "no-new-privs") == 0) return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : fail();
-  if (strcmp(name, "close-fds") == 0) {
-    /* Marked close-on-exec rather than closed: the exec error pipe must survive until execve. */
-    return syscall(SYS_close_range, (unsigned)number(a[1]), ~0U, CLOSE_RANGE_CLOEXEC) == 0 ? 0 : fail();
-  }
+  if (strcmp(name, "close-fds") == 0) return cloexec_from((int)number(a[1]));
   if (strcmp(name, "seccomp") == 0) return load_seccomp(number(a[1]), a[2]);
   if (strcmp(name, "home") == 0) return find_home(a[1], a[2]);
   if (strcmp(name, "exec") == 0) return exec_process(op->argc, a);

@@ -327,6 +327,11 @@ function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
     add('u-console', size ? [size.height, size.width] : [], 'make the terminal the controlling terminal and stdio');
   }
   add('u-umask', [proc.user.umask ?? 0o022], 'set the umask');
+  // Every descriptor not handed over is marked close-on-exec before the filter is loaded: a
+  // profile may refuse close_range (an allow-list older than Linux 5.9), and what runs after
+  // the filter must need nothing it could refuse. Every descriptor the steps below open is
+  // close-on-exec already.
+  add('u-close-fds', [3 + options.keepFds], 'close inherited descriptors');
   const loadSeccomp = () => add('u-seccomp', [seccomp!.flags, seccomp!.program.toString('hex')], 'load the seccomp filter');
   // Loading a filter takes no_new_privs or CAP_SYS_ADMIN. With no_new_privs it is the very
   // last step before execve; without, it must come while the process is still privileged,
@@ -353,7 +358,6 @@ function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
   add('u-ambient', [capMask(possible, 'ambient')], 'raise the ambient capabilities');
   if (proc.noNewPrivileges === true) add('u-no-new-privs', [], 'set no_new_privs');
   add('u-chdir', [proc.cwd], `enter the working directory "${proc.cwd}"`);
-  add('u-close-fds', [3 + options.keepFds], 'close inherited descriptors');
   if (seccomp !== undefined && proc.noNewPrivileges === true) loadSeccomp();
   const args = proc.args ?? [];
   // An empty HOME gives way to the one u-home finds, which native/init appends.

@@ -1,8 +1,11 @@
 // linux.seccomp is enforced, as root on real containers.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runcell, useScratch } from '../helpers/env';
+import { CLI, commandExists, PROJECT_ROOT, run as runProgram, runcell, useScratch } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
+import { ALLOW_LIST_WITHOUT_CLOSE_RANGE } from '../helpers/seccomp-allow-list';
 
 const skip = whyNoContainers();
 let dir: string;
@@ -59,5 +62,48 @@ describe.skipIf(skip !== null)(`seccomp${skip ? ` (skipped: ${skip})` : ''}`, ()
     const bad = await run('true', allowBut([{ names: ['mkdir'], action: 'SCMP_ACT_BOGUS' }]));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('config.linux.seccomp.syscalls[0].action: unknown or unsupported seccomp action "SCMP_ACT_BOGUS"');
+  });
+
+  // The descriptors not handed over are marked close-on-exec before the filter is loaded (with
+  // or without no_new_privs), and without close_range through /proc/self/fd: a profile that
+  // predates close_range (and refuses it with EPERM) still starts, runs and execs.
+  const allowList = { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 1, architectures: ['SCMP_ARCH_X86_64'],
+    syscalls: [{ names: ALLOW_LIST_WITHOUT_CLOSE_RANGE, action: 'SCMP_ACT_ALLOW' }] };
+  for (const noNewPrivileges of [false, true]) {
+    it(`an allow-list without close_range runs and execs (noNewPrivileges ${noNewPrivileges})`, async () => {
+      const bundle = makeBundle(path.join(dir, 'bundle'), ['sh', '-c', 'echo started; read line; echo "got $line"'], (spec) => {
+        spec.linux.seccomp = allowList;
+        spec.process.noNewPrivileges = noNewPrivileges;
+      });
+      const ran = await runcell(['--root', root, 'run', '-b', bundle, ID], { input: 'x\n' });
+      expect(ran).toMatchObject({ code: 0, stdout: 'started\ngot x\n', stderr: '' });
+      const sleeper = makeBundle(path.join(dir, 'sleeper'), ['sleep', '1000'], (spec) => {
+        spec.linux.seccomp = allowList;
+        spec.process.noNewPrivileges = noNewPrivileges;
+      });
+      expect(await runcell(['--root', root, 'run', '-d', '-b', sleeper, `${ID}s`])).toMatchObject({ code: 0, stderr: '' });
+      // exec'd processes get the container's profile too.
+      const exec = await runcell(['--root', root, 'exec', `${ID}s`, 'sh', '-c', 'true && echo exec ran']);
+      expect(exec).toMatchObject({ code: 0, stdout: 'exec ran\n', stderr: '' });
+    });
+  }
+
+  it.skipIf(!commandExists('cc'))('marks descriptors close-on-exec through /proc/self/fd where close_range is refused (an outer filter; needs cc)', async () => {
+    const wrapper = path.join(dir, 'deny-close-range');
+    execFileSync('cc', ['-o', wrapper, path.join(PROJECT_ROOT, 'test/helpers/deny-close-range.c')]);
+    fs.writeFileSync(path.join(dir, 'kept'), 'kept file\n');
+    const bundle = makeBundle(path.join(dir, 'bundle'), ['sh', '-c', 'cat <&3; ls /proc/self/fd'], (spec) => {
+      spec.linux.seccomp = allowList;
+      spec.process.noNewPrivileges = true;
+    });
+    const kept = fs.openSync(path.join(dir, 'kept'), 'r');
+    try {
+      // fd 3 is handed over (--preserve-fds 1); ls lists its own directory as fd 4.
+      const result = await runProgram(wrapper, [CLI, '--root', root, 'run', '--preserve-fds', '1', '-b', bundle, ID],
+        { stdio: ['pipe', 'pipe', 'pipe', kept] });
+      expect(result).toMatchObject({ code: 0, stdout: 'kept file\n0\n1\n2\n3\n4\n', stderr: '' });
+    } finally {
+      fs.closeSync(kept);
+    }
   });
 });

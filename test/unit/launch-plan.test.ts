@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildLaunchPlan, defaultSpec, describeFailure, encodePlan, validateSpec, type Spec } from '../../src';
+import { buildExecPlan, buildLaunchPlan, defaultSpec, describeFailure, encodePlan, validateSpec, type Spec } from '../../src';
 import { tempDir } from '../helpers/env';
 
 let bundle: string;
@@ -283,6 +283,23 @@ describe('buildLaunchPlan', () => {
 
   it('keeps --preserve-fds descriptors: closes from 3+N', () => {
     expect(plan(spec(), 2).ops.find((o) => o.op === 'u-close-fds')!.args).toEqual(['5']);
+  });
+
+  it('marks descriptors close-on-exec before it loads seccomp, with and without no_new_privs, for run and exec', () => {
+    const seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] };
+    for (const noNewPrivileges of [false, true]) {
+      const s = spec((x) => {
+        x.linux.seccomp = seccomp;
+        x.process.noNewPrivileges = noNewPrivileges;
+      });
+      for (const names of [ops(s), buildExecPlan(s.process!, { cgroupProcs: [], namespaces: [], seccomp }).ops.map((o) => o.op)]) {
+        expect(names.indexOf('u-close-fds')).toBeGreaterThan(-1);
+        expect(names.indexOf('u-close-fds')).toBeLessThan(names.indexOf('u-seccomp'));
+        // Without no_new_privs, loading takes CAP_SYS_ADMIN: before the user and capabilities change.
+        if (!noNewPrivileges) expect(names.indexOf('u-seccomp')).toBeLessThan(names.indexOf('u-setuid'));
+        else expect(names.indexOf('u-seccomp')).toBe(names.indexOf('u-exec') - 1);
+      }
+    }
   });
 });
 
