@@ -336,10 +336,19 @@ static void user_wait(int sock, int report) {
       send_msg(sock, "%d", err);
       continue;
     }
+    if (msg_is(hook_state, INIT_PTY) && fd >= 0) { /* i-pty-stdio */
+      int err = 0;
+      for (int i = 0; i <= 2 && err == 0; i++) {
+        if (dup2(fd, i) < 0) err = errno;
+      }
+      pty_slave = fd;
+      send_msg(sock, "%d", err);
+      continue;
+    }
     if (msg_starts(hook_state, INIT_GO)) {
       size_t skip = n > 2 ? 3 : 2;
       memmove(hook_state, hook_state + skip, n - skip + 1);
-      pty_slave = fd;
+      if (fd >= 0) pty_slave = fd;
       break;
     }
     if (fd >= 0) close(fd);
@@ -376,6 +385,24 @@ static int delegate(int index) {
   send_msg(user_sock, USER_STEP "%d", index);
   if (recv_msg(user_sock, reply, sizeof reply) <= 0) return ECHILD;
   return atoi(reply);
+}
+
+/* i-pty-stdio: the terminal becomes the stdio of the init and of the waiting user's process,
+ * in place of the caller's: create must leave none of its descriptors behind, since a caller
+ * reads its output to the end (containerd's shim does before it goes on to start), and runc's
+ * container has the terminal as stdio from create on too. The user's process takes the slave
+ * (and keeps it for u-console) and answers its errno. */
+static int pty_stdio(void) {
+  if (pty_slave < 0 || user_sock < 0) return EBADF;
+  for (int fd = 0; fd <= 2; fd++) {
+    if (dup2(pty_slave, fd) < 0) return errno;
+  }
+  int err = send_fd(user_sock, INIT_PTY, pty_slave);
+  close(pty_slave);
+  pty_slave = -1;
+  char reply[32];
+  if (err == 0) err = recv_msg(user_sock, reply, sizeof reply) <= 0 ? ECHILD : atoi(reply);
+  return err;
 }
 
 /* Lets the user's process go; its pid with *err 0 once execve succeeded, or with the failed
@@ -439,7 +466,8 @@ static void run_init(int ctl) {
     } else if (strcmp(op->argv[0], "i-hook") == 0) {
       err = run_hook(op);
     } else {
-      err = strcmp(op->argv[0], "i-pty") == 0 ? open_pty(ctl, INIT_PTY) : op_run(op);
+      err = strcmp(op->argv[0], "i-pty") == 0 ? open_pty(ctl, INIT_PTY)
+            : strcmp(op->argv[0], "i-pty-stdio") == 0 ? pty_stdio() : op_run(op);
     }
     if (err != 0) {
       send_msg(ctl, INIT_ERROR "%d %d", op->index, err);

@@ -47,7 +47,8 @@
 #define INIT_STARTED "started " /* + pid */
 #define INIT_START_ERROR "start-error " /* + "<step> <errno>"; relayed as "error ..." */
 #define INIT_EXIT "exit "  /* + status */
-/* init -> user process: "step <index>" (it answers its errno), then INIT_GO. */
+/* init -> user process: "step <index>" (it answers its errno), INIT_PTY with the terminal's
+ * slave (it answers its errno), then INIT_GO. */
 #define USER_STEP "step "
 /* user process -> its parent, on its close-on-exec pipe (EOF: execve succeeded): step, errno. */
 #define USER_EXEC_ERROR "%d %d"

@@ -239,7 +239,13 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   else add('i-pivot-root', [rootfs], `pivot_root to "${rootfs}"`);
   if (!sharedMountNs) ops.push(...afterPivotOps(spec));
   // The terminal comes from the container's own devpts, so it is opened after pivot_root.
-  if (options.consoleSocket !== undefined) add('i-pty', [], 'open a terminal on "/dev/ptmx"');
+  if (options.consoleSocket !== undefined) {
+    add('i-pty', [], 'open a terminal on "/dev/ptmx"');
+    // From create on, the terminal is the stdio of the init and the waiting process, as with
+    // runc: the caller's pipes must reach EOF when create returns (containerd's shim reads
+    // them to the end before it starts the task).
+    add('i-pty-stdio', [], 'make the terminal the stdio of the init and the process');
+  }
   if (spec.root.readonly === true) add('i-remount-ro', ['/', 0], 'make the root filesystem read-only');
   const env = [...(proc.env ?? []), ...(options.extraEnv ?? [])];
   const candidates = executableCandidates(proc.args[0], env, proc.cwd);

@@ -277,8 +277,13 @@ describe('buildLaunchPlan', () => {
       .ops.map((o) => o.op);
     expect(names).toContain('g-console');
     expect(names.indexOf('i-pty')).toBeGreaterThan(names.indexOf('i-pivot-root'));
+    // ... and makes it the stdio of the init and the waiting process at once (the caller's
+    // pipes reach EOF when create returns), after the process exists.
+    expect(names.indexOf('i-pty-stdio')).toBe(names.indexOf('i-pty') + 1);
+    expect(names.indexOf('i-pty-stdio')).toBeGreaterThan(names.indexOf('i-user-clone'));
     expect(names.indexOf('u-console')).toBe(names.indexOf('u-setsid') + 1);
     expect(ops(spec())).not.toContain('i-pty');
+    expect(ops(spec())).not.toContain('i-pty-stdio');
   });
 
   it('keeps --preserve-fds descriptors: closes from 3+N', () => {
