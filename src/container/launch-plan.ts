@@ -235,9 +235,11 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   const env = [...(proc.env ?? []), ...(options.extraEnv ?? [])];
   const candidates = executableCandidates(proc.args[0], env, proc.cwd);
   add('i-find-exec', candidates, `exec "${proc.args[0]}"`);
-  // The rlimits, by the user's process before the start gate, as runc sets them (from its
-  // parent, at "procReady"): a limit the kernel refuses fails create, not start.
+  // The rlimits and the security labels, by the user's process before the start gate, where
+  // runc sets them too (before "procReady"): a limit the kernel refuses, or a profile that is
+  // not loaded, fails create, not start.
   ops.push(...rlimitOps(proc, 'p', 'config.json: config.process'));
+  ops.push(...labelOps(proc, 'p', 'config.json: config.process'));
   if (spec.linux?.mountLabel !== undefined && sharedMountNs) mountLabelOf(spec.linux.mountLabel, 'config.json: config.linux');
 
   // The user's process, after the gate: its own identity and limits, then exec.
@@ -245,7 +247,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   const seccomp = spec.linux?.seccomp === undefined ? undefined : compileSeccomp(spec.linux.seccomp as unknown as SeccompProfile);
   ops.push(...processOps(proc, {
     seccomp, terminal: options.consoleSocket !== undefined, newSession: true, keepFds: options.extraFds, env, candidates,
-    rlimitsSet: true, personality: spec.linux?.personality, where: 'config.json: config.process',
+    beforeGate: true, personality: spec.linux?.personality, where: 'config.json: config.process',
   }));
   return { ops };
 }
@@ -287,7 +289,7 @@ export function buildExecPlan(proc: Process, options: ExecPlanOptions): LaunchPl
   const seccomp = options.seccomp === undefined ? undefined : compileSeccomp(options.seccomp as unknown as SeccompProfile);
   ops.push(...processOps(proc, {
     seccomp, terminal: options.consoleSocket !== undefined, newSession: options.consoleSocket !== undefined, keepFds: 0, env,
-    candidates: executableCandidates(proc.args[0], env, proc.cwd), rlimitsSet: false, personality: options.personality, where: 'process',
+    candidates: executableCandidates(proc.args[0], env, proc.cwd), beforeGate: false, personality: options.personality, where: 'process',
   }));
   return { ops };
 }
@@ -303,8 +305,8 @@ interface ProcessOpsOptions {
   env: string[];
   /** Where the program may be (the PATH search). */
   candidates: string[];
-  /** process.rlimits were set before the start gate already (rlimitOps). */
-  rlimitsSet: boolean;
+  /** process.rlimits and the security labels were set before the start gate already. */
+  beforeGate: boolean;
   /** linux.personality, set for the process's execve. */
   personality?: Personality;
   /** The process object in messages: "config.json: config.process", or "process" for exec. */
@@ -318,10 +320,9 @@ function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
     ops.push({ op, args: args.map(String), description });
   const { seccomp, env, candidates } = options;
   if (proc.oomScoreAdj !== undefined) add('u-write', ['/proc/self/oom_score_adj', proc.oomScoreAdj], `set oom_score_adj to ${proc.oomScoreAdj}`);
-  if (!options.rlimitsSet) ops.push(...rlimitOps(proc, 'u', options.where));
   // The security labels and the personality take effect at execve; set while the process is
   // still privileged (runc does the same), before seccomp could forbid the writes.
-  ops.push(...labelOps(proc, options.where));
+  if (!options.beforeGate) ops.push(...rlimitOps(proc, 'u', options.where), ...labelOps(proc, 'u', options.where));
   if (options.personality !== undefined) {
     const { domain } = options.personality;
     add('u-personality', [PERSONALITIES[domain]], `set the personality ${domain}`);

@@ -48,10 +48,10 @@ function appArmorExecAttr(): string {
 const NOT_PROCFS = (file: string) => ({ EXDEV: `"${file}" is not on a procfs, so the label cannot be set there` });
 
 /**
- * The process's label steps (u- ops), or a SpecError naming the field when the host cannot
- * apply one. `where` names the process object in messages ("config.json: config.process").
+ * The process's label steps (ops of `phase`), or a SpecError naming the field when the host
+ * cannot apply one. `where` names the process object in messages ("config.json: config.process").
  */
-export function labelOps(proc: Process, where: string): PlanOp[] {
+export function labelOps(proc: Process, phase: 'p' | 'u', where: string): PlanOp[] {
   const ops: PlanOp[] = [];
   const profile = proc.apparmorProfile ?? '';
   if (profile !== '') {
@@ -59,7 +59,7 @@ export function labelOps(proc: Process, where: string): PlanOp[] {
       throw new SpecError(`${where}.apparmorProfile: "${profile}" cannot be applied: AppArmor is not enabled on this host (the container would run unconfined)`);
     }
     const file = appArmorExecAttr();
-    ops.push({ op: 'u-write-proc', args: [file, `exec ${profile}`], description: `set the AppArmor profile "${profile}"`, hints: {
+    ops.push({ op: `${phase}-write-proc`, args: [file, `exec ${profile}`], description: `set the AppArmor profile "${profile}"`, hints: {
       ...NOT_PROCFS(file),
       ENOENT: `the AppArmor profile "${profile}" is not loaded`,
       EACCES: `the AppArmor profile "${profile}" cannot be entered from this one`,
@@ -71,7 +71,7 @@ export function labelOps(proc: Process, where: string): PlanOp[] {
       throw new SpecError(`${where}.selinuxLabel: "${label}" cannot be applied: SELinux is not enabled on this host (the container would run unconfined)`);
     }
     const file = '/proc/self/attr/exec';
-    ops.push({ op: 'u-write-proc', args: [file, label], description: `set the SELinux label "${label}"`, hints: {
+    ops.push({ op: `${phase}-write-proc`, args: [file, label], description: `set the SELinux label "${label}"`, hints: {
       ...NOT_PROCFS(file),
       EINVAL: `"${label}" is not a valid SELinux context here`,
     } });

@@ -233,7 +233,7 @@ function specChecks(file: string): { config: Check; process: Check; fail: (at: s
     capabilities: [fields(Object.fromEntries(['bounding', 'effective', 'inheritable', 'permitted', 'ambient']
       .map((set) => [set, [arrayOf(string)]]))) ],
     rlimits: [(v, at) => {
-      arrayOf(fields({ type: [oneOf(Object.keys(RLIMITS)), true], soft: [uint64, true], hard: [uint64, true] }))(v, at);
+      arrayOf(fields({ type: [(t, at) => { string(t, at); if (!Object.hasOwn(RLIMITS, t as string)) fail(at, `unknown rlimit "${t as string}"`); }, true], soft: [uint64, true], hard: [uint64, true] }))(v, at);
       // "Each type MUST be unique"; setrlimit(2) refuses a soft limit above the hard one (EINVAL).
       const seen = new Set<string>();
       for (const [i, limit] of (v as Rlimit[]).entries()) {
