@@ -20,9 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -46,6 +48,26 @@ static int write_file(const char *path, const char *content) {
   size_t len = strlen(content);
   ssize_t n = write(fd, content, len);
   int err = n < 0 ? fail() : ((size_t)n != len ? EIO : 0);
+  close(fd);
+  return err;
+}
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+/* write-proc PATH CONTENT: as write, to a file of a procfs only (EXDEV for any other): a file
+ * mounted over it must not swallow a security label. */
+static int write_proc_file(const char *path, const char *content) {
+  int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return fail();
+  struct statfs st;
+  int err = fstatfs(fd, &st) != 0 ? fail() : (st.f_type != PROC_SUPER_MAGIC ? EXDEV : 0);
+  if (err == 0) {
+    size_t len = strlen(content);
+    ssize_t n = write(fd, content, len);
+    err = n < 0 ? fail() : ((size_t)n != len ? EIO : 0);
+  }
   close(fd);
   return err;
 }
@@ -691,6 +713,8 @@ int op_run(struct op *op) {
   if (strcmp(name, "mask") == 0) return mask_path(a[1]);
   if (strcmp(name, "readonly") == 0) return readonly_path(a[1]);
   if (strcmp(name, "write") == 0) return write_file(a[1], a[2]);
+  if (strcmp(name, "write-proc") == 0) return write_proc_file(a[1], a[2]);
+  if (strcmp(name, "personality") == 0) return personality(number(a[1])) == -1 ? fail() : 0;
   if (strcmp(name, "setns") == 0) {
     int fd = open(a[1], O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fail();

@@ -84,7 +84,14 @@ export async function execContainer(rootDir: string, partialId: string, options:
   const stored = storedSpec(rootDir, record);
   // A --process without capabilities gets the container's (runc: the config's, not none).
   const given = options.process;
-  const base = given !== undefined && given.capabilities === undefined ? { ...given, capabilities: stored.process?.capabilities } : given;
+  // Nor is it less confined than the container: it gets the container's security labels unless
+  // it names its own (runc's exec does the same).
+  const base = given === undefined ? undefined : {
+    ...given,
+    capabilities: given.capabilities ?? stored.process?.capabilities,
+    apparmorProfile: given.apparmorProfile ?? stored.process?.apparmorProfile,
+    selinuxLabel: given.selinuxLabel ?? stored.process?.selinuxLabel,
+  };
   const proc = execProcess(base ?? stored.process, options);
   const terminal = proc.terminal === true;
   if (terminal && options.consoleSocket === undefined && !options.terminalPassthrough) {
@@ -106,6 +113,7 @@ export async function execContainer(rootDir: string, partialId: string, options:
       cgroupProcs: record.cgroupPath === undefined ? [] : execCgroupProcs(new Cgroup(detectLayout(), record.cgroupPath), options.subCgroups ?? []),
       namespaces: namespaces!.map((ns, i) => ({ type: ns.type, fd: firstNsFd + i })),
       seccomp: stored.linux?.seccomp,
+      personality: stored.linux?.personality,
       consoleSocket,
       keepFds: preserved.length,
     });

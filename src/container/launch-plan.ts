@@ -11,12 +11,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { log } from '../log';
 import { ErrnoError } from '../sys/errno';
-import { SpecError, type Process, type Spec } from '../oci/spec';
+import { RLIMITS, SpecError, type Personality, type Process, type Spec } from '../oci/spec';
 import type { CgroupView } from './cgroup-view';
 import { afterPivotOps, rootfsOps } from './rootfs-plan';
 import { compileSeccomp, type SeccompProfile } from './seccomp';
 import { hookArgs, hooksOf } from './hooks';
 import { sysctlFiles } from './sysctl';
+import { labelOps, mountLabelOf } from './lsm';
 
 export interface PlanOp {
   op: string;
@@ -87,12 +88,6 @@ const CLONE = {
 
 /** The namespace types a container may have (not time: its offsets are not implemented). */
 export const SUPPORTED_NAMESPACES: readonly NamespaceType[] = (Object.keys(CLONE) as NamespaceType[]).filter((type) => type !== 'time');
-
-const RLIMITS: Record<string, number> = {
-  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
-  RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12,
-  RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
-};
 
 export const CAPABILITIES = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
@@ -206,7 +201,8 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     ops.push({ op: 'i-open-root', args: [rootfs], description: `open the root filesystem "${rootfs}"` }, userClone);
   } else {
     const newCgroupNs = namespaces.has('cgroup') && namespaces.get('cgroup') === undefined;
-    ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, newUserNs, cgroup: options.cgroup, newCgroupNs }, [userClone]));
+    const mountLabel = mountLabelOf(spec.linux?.mountLabel, 'config.json: config.linux');
+    ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, newUserNs, cgroup: options.cgroup, newCgroupNs, mountLabel }, [userClone]));
   }
   for (const { key, file, value } of sysctlFiles(spec.linux?.sysctl, namespaces)) {
     // Only keys of the container's own namespaces (sysctl.ts), written from inside them: a
@@ -250,12 +246,19 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   const env = [...(proc.env ?? []), ...(options.extraEnv ?? [])];
   const candidates = executableCandidates(proc.args[0], env, proc.cwd);
   add('i-find-exec', candidates, `exec "${proc.args[0]}"`);
+  // The rlimits and the security labels, by the user's process before the start gate, where
+  // runc sets them too (before "procReady"): a limit the kernel refuses, or a profile that is
+  // not loaded, fails create, not start.
+  ops.push(...rlimitOps(proc, 'p', 'config.json: config.process'));
+  ops.push(...labelOps(proc, 'p', 'config.json: config.process'));
+  if (spec.linux?.mountLabel !== undefined && sharedMountNs) mountLabelOf(spec.linux.mountLabel, 'config.json: config.linux');
 
   // The user's process, after the gate: its own identity and limits, then exec.
   for (const hook of hooksOf(spec.hooks, 'startContainer')) add('u-hook', hookArgs(hook), `startContainer hook "${hook.path}"`);
   const seccomp = spec.linux?.seccomp === undefined ? undefined : compileSeccomp(spec.linux.seccomp as unknown as SeccompProfile);
   ops.push(...processOps(proc, {
     seccomp, terminal: options.consoleSocket !== undefined, newSession: true, keepFds: options.extraFds, env, candidates,
+    beforeGate: true, personality: spec.linux?.personality, where: 'config.json: config.process',
   }));
   return { ops };
 }
@@ -271,6 +274,8 @@ export interface ExecPlanOptions {
   consoleSocket?: string;
   /** Descriptors after stdio that the process keeps (exec --preserve-fds). */
   keepFds?: number;
+  /** The container's linux.personality, which its exec'd processes get too (as with runc). */
+  personality?: Personality;
 }
 
 /**
@@ -297,7 +302,7 @@ export function buildExecPlan(proc: Process, options: ExecPlanOptions): LaunchPl
   const seccomp = options.seccomp === undefined ? undefined : compileSeccomp(options.seccomp as unknown as SeccompProfile);
   ops.push(...processOps(proc, {
     seccomp, terminal: options.consoleSocket !== undefined, newSession: options.consoleSocket !== undefined, keepFds: options.keepFds ?? 0, env,
-    candidates: executableCandidates(proc.args[0], env, proc.cwd),
+    candidates: executableCandidates(proc.args[0], env, proc.cwd), beforeGate: false, personality: options.personality, where: 'process',
   }));
   return { ops };
 }
@@ -313,6 +318,12 @@ interface ProcessOpsOptions {
   env: string[];
   /** Where the program may be (the PATH search). */
   candidates: string[];
+  /** process.rlimits and the security labels were set before the start gate already. */
+  beforeGate: boolean;
+  /** linux.personality, set for the process's execve. */
+  personality?: Personality;
+  /** The process object in messages: "config.json: config.process", or "process" for exec. */
+  where: string;
 }
 
 // The process's own steps, after the gate: limits, identity, capabilities, then exec.
@@ -322,10 +333,12 @@ function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
     ops.push({ op, args: args.map(String), description });
   const { seccomp, env, candidates } = options;
   if (proc.oomScoreAdj !== undefined) add('u-write', ['/proc/self/oom_score_adj', proc.oomScoreAdj], `set oom_score_adj to ${proc.oomScoreAdj}`);
-  for (const limit of proc.rlimits ?? []) {
-    const resource = RLIMITS[limit.type];
-    if (resource === undefined) throw new SpecError(`config.json: config.process.rlimits: unknown rlimit "${limit.type}"`);
-    add('u-setrlimit', [resource, limit.soft, limit.hard], `set ${limit.type} to ${limit.soft}/${limit.hard}`);
+  // The security labels and the personality take effect at execve; set while the process is
+  // still privileged (runc does the same), before seccomp could forbid the writes.
+  if (!options.beforeGate) ops.push(...rlimitOps(proc, 'u', options.where), ...labelOps(proc, 'u', options.where));
+  if (options.personality !== undefined) {
+    const { domain } = options.personality;
+    add('u-personality', [PERSONALITIES[domain]], `set the personality ${domain}`);
   }
   if (options.newSession) add('u-setsid', [], 'start a session');
   if (options.terminal) {
@@ -369,6 +382,30 @@ function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
   // An empty HOME gives way to the one u-home finds, which native/init appends.
   add('u-exec', [...candidates, '--', ...args, '--', ...(hasHome(env) ? env : env.filter((e) => !e.startsWith('HOME=')))], `exec "${args[0]}"`);
   return ops;
+}
+
+// linux.personality's domains, as personality(2) takes them (<linux/personality.h>).
+const PERSONALITIES: Record<string, number> = { LINUX: 0x0000, LINUX32: 0x0008 };
+
+/**
+ * process.rlimits as setrlimit steps of `phase`. The kernel's own maximum for RLIMIT_NOFILE
+ * (fs.nr_open) is checked here, where the message can name the field: setrlimit would only
+ * say EPERM, as it does for a hard limit raised without CAP_SYS_RESOURCE.
+ */
+function rlimitOps(proc: Process, phase: 'p' | 'u', where: string): PlanOp[] {
+  const nrOpen = Number(fs.readFileSync('/proc/sys/fs/nr_open', 'utf8'));
+  return (proc.rlimits ?? []).map((limit, i) => {
+    const resource = RLIMITS[limit.type];
+    if (resource === undefined) throw new SpecError(`${where}.rlimits[${i}].type: unknown rlimit "${limit.type}"`);
+    if (limit.type === 'RLIMIT_NOFILE' && limit.hard > nrOpen) {
+      throw new SpecError(`${where}.rlimits[${i}].hard: ${limit.hard} is above the kernel's maximum for RLIMIT_NOFILE (fs.nr_open = ${nrOpen})`);
+    }
+    return {
+      op: `${phase}-setrlimit`, args: [String(resource), String(limit.soft), String(limit.hard)],
+      description: `set ${limit.type} to ${limit.soft}/${limit.hard}`,
+      hints: { EPERM: `raising the hard limit of ${limit.type} to ${limit.hard} needs CAP_SYS_RESOURCE in the host's user namespace` },
+    };
+  });
 }
 
 /** Whether the environment sets HOME to something (runc: os.Getenv("HOME") != ""); the last

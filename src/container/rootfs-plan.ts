@@ -13,6 +13,7 @@ import { SpecError, type Device, type Mount, type Spec } from '../oci/spec';
 import type { CgroupView } from './cgroup-view';
 import type { PlanOp } from './launch-plan';
 import { log } from '../log';
+import { withMountLabel } from './lsm';
 
 const MS = {
   RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, SYNCHRONOUS: 16, REMOUNT: 32, MANDLOCK: 64, DIRSYNC: 128,
@@ -182,6 +183,9 @@ interface RootfsContext {
   /** The init makes a new cgroup namespace, once it is in the container's cgroup: its root is
    * that cgroup. */
   newCgroupNs: boolean;
+  /** linux.mountLabel where SELinux applies it (lsm.ts): a context= option of the filesystems
+   * runc labels (tmpfs, devpts and the like; not proc, sysfs, mqueue, cgroups or binds). */
+  mountLabel?: string;
 }
 
 function op(name: string, args: Array<string | number>, description: string, hints?: Record<string, string>): PlanOp {
@@ -221,18 +225,20 @@ function mountOps(mount: Mount, index: number, ctx: RootfsContext): PlanOp[] {
     // tmpfs on a missing directory keeps its own (1777). native/init's tmpfs steps create the
     // mount point themselves, to know which it was.
     if (o.copyUp) {
+      if (ctx.mountLabel !== undefined) throw new SpecError(`${field}.options: "tmpcopyup" cannot be combined with linux.mountLabel`);
       ops.push(op('i-tmpcopyup', [destination, mount.source ?? '', copyUpAttrs(mount, `${field}.options`), o.data.join(',')], `${what} (tmpcopyup)`));
     } else {
       // Mounted writable, and made read-only once the root filesystem is complete (see
       // readOnlyLaterOps), as runc does: mount points and /dev's nodes go in first.
-      ops.push(op('i-mount-tmpfs', [mount.source ?? '', destination, readOnlyLater(mount, destination) ? o.flags & ~MS.RDONLY : o.flags, o.data.join(',')], what));
+      ops.push(op('i-mount-tmpfs', [mount.source ?? '', destination, readOnlyLater(mount, destination) ? o.flags & ~MS.RDONLY : o.flags, withMountLabel(o.data.join(','), ctx.mountLabel)], what));
     }
   } else {
     // A procfs shows the pid namespace of the process that mounts it: the user's process's.
     const phase = mount.type === 'proc' ? 'p' : 'i';
     ops.push(op('i-mkdirs', [destination, 0o755], `create the mount point "${destination}"`));
     const flags = readOnlyLater(mount, destination) ? o.flags & ~MS.RDONLY : o.flags;
-    ops.push(op(`${phase}-mount`, [mount.source ?? '', destination, mount.type ?? '', flags, o.data.join(',')], what));
+    const label = ['proc', 'sysfs', 'mqueue'].includes(mount.type ?? '') ? undefined : ctx.mountLabel;
+    ops.push(op(`${phase}-mount`, [mount.source ?? '', destination, mount.type ?? '', flags, withMountLabel(o.data.join(','), label)], what));
   }
   if ((o.recursiveSet | o.recursiveClear) !== 0) {
     ops.push(op('i-setattr', [destination, o.recursiveSet, o.recursiveClear, 1], `apply the recursive options of "${destination}"`));

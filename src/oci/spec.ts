@@ -47,6 +47,15 @@ export interface Process {
   rlimits?: Rlimit[];
   noNewPrivileges?: boolean;
   oomScoreAdj?: number;
+  /** The AppArmor profile the process runs under (applied at its execve). */
+  apparmorProfile?: string;
+  /** The SELinux label the process runs under (applied at its execve). */
+  selinuxLabel?: string;
+}
+
+export interface Personality {
+  domain: string;
+  flags?: string[];
 }
 
 export interface Namespace {
@@ -76,6 +85,9 @@ export interface Linux {
   cgroupsPath?: string;
   resources?: Record<string, unknown>;
   seccomp?: Record<string, unknown>;
+  /** The SELinux context of the container's mounts (a context= option). */
+  mountLabel?: string;
+  personality?: Personality;
 }
 
 export interface Spec {
@@ -90,7 +102,20 @@ export interface Spec {
   linux?: Linux;
 }
 
+/** The hook kinds of config.hooks, in the order of the lifecycle. */
+export const HOOK_KINDS = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const;
+
 export const NAMESPACE_TYPES = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'] as const;
+/** The domains of linux.personality (config-linux.md: "Valid values: LINUX, LINUX32"). */
+export const PERSONALITY_DOMAINS = ['LINUX', 'LINUX32'] as const;
+
+/** The rlimit types of process.rlimits, by their number for setrlimit(2). */
+export const RLIMITS: Readonly<Record<string, number>> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
+  RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12,
+  RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+
 export const PROPAGATIONS = ['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared', 'unbindable', 'runbindable'];
 
 export class SpecError extends Error {
@@ -177,6 +202,20 @@ function specChecks(file: string): { config: Check; process: Check; fail: (at: s
   const oneOf = (allowed: readonly string[]): Check => (v, at) => {
     if (!allowed.includes(v as string)) fail(at, `must be one of ${allowed.join(', ')}`);
   };
+  const unsupported = (why: string): Check => (_v, at) => fail(at, why);
+  // "path (string, REQUIRED) with similar semantics to IEEE Std 1003.1-2008 execv's path. This
+  // specification extends the IEEE standard in that path MUST be absolute." A relative one would
+  // run against the caller's working directory.
+  const hook = fields({
+    path: [(v, at) => {
+      string(v, at);
+      if (!(v as string).startsWith('/')) fail(at, `"${v as string}" is not absolute`);
+    }, true],
+    args: [arrayOf(string)],
+    env: [arrayOf(string)],
+    // "If set, timeout MUST be greater than zero."
+    timeout: [integer(1, 2 ** 31 - 1)],
+  });
 
   const process = fields({
     terminal: [boolean],
@@ -193,9 +232,25 @@ function specChecks(file: string): { config: Check; process: Check; fail: (at: s
     cwd: [absolute, true],
     capabilities: [fields(Object.fromEntries(['bounding', 'effective', 'inheritable', 'permitted', 'ambient']
       .map((set) => [set, [arrayOf(string)]]))) ],
-    rlimits: [arrayOf(fields({ type: [string, true], soft: [uint64, true], hard: [uint64, true] }))],
+    rlimits: [(v, at) => {
+      arrayOf(fields({ type: [(t, at) => { string(t, at); if (!Object.hasOwn(RLIMITS, t as string)) fail(at, `unknown rlimit "${t as string}"`); }, true], soft: [uint64, true], hard: [uint64, true] }))(v, at);
+      // "Each type MUST be unique"; setrlimit(2) refuses a soft limit above the hard one (EINVAL).
+      const seen = new Set<string>();
+      for (const [i, limit] of (v as Rlimit[]).entries()) {
+        if (seen.has(limit.type)) fail(`${at}[${i}].type`, `"${limit.type}" is listed twice (each type must be unique)`);
+        seen.add(limit.type);
+        if (limit.soft > limit.hard) fail(`${at}[${i}].soft`, `${limit.soft} is above the hard limit ${limit.hard}`);
+      }
+    }],
     noNewPrivileges: [boolean],
     oomScoreAdj: [integer(-1000, 1000)],
+    apparmorProfile: [string],
+    selinuxLabel: [string],
+    // Fields of the runtime-spec that runcell does not implement: refused, never dropped
+    // (a setting that cannot be applied is an error). runc 1.1 ignores them.
+    ioPriority: [unsupported('the I/O priority (ioprio_set) is not implemented by runcell')],
+    scheduler: [unsupported('the scheduling policy (sched_setattr) is not implemented by runcell')],
+    execCPUAffinity: [unsupported('the CPU affinity of exec is not implemented by runcell')],
   });
   const config = fields({
     ociVersion: [string, true],
@@ -207,7 +262,7 @@ function specChecks(file: string): { config: Check; process: Check; fail: (at: s
       destination: [string, true], type: [string], source: [string], options: [arrayOf(string)],
       uidMappings: [arrayOf(idMapping)], gidMappings: [arrayOf(idMapping)],
     }))],
-    hooks: [object],
+    hooks: [fields(Object.fromEntries(HOOK_KINDS.map((kind) => [kind, [arrayOf(hook)]])))],
     annotations: [stringMap],
     linux: [fields({
       namespaces: [arrayOf(fields({ type: [oneOf(NAMESPACE_TYPES), true], path: [absolute] }))],
@@ -224,6 +279,18 @@ function specChecks(file: string): { config: Check; process: Check; fail: (at: s
       cgroupsPath: [string],
       resources: [object],
       seccomp: [object],
+      mountLabel: [string],
+      // "domain (string, REQUIRED) ... Valid values: LINUX, LINUX32"; "flags (array of
+      // strings, OPTIONAL) ... Currently no flag values are supported."
+      personality: [fields({
+        domain: [oneOf(PERSONALITY_DOMAINS), true],
+        flags: [arrayOf((v, at) => fail(at, `unknown personality flag ${JSON.stringify(v)} (the runtime-spec defines none)`))],
+      })],
+      // Fields of the runtime-spec runcell does not implement: refused, never dropped.
+      intelRdt: [unsupported('Intel RDT (resctrl) is not implemented by runcell')],
+      timeOffsets: [unsupported('time namespaces are not supported')],
+      netDevices: [unsupported('moving network devices into the container is not implemented by runcell')],
+      memoryPolicy: [unsupported('the NUMA memory policy (set_mempolicy) is not implemented by runcell')],
     })],
   });
   return { config, process, fail };

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { waitFor } from '../helpers/env';
+import { hasCapSysResource, waitFor } from '../helpers/env';
 import type { Difference, ProbeMount, ProbeReport } from './compare';
 import { hostMount, makeShared, runcFeatures, runcVersion, runcVersionAtLeast, type EntryContext, type MatrixEntry, type RuncBug, type Spec } from './harness';
 
@@ -65,6 +65,14 @@ function withoutMounts(spec: Spec, predicate: (m: Mount) => boolean): void {
 
 function withoutNamespace(spec: Spec, type: string): void {
   spec.linux.namespaces = spec.linux.namespaces.filter((ns: { type: string }) => ns.type !== type);
+}
+
+const nrOpen = () => Number(fs.readFileSync('/proc/sys/fs/nr_open', 'utf8'));
+/** The hard RLIMIT_NOFILE this process (and so either runtime) starts with. */
+function callerHardNofile(): number {
+  const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const hard = line?.split(/\s{2,}/)[2];
+  return hard === undefined || hard === 'unlimited' ? Infinity : Number(hard);
 }
 
 const runcHasMountOption = (option: string) => () =>
@@ -488,10 +496,47 @@ export const MATRIX: readonly MatrixEntry[] = [
   },
   {
     name: 'process.rlimits: above the caller\'s hard limit',
+    requires: () => (hasCapSysResource() ? 'this process has CAP_SYS_RESOURCE, so both runtimes may raise the hard limit'
+      : callerHardNofile() >= nrOpen() ? 'the caller\'s hard RLIMIT_NOFILE is the kernel\'s maximum already' : null),
     runcFails: 'raising a hard limit needs CAP_SYS_RESOURCE, which this machine does not grant',
     edit: (spec) => {
-      spec.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 1 << 30 }];
+      spec.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: nrOpen() }];
     },
+  },
+  {
+    name: 'process.rlimits: RLIMIT_NOFILE above the kernel\'s maximum (fs.nr_open)',
+    runcFails: 'the kernel refuses a RLIMIT_NOFILE above fs.nr_open (EPERM), even with CAP_SYS_RESOURCE',
+    edit: (spec) => {
+      spec.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: nrOpen() + 1 }];
+    },
+  },
+  {
+    name: 'process.rlimits: soft above hard',
+    runcFails: 'setrlimit(2) refuses a soft limit above the hard one (EINVAL)',
+    edit: (spec) => {
+      spec.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 2048, hard: 1024 }];
+    },
+  },
+  {
+    name: 'process.rlimits: a type listed twice',
+    runcellRefuses: {
+      reason: 'the runtime-spec says "Each type MUST be unique"; runc 1.1.5 sets both, in turn, and the last one stays',
+      error: /config\.process\.rlimits\[1\]\.type: "RLIMIT_NOFILE" is listed twice/,
+    },
+    edit: (spec) => {
+      spec.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 512, hard: 1024 }, { type: 'RLIMIT_NOFILE', soft: 256, hard: 1024 }];
+    },
+  },
+  {
+    name: 'linux.personality LINUX32',
+    requires: () => (process.arch === 'x64' ? null : 'LINUX32 is the 32-bit personality of an x86_64 kernel'),
+    runcBug: {
+      reason: 'runc 1.1.5 ignores linux.personality (runc 1.2.0 sets it with personality(2))',
+      fixedIn: [1, 2, 0],
+      explains: (d) => d.field === 'personality' && d.runc === '"0x0"' && d.runcell === '"0x8"',
+      check: (runcell) => (runcell.personality === '0x8' ? null : `personality is ${String(runcell.personality)}, not 0x8 (PER_LINUX32)`),
+    },
+    edit: (spec) => void (spec.linux.personality = { domain: 'LINUX32' }),
   },
   {
     name: 'process.user: uid, gid, additionalGids',

@@ -7,7 +7,7 @@ import { isRoot } from './env';
 
 const BUSYBOX = '/bin/busybox';
 const APPLETS = ['sh', 'echo', 'cat', 'sleep', 'hostname', 'ls', 'id', 'true', 'false', 'grep', 'wc', 'head', 'pwd',
-  'touch', 'mkdir', 'env', 'readlink', 'stat', 'kill', 'ps', 'mount', 'test', 'tr', 'sort'];
+  'touch', 'mkdir', 'env', 'readlink', 'stat', 'kill', 'ps', 'mount', 'test', 'tr', 'sort', 'uname'];
 
 /** Why privileged tests cannot run here, or null when they can. */
 export function whyNoContainers(): string | null {
