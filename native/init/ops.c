@@ -50,6 +50,19 @@ static int write_file(const char *path, const char *content) {
   return err;
 }
 
+/* sysctl PROC PATH VALUE: VALUE written to PATH ("sys/net/ipv4/ip_forward") of the procfs
+ * mounted at PROC in the container (open_in_procfs): the container's own procfs, whose
+ * /proc/sys applies to the namespaces of the writer, and nothing mounted over it. */
+static int write_sysctl(const char *proc, const char *path, const char *value) {
+  int fd = open_in_procfs(proc, path, O_WRONLY);
+  if (fd < 0) return -fd;
+  size_t len = strlen(value);
+  ssize_t n = write(fd, value, len);
+  int err = n < 0 ? fail() : ((size_t)n != len ? EIO : 0);
+  close(fd);
+  return err;
+}
+
 /* The mount API (Linux 5.2; mount_setattr 5.12), as raw system calls: glibc has wrappers only
  * since 2.36. Its constants and struct mount_attr come from <sys/mount.h>. */
 static int clone_tree(int dirfd, const char *path, unsigned flags) {
@@ -665,6 +678,7 @@ int op_run(struct op *op) {
   if (strcmp(name, "mask") == 0) return mask_path(a[1]);
   if (strcmp(name, "readonly") == 0) return readonly_path(a[1]);
   if (strcmp(name, "write") == 0) return write_file(a[1], a[2]);
+  if (strcmp(name, "sysctl") == 0) return write_sysctl(a[1], a[2], a[3]);
   if (strcmp(name, "setns") == 0) {
     int fd = open(a[1], O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fail();
