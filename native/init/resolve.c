@@ -249,12 +249,20 @@ static int walk_same_mount(int dir, const char *path, int flags) {
     char *next = strtok_r(NULL, "/", &save);
     if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
       close(at);
-      return -EXDEV;
+      return -EINVAL; /* never in a path the plan gives: beneath means beneath */
     }
-    int fd = openat(at, name, (next == NULL ? flags : O_PATH | O_DIRECTORY) | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(at, name, (next == NULL ? flags : O_PATH) | O_NOFOLLOW | O_CLOEXEC);
     int err = fd < 0 ? errno : 0;
     close(at);
-    if (fd < 0) return -(err == ENOTDIR ? ELOOP : err); /* O_DIRECTORY | O_NOFOLLOW on a symlink */
+    if (fd < 0) return -err; /* ELOOP for a last component that is a symlink */
+    if (next != NULL) {
+      struct stat st;
+      err = fstat(fd, &st) != 0 ? errno : S_ISLNK(st.st_mode) ? ELOOP : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
+      if (err != 0) {
+        close(fd);
+        return -err;
+      }
+    }
     if (mount_id_of(fd) != mount) {
       close(fd);
       return -EXDEV;
