@@ -42,14 +42,19 @@ static unsigned long number(const char *s) { return strtoul(s, NULL, 0); }
 static uint64_t number64(const char *s) { return strtoull(s, NULL, 0); }
 static int fail(void) { return errno != 0 ? errno : EIO; }
 
-static int write_file(const char *path, const char *content) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return fail();
+/* CONTENT written to FD in one write(2) (a file of procfs or sysfs takes its value whole), and
+ * FD closed. */
+static int write_and_close(int fd, const char *content) {
   size_t len = strlen(content);
   ssize_t n = write(fd, content, len);
   int err = n < 0 ? fail() : ((size_t)n != len ? EIO : 0);
   close(fd);
   return err;
+}
+
+static int write_file(const char *path, const char *content) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  return fd < 0 ? fail() : write_and_close(fd, content);
 }
 
 #ifndef PROC_SUPER_MAGIC
@@ -63,13 +68,17 @@ static int write_proc_file(const char *path, const char *content) {
   if (fd < 0) return fail();
   struct statfs st;
   int err = fstatfs(fd, &st) != 0 ? fail() : (st.f_type != PROC_SUPER_MAGIC ? EXDEV : 0);
-  if (err == 0) {
-    size_t len = strlen(content);
-    ssize_t n = write(fd, content, len);
-    err = n < 0 ? fail() : ((size_t)n != len ? EIO : 0);
-  }
+  if (err == 0) return write_and_close(fd, content);
   close(fd);
   return err;
+}
+
+/* sysctl PROC PATH VALUE: VALUE written to PATH ("sys/net/ipv4/ip_forward") of the procfs
+ * mounted at PROC in the container (open_in_procfs): the container's own procfs, whose
+ * /proc/sys applies to the namespaces of the writer, and nothing mounted over it. */
+static int write_sysctl(const char *proc, const char *path, const char *value) {
+  int fd = open_in_procfs(proc, path, O_WRONLY);
+  return fd < 0 ? -fd : write_and_close(fd, value);
 }
 
 /* The mount API (Linux 5.2; mount_setattr 5.12), as raw system calls: glibc has wrappers only
@@ -715,6 +724,7 @@ int op_run(struct op *op) {
   if (strcmp(name, "write") == 0) return write_file(a[1], a[2]);
   if (strcmp(name, "write-proc") == 0) return write_proc_file(a[1], a[2]);
   if (strcmp(name, "personality") == 0) return personality(number(a[1])) == -1 ? fail() : 0;
+  if (strcmp(name, "sysctl") == 0) return write_sysctl(a[1], a[2], a[3]);
   if (strcmp(name, "setns") == 0) {
     int fd = open(a[1], O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fail();

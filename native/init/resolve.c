@@ -13,7 +13,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -215,4 +218,108 @@ int parent_in_root(const char *path, char *name, int create) {
   if (slash == NULL) strcpy(parent, "/");
   else slash[1] = '\0';
   return create ? mkdir_in_root(parent, 0755) : resolve(parent, O_DIRECTORY);
+}
+
+/* The mount a descriptor is on, from /proc/self/fdinfo (Linux 3.15): for kernels without
+ * openat2's RESOLVE_NO_XDEV. -1 when it cannot be read. */
+static long mount_id_of(int fd) {
+  char path[64], info[1024];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+  int info_fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (info_fd < 0) return -1;
+  ssize_t n = read(info_fd, info, sizeof info - 1);
+  close(info_fd);
+  if (n <= 0) return -1;
+  info[n] = '\0';
+  char *line = strstr(info, "mnt_id:");
+  return line == NULL ? -1 : strtol(line + 7, NULL, 10);
+}
+
+/* Without openat2: one component at a time beneath `dir`, none a symlink, each on the mount
+ * `dir` is on. */
+static int walk_same_mount(int dir, const char *path, int flags) {
+  long mount = mount_id_of(dir);
+  if (mount < 0) return -EIO;
+  char rest[4096];
+  if (snprintf(rest, sizeof rest, "%s", path) >= (int)sizeof rest) return -ENAMETOOLONG;
+  int at = fcntl(dir, F_DUPFD_CLOEXEC, 0);
+  if (at < 0) return -errno;
+  char *save = NULL;
+  for (char *name = strtok_r(rest, "/", &save); name != NULL;) {
+    char *next = strtok_r(NULL, "/", &save);
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+      close(at);
+      return -EINVAL; /* never in a path the plan gives: beneath means beneath */
+    }
+    int fd = openat(at, name, (next == NULL ? flags : O_PATH) | O_NOFOLLOW | O_CLOEXEC);
+    int err = fd < 0 ? errno : 0;
+    close(at);
+    if (fd < 0) return -err; /* ELOOP for a last component that is a symlink */
+    if (next != NULL) {
+      struct stat st;
+      err = fstat(fd, &st) != 0 ? errno : S_ISLNK(st.st_mode) ? ELOOP : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
+      if (err != 0) {
+        close(fd);
+        return -err;
+      }
+    }
+    if (mount_id_of(fd) != mount) {
+      close(fd);
+      return -EXDEV;
+    }
+    at = fd;
+    name = next;
+  }
+  return at;
+}
+
+int open_in_procfs(const char *proc, const char *path, int flags) {
+  if (root_fd < 0) return -EBADF;
+  struct open_how how = {0};
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  bool have_openat2 = true;
+  long dir;
+  do {
+    dir = syscall(SYS_openat2, root_fd, proc, &how, sizeof how);
+  } while (dir < 0 && errno == EAGAIN);
+  if (dir < 0 && errno == ENOSYS) {
+    /* The walk follows the symlinks of the components before the last one as the container
+     * would; the plan's `proc` is "/proc", a single component, so here too none is followed. */
+    have_openat2 = false;
+    dir = walk_in_root(root_fd, proc, O_NOFOLLOW);
+    struct stat st;
+    if (dir >= 0 && fstat((int)dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+      close((int)dir);
+      dir = S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+    }
+    if (dir < 0) errno = (int)-dir;
+  }
+  if (dir < 0) return errno == ENOENT || errno == ENOTDIR ? -ENODEV : -errno;
+  /* The root directory of a procfs (its inode is always 1), not a directory inside one. */
+  struct statfs fs;
+  struct stat st;
+  if (fstatfs((int)dir, &fs) != 0 || fstat((int)dir, &st) != 0) {
+    int err = errno;
+    close((int)dir);
+    return -err;
+  }
+  if (fs.f_type != PROC_SUPER_MAGIC || st.st_ino != 1) {
+    close((int)dir);
+    return -ENODEV;
+  }
+  long fd;
+  if (have_openat2) {
+    struct open_how beneath = {0};
+    beneath.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC);
+    beneath.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    do {
+      fd = syscall(SYS_openat2, (int)dir, path, &beneath, sizeof beneath);
+    } while (fd < 0 && errno == EAGAIN);
+    if (fd < 0) fd = -errno;
+  } else {
+    fd = walk_same_mount((int)dir, path, flags);
+  }
+  close((int)dir);
+  return (int)fd;
 }

@@ -36,4 +36,12 @@ int mkdir_in_root(const char *path, unsigned mode);
  * Returns a descriptor, or -errno (EINVAL for a path without a last component). */
 int parent_in_root(const char *path, char *name, int create);
 
+/* Opens `path` (relative, e.g. "sys/net/ipv4/ip_forward") with `flags` in the procfs mounted at
+ * `proc` in the root: `proc` is resolved inside the root without following any symlink and
+ * must be the root directory of a procfs (ENODEV otherwise, or when it is missing); `path` is
+ * opened beneath it without following any symlink (ELOOP) or crossing any mount (EXDEV: a mount
+ * over a file or directory of it, even a bind of another procfs file, would redirect the
+ * write). Returns a descriptor, or -errno. */
+int open_in_procfs(const char *proc, const char *path, int flags);
+
 #endif

@@ -197,28 +197,13 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   // user's process after the gate would move mount failures from create to start, after the
   // createContainer hooks; mounting procfs from the init would show the sandbox's namespace.)
   const userClone = { op: 'i-user-clone', args: [String(newPidNs ? CLONE.pid : 0)], description: 'start the process' };
+  const settings = namespaceSettingOps(spec, namespaces, sandbox !== undefined);
   if (sharedMountNs) {
-    ops.push({ op: 'i-open-root', args: [rootfs], description: `open the root filesystem "${rootfs}"` }, userClone);
+    ops.push({ op: 'i-open-root', args: [rootfs], description: `open the root filesystem "${rootfs}"` }, userClone, ...settings);
   } else {
     const newCgroupNs = namespaces.has('cgroup') && namespaces.get('cgroup') === undefined;
     const mountLabel = mountLabelOf(spec.linux?.mountLabel, 'config.json: config.linux');
-    ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, newUserNs, cgroup: options.cgroup, newCgroupNs, mountLabel }, [userClone]));
-  }
-  for (const { key, file, value } of sysctlFiles(spec.linux?.sysctl, namespaces)) {
-    // Only keys of the container's own namespaces (sysctl.ts), written from inside them: a
-    // namespaced sysctl under /proc/sys applies to the namespace of the writer.
-    add('i-write', [file, value], `set sysctl ${key}`);
-  }
-  if (spec.hostname !== undefined && spec.hostname !== '') {
-    if (!namespaces.has('uts')) {
-      throw new SpecError(sandbox === undefined ? 'config.json: config.hostname: setting the hostname needs a uts namespace'
-        : 'config.json: config.hostname: this subcontainer shares its sandbox\'s hostname (its spec lists no uts namespace)');
-    }
-    add('i-sethostname', [spec.hostname], `set the hostname "${spec.hostname}"`);
-  }
-  if (spec.domainname !== undefined && spec.domainname !== '') {
-    if (!namespaces.has('uts')) throw new SpecError('config.json: config.domainname: setting the domain name needs a uts namespace');
-    add('i-setdomainname', [spec.domainname], `set the domain name "${spec.domainname}"`);
+    ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, newUserNs, cgroup: options.cgroup, newCgroupNs, mountLabel }, [userClone], settings));
   }
   add('i-mkdirs', [proc.cwd, 0o755], `create the working directory "${proc.cwd}"`);
   // Hooks before pivot_root: the runtime's (prestart, createRuntime) while the init waits at
@@ -261,6 +246,48 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     beforeGate: true, personality: spec.linux?.personality, where: 'config.json: config.process',
   }));
   return { ops };
+}
+
+// What the container's uts, ipc and network namespaces are given: the hostname, the domain
+// name, then the sysctls, in runc's order (standard_init_linux.go: a kernel.hostname sysctl
+// wins over config.hostname). Only keys of the container's own namespaces (sysctl.ts), written
+// from inside them (a namespaced sysctl applies to the namespace of the writer) through the
+// container's own procfs, mounted at /proc by then, and never through the host's: the file is
+// opened beneath that mount without following a symlink or crossing into a mount over it
+// (native/init/resolve.c, open_in_procfs), so neither an image's /proc nor a mount over
+// /proc/sys can lead the write elsewhere (runc's CVE-2025-52881). Before the read-only paths,
+// which make /proc/sys read-only. Without a procfs at /proc the write fails, naming the key,
+// as runc's does (it writes to "/proc/sys/..." after pivot_root).
+function namespaceSettingOps(spec: Spec, namespaces: Map<string, string | undefined>, subcontainer: boolean): PlanOp[] {
+  const ops: PlanOp[] = [];
+  if (spec.hostname !== undefined && spec.hostname !== '') {
+    if (!namespaces.has('uts')) {
+      throw new SpecError(!subcontainer ? 'config.json: config.hostname: setting the hostname needs a uts namespace'
+        : 'config.json: config.hostname: this subcontainer shares its sandbox\'s hostname (its spec lists no uts namespace)');
+    }
+    ops.push({ op: 'i-sethostname', args: [spec.hostname], description: `set the hostname "${spec.hostname}"` });
+  }
+  if (spec.domainname !== undefined && spec.domainname !== '') {
+    if (!namespaces.has('uts')) throw new SpecError('config.json: config.domainname: setting the domain name needs a uts namespace');
+    ops.push({ op: 'i-setdomainname', args: [spec.domainname], description: `set the domain name "${spec.domainname}"` });
+  }
+  for (const { key, file, value } of sysctlFiles(spec.linux?.sysctl, namespaces)) {
+    // As runc (libcontainer/configs/validate): one value for the name, not two that race.
+    const field = key === 'kernel.hostname' ? 'hostname' : key === 'kernel.domainname' ? 'domainname' : undefined;
+    if (field !== undefined && spec[field] !== undefined && spec[field] !== '') {
+      throw new SpecError(`config.json: config.linux.sysctl: "${key}" conflicts with config.${field}: give one of them`);
+    }
+    ops.push({
+      op: 'i-sysctl', args: ['/proc', file.slice('/proc/'.length), value], description: `set sysctl ${key}`,
+      hints: {
+        ENODEV: 'there is no procfs at "/proc" in the container to write it through (config.mounts needs a "proc" mount there)',
+        ENOENT: 'the kernel has no such sysctl',
+        ELOOP: `"${file}" in the container is reached through a symlink`,
+        EXDEV: `a mount over "${file}" or a directory above it (below "/proc") would redirect the write`,
+      },
+    });
+  }
+  return ops;
 }
 
 export interface ExecPlanOptions {

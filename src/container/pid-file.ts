@@ -19,7 +19,8 @@ const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
  */
 export function writePidFile(file: string, pid: number): void {
   const target = path.resolve(file);
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(8).toString('hex')}.tmp`);
+  // Hidden, and short enough for NAME_MAX whatever the target's name.
+  const tmp = path.join(path.dirname(target), `.${path.basename(target).slice(0, 200)}.${randomBytes(8).toString('hex')}.tmp`);
   // 0666 less the umask, as runc and as the file was before: conmon and shims read it.
   const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666);
   try {

@@ -374,9 +374,11 @@ export interface RootfsOptions extends RootfsContext {
 /**
  * The root filesystem up to (not including) pivot_root: the root bound onto itself and
  * opened (the descriptor every later path is resolved in), then `beforeMounts` (the step that
- * starts the user's process), the mounts in config order, /dev, masked and read-only paths.
+ * starts the user's process), the mounts in config order, /dev, `beforePathRules` (what is
+ * written through the container's procfs, which the read-only paths, /proc/sys among them,
+ * would refuse), then the read-only and masked paths.
  */
-export function rootfsOps(spec: Spec, options: RootfsOptions, beforeMounts: PlanOp[]): PlanOp[] {
+export function rootfsOps(spec: Spec, options: RootfsOptions, beforeMounts: PlanOp[], beforePathRules: PlanOp[] = []): PlanOp[] {
   const { rootfs } = options;
   const ops: PlanOp[] = [];
   const mounts = spec.mounts ?? [];
@@ -418,6 +420,7 @@ export function rootfsOps(spec: Spec, options: RootfsOptions, beforeMounts: Plan
     // host's devpts would allocate its terminals there).
     ops.push(op('i-symlink', ['pts/ptmx', '/dev/ptmx', 1], 'link "/dev/ptmx" to "pts/ptmx"'));
   }
+  ops.push(...beforePathRules);
   // runc's order: the read-only paths, then the masked ones.
   for (const readonly of spec.linux?.readonlyPaths ?? []) ops.push(op('i-readonly', [containerPath(readonly)], `make "${readonly}" read-only`));
   const nullHint = { ENODEV: 'the container\'s "/dev/null" is not the null device (character 1:3), so it cannot mask anything' };

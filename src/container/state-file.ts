@@ -17,7 +17,7 @@
 // - The root is 0700 and every file in it 0600 whatever the umask (runc's root is 0700): a
 //   state names processes to signal and cgroups to kill, so nobody else may read or write one.
 //   A file we read is trusted only if we own it and neither group nor others may write it
-//   (trustedFile): a root someone else made, or made writable, could hold a file planted to
+//   (assertTrustedFile): a root someone else made, or made writable, could hold a file planted to
 //   make `delete --force` kill a process that is not the container's. Nothing in the root is
 //   opened through a symlink (O_NOFOLLOW).
 import * as fs from 'node:fs';

@@ -7,6 +7,8 @@ import { runcell, useScratch } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 
 const skip = whyNoContainers();
+// Cgroups are host-wide: an id of our own, not one another test run may be using.
+const ID = `statefiles${process.pid}`;
 let dir: string;
 let root: string;
 useScratch((d, r) => {
@@ -29,7 +31,7 @@ function modes(): Record<string, string> {
   for (const name of fs.readdirSync(root)) {
     const stat = fs.lstatSync(path.join(root, name));
     const kind = stat.isFIFO() ? 'fifo' : stat.isFile() ? 'file' : 'other';
-    seen[name.replace(/^c_sandbox:c\./, '')] = `${kind} ${(stat.mode & 0o777).toString(8).padStart(4, '0')}`;
+    seen[name.slice(`${ID}_sandbox:${ID}.`.length)] = `${kind} ${(stat.mode & 0o777).toString(8).padStart(4, '0')}`;
   }
   return seen;
 }
@@ -38,16 +40,16 @@ describe.skipIf(skip !== null)(`the state directory${skip ? ` (skipped: ${skip})
   for (const umask of [0o000, 0o077]) {
     it(`is 0700 with every file 0600 under umask ${umask.toString(8).padStart(3, '0')}, from create to the exit record`, async () => {
       const bundle = makeBundle(path.join(dir, 'bundle'), ['sh', '-c', 'exit 3']);
-      expect(await runcellWithUmask(umask, ['create', '-b', bundle, 'c'])).toMatchObject({ code: 0, stderr: '' });
+      expect(await runcellWithUmask(umask, ['create', '-b', bundle, ID])).toMatchObject({ code: 0, stderr: '' });
       expect(fs.statSync(root).mode & 0o777).toBe(0o700);
       expect(modes()).toEqual({
         lock: 'file 0600', state: 'file 0600', pids: 'file 0600', spec: 'file 0600', gate: 'fifo 0600', ready: 'fifo 0600',
       });
-      expect(await runcellWithUmask(umask, ['start', 'c'])).toMatchObject({ code: 0, stderr: '' });
-      expect(await runcellWithUmask(umask, ['wait', 'c'])).toMatchObject({ code: 0, stdout: '{"id":"c","exitStatus":3}\n' });
+      expect(await runcellWithUmask(umask, ['start', ID])).toMatchObject({ code: 0, stderr: '' });
+      expect(await runcellWithUmask(umask, ['wait', ID])).toMatchObject({ code: 0, stdout: `{"id":"${ID}","exitStatus":3}\n` });
       expect(modes()).toMatchObject({ exit: 'file 0600', state: 'file 0600', pids: 'file 0600' });
       expect(Object.keys(modes()).filter((ext) => ext.endsWith('tmp'))).toEqual([]);
-      expect(await runcellWithUmask(umask, ['delete', 'c'])).toMatchObject({ code: 0, stderr: '' });
+      expect(await runcellWithUmask(umask, ['delete', ID])).toMatchObject({ code: 0, stderr: '' });
       expect(fs.readdirSync(root)).toEqual([]);
     });
   }

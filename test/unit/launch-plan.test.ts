@@ -177,6 +177,41 @@ describe('buildLaunchPlan', () => {
     expect(later[1][1]).toBeLessThan(names.indexOf('i-remount-ro'));
   });
 
+  it('writes the sysctls through the container\'s procfs, after the hostname, before /proc/sys is made read-only', () => {
+    const p = plan(spec((s) => {
+      s.hostname = 'h';
+      s.linux.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.shmmni': '100' };
+    }));
+    const names = p.ops.map((o) => o.op);
+    const sysctls = p.ops.filter((o) => o.op === 'i-sysctl');
+    expect(sysctls.map((o) => o.args)).toEqual([['/proc', 'sys/net/ipv4/ip_forward', '1'], ['/proc', 'sys/kernel/shmmni', '100']]);
+    expect(names).not.toContain('i-write'); // never a path of the host's /proc
+    const procMount = p.ops.findIndex((o) => o.op === 'p-mount' && o.args[2] === 'proc');
+    const first = names.indexOf('i-sysctl');
+    expect(first).toBeGreaterThan(procMount);
+    expect(first).toBeGreaterThan(names.lastIndexOf('i-mount'));
+    expect(first).toBeGreaterThan(names.indexOf('i-sethostname'));
+    const readonlySys = p.ops.findIndex((o) => o.op === 'i-readonly' && o.args[0] === '/proc/sys');
+    expect(readonlySys).toBeGreaterThan(names.lastIndexOf('i-sysctl'));
+    expect(describeFailure(p, first, 18)).toBe('set sysctl net.ipv4.ip_forward: a mount over "/proc/sys/net/ipv4/ip_forward" or a directory above it (below "/proc") would redirect the write (EXDEV)');
+  });
+
+  it('refuses kernel.hostname or kernel.domainname beside config.hostname or config.domainname (as runc)', () => {
+    expect(() => plan(spec((s) => {
+      s.hostname = 'h';
+      s.linux.sysctl = { 'kernel.hostname': 'other' };
+    }))).toThrow('config.json: config.linux.sysctl: "kernel.hostname" conflicts with config.hostname: give one of them');
+    expect(() => plan(spec((s) => {
+      s.domainname = 'd';
+      s.linux.sysctl = { 'kernel.domainname': 'other' };
+    }))).toThrow('"kernel.domainname" conflicts with config.domainname');
+    expect(plan(spec((s) => {
+      delete s.hostname;
+      s.linux.sysctl = { 'kernel.hostname': 'by-sysctl' };
+    })).ops.find((o) => o.op === 'i-sysctl')!.args)
+      .toEqual(['/proc', 'sys/kernel/hostname', 'by-sysctl']);
+  });
+
   it('makes the read-only paths before the masked ones (runc\'s order)', () => {
     const names = ops(spec());
     expect(names.lastIndexOf('i-readonly')).toBeLessThan(names.indexOf('i-mask'));
