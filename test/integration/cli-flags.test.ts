@@ -221,3 +221,28 @@ describe.skipIf(skip !== null)(`runc's flags, against runc${skip ? ` (skipped: $
     });
   });
 });
+
+describe.skipIf(skip !== null)(`run's flags, against runc${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('run --keep leaves the container stopped with its status until delete; without it, it is gone', async () => {
+    const bundle = makeBundle(path.join(dir, 'b'), ['sh', '-c', 'exit 3']);
+    const [ours, theirs] = await both('run', '--keep', '--no-subreaper', '-b', bundle, ID);
+    expect([ours.code, theirs.code]).toEqual([3, 3]);
+    const stateOf = async (command: typeof rc) => {
+      const state = await command('state', ID);
+      expect(state.code, state.stderr).toBe(0);
+      const { status, pid, id } = JSON.parse(state.stdout);
+      return { status, pid, id };
+    };
+    expect(await stateOf(rc)).toEqual(await stateOf(runc));
+    expect(await stateOf(rc)).toEqual({ status: 'stopped', pid: 0, id: ID });
+    expect(await rc('wait', ID)).toMatchObject({ code: 0, stdout: `{"id":"${ID}","exitStatus":3}\n` });
+    expect((await rc('list', '-q')).stdout).toBe(`${ID}\n`);
+    for (const command of [rc, runc]) expect((await command('delete', ID)).code).toBe(0);
+    expect((await rc('list', '-q')).stdout).toBe('');
+
+    const [again, theirsAgain] = await both('run', '-b', bundle, ID);
+    expect([again.code, theirsAgain.code]).toEqual([3, 3]);
+    const [gone, goneTheirs] = await both('state', ID);
+    expect([gone.code === 0, goneTheirs.code === 0]).toEqual([false, false]);
+  });
+});
