@@ -246,3 +246,32 @@ describe.skipIf(skip !== null)(`run's flags, against runc${skip ? ` (skipped: ${
     expect([gone.code === 0, goneTheirs.code === 0]).toEqual([false, false]);
   });
 });
+
+describe.skipIf(skip !== null || !commandExists('ps'))(`ps with ps(1)'s arguments, against runc${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('runs ps with the arguments after the id (default -ef) and keeps its header and the container\'s lines', async () => {
+    await withBoth((spec) => (spec.process.args = ['sh', '-c', 'sleep 1000 & sleep 1000 & wait']), async () => {
+      // The columns that do not depend on pids or times; runcell's container has its init too
+      // (pid 1 of its namespace, by design: see design.md), which runc's has not.
+      const commands = (out: string, column: string) => {
+        const [header, ...lines] = out.trim().split('\n');
+        const index = header.trim().split(/\s+/).indexOf(column);
+        return { header, values: lines.map((l) => l.trim().split(/\s+/).slice(index).join(' ')).filter((c) => !c.includes('runcell-init')).sort() };
+      };
+      for (const [args, column] of [[[], 'CMD'], [['-ef'], 'CMD'], [['aux'], 'COMMAND'], [['-o', 'pid,comm'], 'COMMAND'], [['--', '-o', 'pid,user,args'], 'COMMAND']] as const) {
+        const [ours, theirs] = await both('ps', ID, ...args);
+        expect(ours.code, `${args.join(' ')}: ${ours.stderr}`).toBe(theirs.code);
+        if (theirs.code !== 0) {
+          expect(ours.stderr).toContain('exit status 1'); // ps refused its arguments under both
+          continue;
+        }
+        expect(commands(ours.stdout, column)).toEqual(commands(theirs.stdout, column));
+        expect(commands(ours.stdout, column).values).toHaveLength(3);
+      }
+      // Every pid in the table is one of the container's (the json list).
+      const pids = JSON.parse((await rc('ps', '--format', 'json', ID)).stdout) as number[];
+      const table = (await rc('ps', ID, '-o', 'pid')).stdout.trim().split('\n').slice(1).map(Number);
+      expect(table.sort()).toEqual([...pids].sort());
+      expect((await rc('ps', ID, '-o', 'comm')).stderr).toContain('no PID column');
+    });
+  });
+});
