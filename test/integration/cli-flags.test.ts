@@ -275,3 +275,26 @@ describe.skipIf(skip !== null || !commandExists('ps'))(`ps with ps(1)'s argument
     });
   });
 });
+
+describe.skipIf(skip !== null)(`events --stats: cpuset and hugetlb, against runc${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('reports the cpuset runc reports for the same spec, and a hugetlb entry per huge page size of the host', async () => {
+    const cpus = fs.readFileSync(pureV2 ? path.join(layout.unified!, 'cpuset.cpus.effective') : path.join(layout.v1.get('cpuset')!, 'cpuset.cpus'), 'utf8').trim();
+    await withBoth((spec) => (spec.linux.resources = { cpu: { cpus: cpus.split(/[,-]/)[0], mems: '0' } }), async () => {
+      const [ours, theirs] = await both('events', '--stats', ID);
+      expect([ours.code, theirs.code]).toEqual([0, 0]);
+      const [o, t] = [JSON.parse(ours.stdout).data, JSON.parse(theirs.stdout).data];
+      expect(o.cpuset).toEqual(t.cpuset);
+      expect(o.cpuset.cpus).toEqual([Number(cpus.split(/[,-]/)[0])]);
+      // runc 1.1 reads hugetlb from v1's hierarchy only, so on a hybrid host without one it
+      // reports {}; runcell reads cgroup2's files there, where its hugepage limits go.
+      const sizes = fs.existsSync('/sys/kernel/mm/hugepages') ? fs.readdirSync('/sys/kernel/mm/hugepages').map((d) => {
+        const kb = Number(/hugepages-(\d+)kB/.exec(d)![1]);
+        return kb >= 1024 * 1024 ? `${kb / 1024 / 1024}GB` : kb >= 1024 ? `${kb / 1024}MB` : `${kb}KB`;
+      }).sort() : [];
+      const hugetlbHere = layout.v1.has('hugetlb') || (layout.unified !== null && fs.readFileSync(path.join(layout.unified, 'cgroup.controllers'), 'utf8').includes('hugetlb'));
+      expect(Object.keys(o.hugetlb).sort()).toEqual(hugetlbHere ? sizes : []);
+      for (const entry of Object.values(o.hugetlb) as Array<Record<string, unknown>>) expect(entry).toHaveProperty('failcnt');
+      if (layout.v1.has('hugetlb') || pureV2) expect(Object.keys(o.hugetlb).sort()).toEqual(Object.keys(t.hugetlb).sort());
+    });
+  });
+});
