@@ -255,6 +255,8 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
 }
 
 export interface ExecPlanOptions {
+  /** Descriptors after stdio that the process keeps (exec --preserve-fds). */
+  keepFds?: number;
   /** The container's cgroup.procs files, joined first, from the host side. */
   cgroupProcs: string[];
   /** The container's namespaces, in the order to enter them. */
@@ -263,8 +265,6 @@ export interface ExecPlanOptions {
   seccomp?: Record<string, unknown>;
   /** For process.terminal: where to send the terminal's master. */
   consoleSocket?: string;
-  /** Descriptors after stdio that the process keeps (exec --preserve-fds). */
-  keepFds?: number;
 }
 
 /**
