@@ -184,7 +184,7 @@ describe.skipIf(skip !== null)(`runc's flags, against runc${skip ? ` (skipped: $
       // Made from the host: the container's own cgroup view is read-only.
       for (const base of [`/runcell/${ID}`, RUNC_CGROUP()]) {
         // (runc joins name=systemd's hierarchy too, where runcell makes no cgroup.)
-        const systemd = fs.existsSync('/sys/fs/cgroup/systemd/cgroup.procs') ? ['/sys/fs/cgroup/systemd'] : [];
+        const systemd = base === RUNC_CGROUP() && fs.existsSync('/sys/fs/cgroup/systemd/cgroup.procs') ? ['/sys/fs/cgroup/systemd'] : [];
         for (const mountPoint of new Set([...layout.v1.values(), ...(layout.unified ? [layout.unified] : []), ...systemd])) {
           const sub = path.join(mountPoint, base, 'sub');
           fs.mkdirSync(sub, { recursive: true });
@@ -217,6 +217,17 @@ describe.skipIf(skip !== null)(`runc's flags, against runc${skip ? ` (skipped: $
         expect(theirs.code, flags.join(' ')).not.toBe(0);
         expect(ours.code, flags.join(' ')).toBe(255);
         expect(ours.stderr, flags.join(' ')).toContain(message);
+      }
+      // A process left in a sub-cgroup is the container's: ps lists it, delete --force ends it
+      // and removes the sub-cgroups with the container's (runc: GetAllPids, RemovePath).
+      const pidFile = path.join(dir, 'sub.pid');
+      expect(await rc('exec', '-d', '--pid-file', pidFile, '--cgroup', 'memory:sub', ID, 'sleep', '1000')).toMatchObject({ code: 0, stderr: '' });
+      const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+      expect(fs.readFileSync(path.join(layout.v1.get('memory')!, `/runcell/${ID}/sub/cgroup.procs`), 'utf8')).toContain(String(pid));
+      expect(JSON.parse((await rc('ps', '-f', 'json', ID)).stdout)).toContain(pid);
+      expect(await rc('delete', '--force', ID)).toMatchObject({ code: 0, stderr: '' });
+      for (const mountPoint of new Set([...layout.v1.values(), ...(layout.unified ? [layout.unified] : [])])) {
+        expect(fs.existsSync(path.join(mountPoint, `/runcell/${ID}`)), mountPoint).toBe(false);
       }
     });
   });
