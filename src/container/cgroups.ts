@@ -806,6 +806,13 @@ export class Cgroup {
       if (setting.fallback === undefined || !isErrno(error, 'ENOENT')) throw error;
       writeFile(path.join(mount, this.cgroupPath, setting.fallback.file), setting.fallback.value);
     }
+    // Newer kernels keep memory.kmem.limit_in_bytes and ignore what is written to it ("Writing
+    // any value to this file has no effect", the kernel logs): a limit that did not take is
+    // refused, not dropped. (The kernel rounds a limit that takes down to a page.)
+    if (setting.file === 'memory.kmem.limit_in_bytes' && setting.value !== '-1'
+      && BigInt(fs.readFileSync(file, 'utf8').trim()) > BigInt(setting.value)) {
+      throw new SpecError(`linux.resources.memory.kernel: ${setting.value} cannot be applied: this kernel ignores kernel memory limits (memory.kmem.limit_in_bytes)`);
+    }
   }
 }
 

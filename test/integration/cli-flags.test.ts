@@ -309,3 +309,29 @@ describe.skipIf(skip !== null)(`events --stats: cpuset and hugetlb, against runc
     });
   });
 });
+
+describe.skipIf(skip !== null || pureV2)(`kernel memory (cgroup v1)${skip ? ` (skipped: ${skip})` : pureV2 ? ' (skipped: cgroup v1 only)' : ''}`, () => {
+  it('update --kernel-memory and memory.kernel at create: applied, or refused by name where the kernel ignores the limit (runc 1.1 ignores it)', async () => {
+    const kmem = () => fs.readFileSync(path.join(layout.v1.get('memory')!, `/runcell/${ID}`, 'memory.kmem.limit_in_bytes'), 'utf8').trim();
+    const bundle = makeBundle(path.join(dir, 'b'), ['sleep', '1000']);
+    expect(await rc('run', '-d', '-b', bundle, ID)).toMatchObject({ code: 0, stderr: '' });
+    const before = kmem();
+    const update = await rc('update', '--kernel-memory', '64m', ID);
+    if (update.code === 0) {
+      expect(kmem()).toBe(String(64 * 1024 * 1024));
+      return;
+    }
+    // This kernel keeps the file and ignores writes to it: refused, and said why.
+    expect(update).toMatchObject({
+      code: 1, stderr: 'runcell: linux.resources.memory.kernel: 67108864 cannot be applied: this kernel ignores kernel memory limits (memory.kmem.limit_in_bytes)\n',
+    });
+    expect(kmem()).toBe(before);
+    expect((await rc('update', '--kernel-memory', '-1', ID)).code).toBe(0); // unlimited is what it is
+    expect((await rc('delete', '--force', ID)).code).toBe(0);
+    const limited = makeBundle(path.join(dir, 'k'), ['true'], (spec) => (spec.linux.resources = { memory: { kernel: 64 * 1024 * 1024 } }));
+    const created = await rc('run', '-b', limited, ID);
+    expect(created.code).toBe(1);
+    expect(created.stderr).toContain('linux.resources.memory.kernel: 67108864 cannot be applied');
+    expect((await rc('list', '-q')).stdout).toBe('');
+  });
+});
