@@ -39,6 +39,9 @@ describe('update flags', () => {
     expect(() => resourcesFromFlags({ pidsLimit: 'ten' })).toThrow('--pids-limit');
     expect(() => resourcesFromFlags({ memorySwap: '1q' })).toThrow('--memory-swap: invalid size "1q"');
     expect(() => resourcesFromFlags({ cpuShare: '99999999999999999999' })).toThrow('--cpu-share: "99999999999999999999" is out of range');
+    // runc 1.1 has these; without resctrl support they are refused, not ignored.
+    expect(() => resourcesFromFlags({ l3CacheSchema: 'L3:0=ff' })).toThrow('--l3-cache-schema: Intel RDT is not supported by runcell');
+    expect(() => resourcesFromFlags({ memBwSchema: 'MB:0=50' })).toThrow('--mem-bw-schema: Intel RDT is not supported by runcell');
   });
 });
 

@@ -23,6 +23,8 @@ const RESOURCE_FLAGS: Array<[string, string]> = [
   ['cpuset-mems', 'memory nodes to use'],
   ['pids-limit', 'maximum number of processes (-1: unlimited)'],
   ['blkio-weight', 'block IO weight (10 to 1000)'],
+  ['l3-cache-schema', 'Intel RDT L3 cache schema (not supported: refused)'],
+  ['mem-bw-schema', 'Intel RDT memory bandwidth schema (not supported: refused)'],
 ];
 
 export function register(program: Command, context: () => Context): void {
