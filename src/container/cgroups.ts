@@ -445,6 +445,18 @@ export function planResources(r: LinuxResources, layout: CgroupLayout, unifiedCo
   return plan;
 }
 
+/** The cgroup directories under `dir`, parents before their children; none when it is gone. */
+function subCgroups(dir: string): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (error) {
+    if (isErrno(error, 'ENOENT', 'ENOTDIR')) return [];
+    throw error;
+  }
+  return entries.filter((e) => e.isDirectory()).flatMap((e) => [path.join(dir, e.name), ...subCgroups(path.join(dir, e.name))]);
+}
+
 export class Cgroup {
   constructor(readonly layout: CgroupLayout, readonly cgroupPath: string) {
     if (!cgroupPath.startsWith('/') || cgroupPath.split('/').includes('..')) {
@@ -666,16 +678,21 @@ export class Cgroup {
     }
   }
 
-  /** The pids of every process in the cgroup (from the first hierarchy: all list the same). */
+  /**
+   * The pids of every process in the cgroup and its sub-cgroups (exec --cgroup), from the first
+   * hierarchy: every process is in each (runc's GetAllPids).
+   */
   pids(): number[] {
-    const file = this.isV2 ? path.join(this.layout.unified!, this.cgroupPath, 'cgroup.procs')
-      : path.join(this.layout.v1.get('pids') ?? this.layout.v1.get('freezer') ?? [...this.layout.v1.values()][0], this.cgroupPath, 'cgroup.procs');
-    try {
-      return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map(Number);
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return [];
-      throw error;
-    }
+    const top = this.isV2 ? path.join(this.layout.unified!, this.cgroupPath)
+      : path.join(this.layout.v1.get('pids') ?? this.layout.v1.get('freezer') ?? [...this.layout.v1.values()][0], this.cgroupPath);
+    return [top, ...subCgroups(top)].flatMap((dir) => {
+      try {
+        return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter((l) => l !== '').map(Number);
+      } catch (error) {
+        if (isErrno(error, 'ENOENT')) return [];
+        throw error;
+      }
+    });
   }
 
   /**
@@ -735,9 +752,13 @@ export class Cgroup {
     return this.isV2 || this.layout.v1.has('freezer');
   }
 
-  /** Removes the cgroup once its processes are gone; EBUSY (still exiting) is retried briefly. */
+  /**
+   * Removes the cgroup once its processes are gone, and the sub-cgroups under it first (exec
+   * --cgroup runs processes in them; runc's RemovePath does the same); EBUSY (still exiting) is
+   * retried briefly.
+   */
   async remove(): Promise<void> {
-    for (const dir of this.directories().reverse()) {
+    for (const dir of this.directories().reverse().flatMap((top) => [...subCgroups(top).reverse(), top])) {
       for (let attempt = 0; ; attempt++) {
         try {
           fs.rmdirSync(dir);
@@ -784,6 +805,13 @@ export class Cgroup {
       // blkio.weight without CFQ, io.bfq.weight without BFQ: the other file, with its value.
       if (setting.fallback === undefined || !isErrno(error, 'ENOENT')) throw error;
       writeFile(path.join(mount, this.cgroupPath, setting.fallback.file), setting.fallback.value);
+    }
+    // Newer kernels keep memory.kmem.limit_in_bytes and ignore what is written to it ("Writing
+    // any value to this file has no effect", the kernel logs): a limit that did not take is
+    // refused, not dropped. (The kernel rounds a limit that takes down to a page.)
+    if (setting.file === 'memory.kmem.limit_in_bytes' && setting.value !== '-1'
+      && BigInt(fs.readFileSync(file, 'utf8').trim()) > BigInt(setting.value)) {
+      throw new SpecError(`linux.resources.memory.kernel: ${setting.value} cannot be applied: this kernel ignores kernel memory limits (memory.kmem.limit_in_bytes)`);
     }
   }
 }

@@ -110,12 +110,12 @@ export async function execContainer(rootDir: string, partialId: string, options:
     const preserved = Array.from({ length: options.preserveFds ?? 0 }, (_, i) => 3 + i);
     const firstNsFd = 5 + preserved.length; // after stdio, the preserved descriptors, the plan and the report
     plan = buildExecPlan({ ...proc, terminal: terminal && consoleSocket !== undefined }, {
+      keepFds: preserved.length,
       cgroupProcs: record.cgroupPath === undefined ? [] : execCgroupProcs(new Cgroup(detectLayout(), record.cgroupPath), options.subCgroups ?? []),
       namespaces: namespaces!.map((ns, i) => ({ type: ns.type, fd: firstNsFd + i })),
       seccomp: stored.linux?.seccomp,
       personality: stored.linux?.personality,
       consoleSocket,
-      keepFds: preserved.length,
     });
     report = await runExecHelper(plan, [...(options.stdio ?? [0, 1, 2]), ...preserved], namespaces!.map((ns) => ns.fd));
   } finally {

@@ -291,6 +291,8 @@ function namespaceSettingOps(spec: Spec, namespaces: Map<string, string | undefi
 }
 
 export interface ExecPlanOptions {
+  /** Descriptors after stdio that the process keeps (exec --preserve-fds). */
+  keepFds?: number;
   /** The container's cgroup.procs files, joined first, from the host side. */
   cgroupProcs: string[];
   /** The container's namespaces, in the order to enter them. */
@@ -299,8 +301,6 @@ export interface ExecPlanOptions {
   seccomp?: Record<string, unknown>;
   /** For process.terminal: where to send the terminal's master. */
   consoleSocket?: string;
-  /** Descriptors after stdio that the process keeps (exec --preserve-fds). */
-  keepFds?: number;
   /** The container's linux.personality, which its exec'd processes get too (as with runc). */
   personality?: Personality;
 }

@@ -346,16 +346,22 @@ export interface RunningContainer {
   exited: Promise<number>;
 }
 
+export interface RunOptions extends CreateOptions {
+  /** Keep the container, stopped, once it exits (or fails to start): runc's `run --keep`. */
+  keep?: boolean;
+}
+
 /**
  * Creates and starts a container whose init is this process's child, then waits for it to
- * exit, deletes it and reports the status: `runc run` in the foreground.
+ * exit, deletes it (unless `keep`) and reports the status: `runc run` in the foreground.
  */
-export async function runContainer(rootDir: string, id: string, options: CreateOptions): Promise<RunningContainer> {
-  await createContainer(rootDir, id, { terminalPassthrough: true, ...options });
+export async function runContainer(rootDir: string, id: string, options: RunOptions): Promise<RunningContainer> {
+  const { keep, ...createOptions } = options;
+  await createContainer(rootDir, id, { terminalPassthrough: true, ...createOptions });
   try {
     await startContainer(rootDir, id);
   } catch (error) {
-    await Container.delete(rootDir, id, { force: true });
+    if (keep !== true) await Container.delete(rootDir, id, { force: true });
     throw error;
   }
   const container = Container.load(rootDir, id);
@@ -364,7 +370,7 @@ export async function runContainer(rootDir: string, id: string, options: CreateO
     // The init is our child (the gofer cloned it with CLONE_PARENT): reap it, and take its
     // status, which is the user's process's.
     const status = (await reapChild(init.pid)) ?? (await waitContainer(rootDir, id)).exitStatus;
-    await Container.delete(rootDir, id, { force: true });
+    if (keep !== true) await Container.delete(rootDir, id, { force: true });
     return status;
   })();
   return {

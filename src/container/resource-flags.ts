@@ -21,6 +21,8 @@ export interface ResourceFlags {
   cpusetMems?: string;
   pidsLimit?: string;
   blkioWeight?: string;
+  l3CacheSchema?: string;
+  memBwSchema?: string;
 }
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
@@ -50,6 +52,10 @@ function parseInteger(flag: string, value: string, signed: boolean): number {
 
 /** The resources the flags set. */
 export function resourcesFromFlags(flags: ResourceFlags): LinuxResources {
+  // runc's Intel RDT flags: runcell does not manage resctrl groups (linux.intelRdt is refused too).
+  for (const [flag, value] of [['l3-cache-schema', flags.l3CacheSchema], ['mem-bw-schema', flags.memBwSchema]]) {
+    if (value !== undefined) throw new SpecError(`--${flag}: Intel RDT is not supported by runcell`);
+  }
   const r: LinuxResources = {};
   const memory = (r.memory ??= {});
   const cpu = (r.cpu ??= {});

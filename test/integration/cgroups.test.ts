@@ -46,7 +46,7 @@ describe.skipIf(skip !== null)(`cgroups${skip ? ` (skipped: ${skip})` : ''}`, ()
     const json = JSON.parse((await rc('ps', '--format', 'json', id)).stdout);
     expect(json.sort()).toEqual(pids.sort());
     const table = (await rc('ps', id)).stdout.split('\n');
-    expect(table[0]).toMatch(/^UID\s+PID\s+PPID\s+STAT\s+CMD$/);
+    expect(table[0]).toMatch(/^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$/); // ps -ef's, as runc
     expect(table.filter((l) => /\ssleep 1000$/.test(l))).toHaveLength(2);
     expect(await rc('kill', '--all', id, 'KILL')).toMatchObject({ code: 0 });
     expect(JSON.parse((await rc('wait', id)).stdout).exitStatus).toBe(137);

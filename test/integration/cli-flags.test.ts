@@ -184,7 +184,7 @@ describe.skipIf(skip !== null)(`runc's flags, against runc${skip ? ` (skipped: $
       // Made from the host: the container's own cgroup view is read-only.
       for (const base of [`/runcell/${ID}`, RUNC_CGROUP()]) {
         // (runc joins name=systemd's hierarchy too, where runcell makes no cgroup.)
-        const systemd = fs.existsSync('/sys/fs/cgroup/systemd/cgroup.procs') ? ['/sys/fs/cgroup/systemd'] : [];
+        const systemd = base === RUNC_CGROUP() && fs.existsSync('/sys/fs/cgroup/systemd/cgroup.procs') ? ['/sys/fs/cgroup/systemd'] : [];
         for (const mountPoint of new Set([...layout.v1.values(), ...(layout.unified ? [layout.unified] : []), ...systemd])) {
           const sub = path.join(mountPoint, base, 'sub');
           fs.mkdirSync(sub, { recursive: true });
@@ -218,6 +218,120 @@ describe.skipIf(skip !== null)(`runc's flags, against runc${skip ? ` (skipped: $
         expect(ours.code, flags.join(' ')).toBe(255);
         expect(ours.stderr, flags.join(' ')).toContain(message);
       }
+      // A process left in a sub-cgroup is the container's: ps lists it, delete --force ends it
+      // and removes the sub-cgroups with the container's (runc: GetAllPids, RemovePath).
+      const pidFile = path.join(dir, 'sub.pid');
+      expect(await rc('exec', '-d', '--pid-file', pidFile, '--cgroup', 'memory:sub', ID, 'sleep', '1000')).toMatchObject({ code: 0, stderr: '' });
+      const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+      expect(fs.readFileSync(path.join(layout.v1.get('memory')!, `/runcell/${ID}/sub/cgroup.procs`), 'utf8')).toContain(String(pid));
+      expect(JSON.parse((await rc('ps', '-f', 'json', ID)).stdout)).toContain(pid);
+      expect(await rc('delete', '--force', ID)).toMatchObject({ code: 0, stderr: '' });
+      for (const mountPoint of new Set([...layout.v1.values(), ...(layout.unified ? [layout.unified] : [])])) {
+        expect(fs.existsSync(path.join(mountPoint, `/runcell/${ID}`)), mountPoint).toBe(false);
+      }
     });
+  });
+});
+
+describe.skipIf(skip !== null)(`run's flags, against runc${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('run --keep leaves the container stopped with its status until delete; without it, it is gone', async () => {
+    const bundle = makeBundle(path.join(dir, 'b'), ['sh', '-c', 'exit 3']);
+    const [ours, theirs] = await both('run', '--keep', '--no-subreaper', '-b', bundle, ID);
+    expect([ours.code, theirs.code]).toEqual([3, 3]);
+    const stateOf = async (command: typeof rc) => {
+      const state = await command('state', ID);
+      expect(state.code, state.stderr).toBe(0);
+      const { status, pid, id } = JSON.parse(state.stdout);
+      return { status, pid, id };
+    };
+    expect(await stateOf(rc)).toEqual(await stateOf(runc));
+    expect(await stateOf(rc)).toEqual({ status: 'stopped', pid: 0, id: ID });
+    expect(await rc('wait', ID)).toMatchObject({ code: 0, stdout: `{"id":"${ID}","exitStatus":3}\n` });
+    expect((await rc('list', '-q')).stdout).toBe(`${ID}\n`);
+    for (const command of [rc, runc]) expect((await command('delete', ID)).code).toBe(0);
+    expect((await rc('list', '-q')).stdout).toBe('');
+
+    const [again, theirsAgain] = await both('run', '-b', bundle, ID);
+    expect([again.code, theirsAgain.code]).toEqual([3, 3]);
+    const [gone, goneTheirs] = await both('state', ID);
+    expect([gone.code === 0, goneTheirs.code === 0]).toEqual([false, false]);
+  });
+});
+
+describe.skipIf(skip !== null || !commandExists('ps'))(`ps with ps(1)'s arguments, against runc${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('runs ps with the arguments after the id (default -ef) and keeps its header and the container\'s lines', async () => {
+    await withBoth((spec) => (spec.process.args = ['sh', '-c', 'sleep 1000 & sleep 1000 & wait']), async () => {
+      // The columns that do not depend on pids or times; runcell's container has its init too
+      // (pid 1 of its namespace, by design: see design.md), which runc's has not.
+      const commands = (out: string, column: string) => {
+        const [header, ...lines] = out.trim().split('\n');
+        const index = header.trim().split(/\s+/).indexOf(column);
+        return { header, values: lines.map((l) => l.trim().split(/\s+/).slice(index).join(' ')).filter((c) => !c.includes('runcell-init')).sort() };
+      };
+      for (const [args, column] of [[[], 'CMD'], [['-ef'], 'CMD'], [['aux'], 'COMMAND'], [['-o', 'pid,comm'], 'COMMAND'], [['--', '-o', 'pid,user,args'], 'COMMAND']] as const) {
+        const [ours, theirs] = await both('ps', ID, ...args);
+        expect(ours.code, `${args.join(' ')}: ${ours.stderr}`).toBe(theirs.code);
+        if (theirs.code !== 0) {
+          expect(ours.stderr).toContain('exit status 1'); // ps refused its arguments under both
+          continue;
+        }
+        expect(commands(ours.stdout, column)).toEqual(commands(theirs.stdout, column));
+        expect(commands(ours.stdout, column).values).toHaveLength(3);
+      }
+      // Every pid in the table is one of the container's (the json list).
+      const pids = JSON.parse((await rc('ps', '--format', 'json', ID)).stdout) as number[];
+      const table = (await rc('ps', ID, '-o', 'pid')).stdout.trim().split('\n').slice(1).map(Number);
+      expect(table.sort()).toEqual([...pids].sort());
+      expect((await rc('ps', ID, '-o', 'comm')).stderr).toContain('no PID column');
+    });
+  });
+});
+
+describe.skipIf(skip !== null)(`events --stats: cpuset and hugetlb, against runc${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('reports the cpuset runc reports for the same spec, and a hugetlb entry per huge page size of the host', async () => {
+    const cpus = fs.readFileSync(pureV2 ? path.join(layout.unified!, 'cpuset.cpus.effective') : path.join(layout.v1.get('cpuset')!, 'cpuset.cpus'), 'utf8').trim();
+    await withBoth((spec) => (spec.linux.resources = { cpu: { cpus: cpus.split(/[,-]/)[0], mems: '0' } }), async () => {
+      const [ours, theirs] = await both('events', '--stats', ID);
+      expect([ours.code, theirs.code]).toEqual([0, 0]);
+      const [o, t] = [JSON.parse(ours.stdout).data, JSON.parse(theirs.stdout).data];
+      expect(o.cpuset).toEqual(t.cpuset);
+      expect(o.cpuset.cpus).toEqual([Number(cpus.split(/[,-]/)[0])]);
+      // runc 1.1 reads hugetlb from v1's hierarchy only, so on a hybrid host without one it
+      // reports {}; runcell reads cgroup2's files there, where its hugepage limits go.
+      const sizes = fs.existsSync('/sys/kernel/mm/hugepages') ? fs.readdirSync('/sys/kernel/mm/hugepages').map((d) => {
+        const kb = Number(/hugepages-(\d+)kB/.exec(d)![1]);
+        return kb >= 1024 * 1024 ? `${kb / 1024 / 1024}GB` : kb >= 1024 ? `${kb / 1024}MB` : `${kb}KB`;
+      }).sort() : [];
+      const hugetlbHere = layout.v1.has('hugetlb') || (layout.unified !== null && fs.readFileSync(path.join(layout.unified, 'cgroup.controllers'), 'utf8').includes('hugetlb'));
+      expect(Object.keys(o.hugetlb).sort()).toEqual(hugetlbHere ? sizes : []);
+      for (const entry of Object.values(o.hugetlb) as Array<Record<string, unknown>>) expect(entry).toHaveProperty('failcnt');
+      if (layout.v1.has('hugetlb') || pureV2) expect(Object.keys(o.hugetlb).sort()).toEqual(Object.keys(t.hugetlb).sort());
+    });
+  });
+});
+
+describe.skipIf(skip !== null || pureV2)(`kernel memory (cgroup v1)${skip ? ` (skipped: ${skip})` : pureV2 ? ' (skipped: cgroup v1 only)' : ''}`, () => {
+  it('update --kernel-memory and memory.kernel at create: applied, or refused by name where the kernel ignores the limit (runc 1.1 ignores it)', async () => {
+    const kmem = () => fs.readFileSync(path.join(layout.v1.get('memory')!, `/runcell/${ID}`, 'memory.kmem.limit_in_bytes'), 'utf8').trim();
+    const bundle = makeBundle(path.join(dir, 'b'), ['sleep', '1000']);
+    expect(await rc('run', '-d', '-b', bundle, ID)).toMatchObject({ code: 0, stderr: '' });
+    const before = kmem();
+    const update = await rc('update', '--kernel-memory', '64m', ID);
+    if (update.code === 0) {
+      expect(kmem()).toBe(String(64 * 1024 * 1024));
+      return;
+    }
+    // This kernel keeps the file and ignores writes to it: refused, and said why.
+    expect(update).toMatchObject({
+      code: 1, stderr: 'runcell: linux.resources.memory.kernel: 67108864 cannot be applied: this kernel ignores kernel memory limits (memory.kmem.limit_in_bytes)\n',
+    });
+    expect(kmem()).toBe(before);
+    expect((await rc('update', '--kernel-memory', '-1', ID)).code).toBe(0); // unlimited is what it is
+    expect((await rc('delete', '--force', ID)).code).toBe(0);
+    const limited = makeBundle(path.join(dir, 'k'), ['true'], (spec) => (spec.linux.resources = { memory: { kernel: 64 * 1024 * 1024 } }));
+    const created = await rc('run', '-b', limited, ID);
+    expect(created.code).toBe(1);
+    expect(created.stderr).toContain('linux.resources.memory.kernel: 67108864 cannot be applied');
+    expect((await rc('list', '-q')).stdout).toBe('');
   });
 });

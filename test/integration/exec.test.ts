@@ -127,7 +127,7 @@ describe.skipIf(skip !== null)(`exec${skip ? ` (skipped: ${skip})` : ''}`, () =>
   it('is refused in a paused or stopped container', async () => {
     await startContainer();
     await rc('pause', ID);
-    expect(await exec('true')).toMatchObject({ code: 255, stderr: `runcell: cannot exec in container "${ID}": container is paused (resume it first)\n` });
+    expect(await exec('true')).toMatchObject({ code: 255, stderr: `runcell: cannot exec in container "${ID}": container is paused (resume it first, or use --ignore-paused)\n` });
     await rc('resume', ID);
     expect((await exec('true')).code).toBe(0);
     await rc('kill', ID, 'KILL');

@@ -23,6 +23,8 @@ const RESOURCE_FLAGS: Array<[string, string]> = [
   ['cpuset-mems', 'memory nodes to use'],
   ['pids-limit', 'maximum number of processes (-1: unlimited)'],
   ['blkio-weight', 'block IO weight (10 to 1000)'],
+  ['l3-cache-schema', 'Intel RDT L3 cache schema (not supported: refused)'],
+  ['mem-bw-schema', 'Intel RDT memory bandwidth schema (not supported: refused)'],
 ];
 
 export function register(program: Command, context: () => Context): void {
@@ -35,16 +37,18 @@ export function register(program: Command, context: () => Context): void {
       });
   }
 
-  program.command('ps').description('list the processes of a container')
+  program.command('ps').description('list the processes of a container: ps(1) with these arguments (default -ef), the container\'s lines')
     .argument('<id>', 'container id (or a unique prefix of one)')
+    .argument('[ps-args...]', 'arguments of ps(1), after the id (runcell ps ID aux, runcell ps ID -- -o pid,comm)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
-    .action(async (id: string, options: { format: 'table' | 'json' }) => {
+    .passThroughOptions()
+    .action(async (id: string, psArgs: string[], options: { format: 'table' | 'json' }) => {
       const { containerPids } = await import('../../container/lifecycle');
       const pids = containerPids(context().root, id);
       // json: a bare array of host pids, as containerd parses it.
       if (options.format === 'json') return writeOut(JSON.stringify(pids) + '\n');
-      const { processTable } = await import('../../container/ps');
-      writeOut(processTable(pids));
+      const { psTable } = await import('../../container/ps');
+      writeOut(psTable(pids, psArgs));
     });
 
   const update = program.command('update').description('set new cgroup limits on a container: LinuxResources JSON, or runc\'s flags')

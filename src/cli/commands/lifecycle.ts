@@ -54,7 +54,12 @@ export function register(program: Command, context: () => Context): void {
   createFlags(program.command('run').description('create and start a container, and wait for it unless --detach')
     .argument('<id>', 'the new container\'s id'))
     .option('-d, --detach', 'return once the container runs')
-    .action(async (id: string, options: CreateFlags & { detach?: boolean }) => {
+    .option('--keep', 'do not delete the container after it exits (delete it later)')
+    // runc makes itself a child subreaper unless told not to; runcell never does: a container's
+    // orphans go to its pid 1 (the init), or, without a pid namespace of its own, to the host's
+    // reaper, as under runc --no-subreaper.
+    .option('--no-subreaper', 'accepted for compatibility (runcell never makes itself a subreaper)')
+    .action(async (id: string, options: CreateFlags & { detach?: boolean; keep?: boolean }) => {
       const { createContainer, runContainer, startContainer } = await import('../../container/lifecycle');
       const root = context().root;
       const createOptions = {
@@ -66,7 +71,7 @@ export function register(program: Command, context: () => Context): void {
         await startContainer(root, id);
         return;
       }
-      const running = await runContainer(root, id, createOptions);
+      const running = await runContainer(root, id, { ...createOptions, keep: options.keep === true });
       const stopForwarding = forwardSignals((signal) => running.signal(signal));
       context().exitStatus = await running.exited;
       stopForwarding();
