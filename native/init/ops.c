@@ -30,6 +30,9 @@
 #include <grp.h>
 #include <dirent.h>
 #include <sys/sendfile.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <net/if.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -635,6 +638,25 @@ static int exec_process(int argc, char **argv) {
   return fail();
 }
 
+/* link-up NAME: sets the interface up in our network namespace (SIOCSIFFLAGS). */
+static int link_up(const char *name) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (strlen(name) >= sizeof ifr.ifr_name) return ENAMETOOLONG;
+  strcpy(ifr.ifr_name, name);
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return fail();
+  int err = 0;
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) {
+    err = fail();
+  } else {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) err = fail();
+  }
+  close(sock);
+  return err;
+}
+
 int op_run(struct op *op) {
   char **a = op->argv;
   const char *name = a[0] + 2; /* past the phase prefix */
@@ -679,6 +701,7 @@ int op_run(struct op *op) {
     return 0;
   }
   if (strcmp(name, "unshare") == 0) return unshare((int)number(a[1])) == 0 ? 0 : fail();
+  if (strcmp(name, "link-up") == 0) return link_up(a[1]);
   if (strcmp(name, "sethostname") == 0) return sethostname(a[1], strlen(a[1])) == 0 ? 0 : fail();
   if (strcmp(name, "setdomainname") == 0) return setdomainname(a[1], strlen(a[1])) == 0 ? 0 : fail();
   if (strcmp(name, "pivot-root") == 0) return pivot_root_to();

@@ -189,6 +189,9 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   }
   add('i-unshare', [unshare], 'create the namespaces');
   if (namespaces.has('user')) add('i-setgid', [0], 'become root of the user namespace (gid)');
+  // A new network namespace has its loopback up, as runc and crun set it: podman's
+  // `--network none` and the pods of one rely on 127.0.0.1.
+  if ((unshare & CLONE.network) !== 0) add('i-link-up', ['lo'], 'set the loopback interface "lo" up');
 
   // The root filesystem, in the init's new mount namespace. The user's process is started
   // first (and waits for the start gate): it mounts the procfs of config.mounts, in their

@@ -38,6 +38,11 @@ describe.skipIf(skip !== null)(`runcell run${skip ? ` (skipped: ${skip})` : ''}`
     expect(result.code).toBe(0);
   });
 
+  it('sets the loopback up in a new network namespace, as runc does (podman --network none, pods use 127.0.0.1)', async () => {
+    const result = await run(['cat', '/sys/class/net/lo/flags']);
+    expect(result).toMatchObject({ code: 0, stdout: '0x9\n' }); // IFF_UP | IFF_LOOPBACK
+  });
+
   it('shows only its own processes in /proc', async () => {
     const result = await run(['sh', '-c', 'ls /proc | grep -c "^[0-9]"']);
     expect(Number(result.stdout.trim())).toBeLessThanOrEqual(3); // sh, ls, grep

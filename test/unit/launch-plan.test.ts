@@ -272,6 +272,15 @@ describe('buildLaunchPlan', () => {
     expect(direct).toEqual(['/run.sh']);
   });
 
+  it('sets the loopback up in a new network namespace only, after creating it (as runc)', () => {
+    const names = ops(spec());
+    expect(names.indexOf('i-link-up')).toBeGreaterThan(names.indexOf('i-unshare'));
+    expect(names.indexOf('i-link-up')).toBeLessThan(names.indexOf('i-user-clone'));
+    expect(plan(spec()).ops.find((o) => o.op === 'i-link-up')!.args).toEqual(['lo']);
+    expect(ops(spec((s) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'network'))))).not.toContain('i-link-up');
+    expect(ops(spec((s) => (s.linux.namespaces = [{ type: 'mount' }, { type: 'uts' }, { type: 'network', path: '/proc/1/ns/net' }])))).not.toContain('i-link-up');
+  });
+
   it('opens a terminal after pivot_root and attaches it right after setsid, for --console-socket', () => {
     const names = buildLaunchPlan(spec((s) => (s.process.terminal = true)), { bundle, files, extraFds: 0, cgroup, consoleSocket: '/run/c.sock' })
       .ops.map((o) => o.op);
