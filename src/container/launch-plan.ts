@@ -358,8 +358,10 @@ function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
   add('u-close-fds', [3 + options.keepFds], 'close inherited descriptors');
   if (seccomp !== undefined && proc.noNewPrivileges === true) loadSeccomp();
   const args = proc.args ?? [];
-  // An empty HOME gives way to the one u-home finds, which native/init appends.
-  add('u-exec', [...candidates, '--', ...args, '--', ...(hasHome(env) ? env : env.filter((e) => !e.startsWith('HOME=')))], `exec "${args[0]}"`);
+  // An empty HOME gives way to the one u-home finds, which native/init appends. Counted, not
+  // separated: an argument may be anything, "--" included (podman --init: "/run/podman-init -- CMD").
+  const envOut = hasHome(env) ? env : env.filter((e) => !e.startsWith('HOME='));
+  add('u-exec', [candidates.length, ...candidates, args.length, ...args, ...envOut], `exec "${args[0]}"`);
   return ops;
 }
 

@@ -43,6 +43,11 @@ describe.skipIf(skip !== null)(`runcell run${skip ? ` (skipped: ${skip})` : ''}`
     expect(result).toMatchObject({ code: 0, stdout: '0x9\n' }); // IFF_UP | IFF_LOOPBACK
   });
 
+  it('passes every argument as given, "--" and empty ones included (podman --init: "/run/podman-init -- CMD")', async () => {
+    const result = await run(['sh', '-c', 'echo "$0|$1|$2|$3|$#"; env | grep -c -e "^--$" -e "^x$"', '--', 'x', '', '--']);
+    expect(result).toMatchObject({ code: 1, stdout: '--|x||--|3\n0\n' }); // runc prints the same
+  });
+
   it('shows only its own processes in /proc', async () => {
     const result = await run(['sh', '-c', 'ls /proc | grep -c "^[0-9]"']);
     expect(Number(result.stdout.trim())).toBeLessThanOrEqual(3); // sh, ls, grep

@@ -272,6 +272,14 @@ describe('buildLaunchPlan', () => {
     expect(direct).toEqual(['/run.sh']);
   });
 
+  it('counts the candidates and the arguments of u-exec: an argument may be "--"', () => {
+    const exec = plan(spec((s) => {
+      s.process.args = ['/init', '--', 'sh'];
+      s.process.env = ['A=1'];
+    })).ops.find((o) => o.op === 'u-exec')!.args;
+    expect(exec).toEqual(['1', '/init', '3', '/init', '--', 'sh', 'A=1']);
+  });
+
   it('sets the loopback up in a new network namespace only, after creating it (as runc)', () => {
     const names = ops(spec());
     expect(names.indexOf('i-link-up')).toBeGreaterThan(names.indexOf('i-unshare'));
