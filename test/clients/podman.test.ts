@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from '../helpers/env';
 import { busyboxRootfs, cgroupExists, IMAGE, Podman, whyNoClient } from '../helpers/clients';
 
-const skip = whyNoClient('podman', 'conmon', 'script');
+const skip = whyNoClient('podman', 'conmon', 'catatonit', 'script'); // catatonit: --init and the pods' infra
 // A podman command takes a second or two on a busy 2-core machine; give up only much later.
 const TIMEOUT_MS = 120_000;
 const MiB = 1024 * 1024;
@@ -46,6 +46,12 @@ describe.skipIf(skip !== null)(`podman with runcell${skip ? ` (skipped: ${skip})
     const result = await podman.run('run', '--rm', '--memory', '64m', '--cgroup-parent', podman.cgroupParent, IMAGE, 'sh', '-c',
       'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max');
     expect(result).toMatchObject({ code: 0, stdout: `${64 * MiB}\n` });
+  }, TIMEOUT_MS);
+
+  it('podman run --init: catatonit is pid 1 and runs the command after its "--"', async () => {
+    const result = await podman.run('run', '--rm', '--init', '--cgroup-parent', podman.cgroupParent, IMAGE, 'sh', '-c',
+      'tr "\\0" " " </proc/1/cmdline; echo; echo "pid $$"');
+    expect(result).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\/run\/podman-init -- sh -c .*\npid [2-9]\d*\n$/) });
   }, TIMEOUT_MS);
 
   it('podman run -t: the process has the terminal as stdio; podman exits with its status', async () => {
