@@ -255,7 +255,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   ops.push(...processOps(proc, {
     seccomp, terminal: options.consoleSocket !== undefined, newSession: true, keepFds: options.extraFds, env, candidates,
   }));
-  return { ops };
+  return refuseNul({ ops });
 }
 
 export interface ExecPlanOptions {
@@ -295,7 +295,7 @@ export function buildExecPlan(proc: Process, options: ExecPlanOptions): LaunchPl
     seccomp, terminal: options.consoleSocket !== undefined, newSession: options.consoleSocket !== undefined, keepFds: 0, env,
     candidates: executableCandidates(proc.args[0], env, proc.cwd),
   }));
-  return { ops };
+  return refuseNul({ ops });
 }
 
 interface ProcessOpsOptions {
@@ -372,8 +372,24 @@ function hasHome(env: string[]): boolean {
   return home !== undefined && home !== 'HOME=';
 }
 
-/** The wire format native/init reads: records of NUL-terminated tokens, then "end". */
+/** The plan, if none of its values holds a NUL byte (see encodePlan); checked when it is
+ * built, so that nothing has started when it is refused. */
+function refuseNul(plan: LaunchPlan): LaunchPlan {
+  for (const op of plan.ops) {
+    if (op.args.some((arg) => arg.includes('\0'))) throw new SpecError(`config.json: ${op.description}: a value holds a NUL byte`);
+  }
+  return plan;
+}
+
+/**
+ * The wire format native/init reads: records of NUL-terminated tokens, then "end". A NUL inside
+ * a value (config.json's strings may hold "\u0000") would end its token early and make the
+ * rest of the value tokens of ops of its own: an env entry "A=1\u00002\u0000g-cgroup\u0000/etc/x"
+ * made the gofer, on the host, write the init's pid into /etc/x. No argument, path or
+ * environment entry can hold a NUL anyway (execve and every path take C strings): refused.
+ */
 export function encodePlan(plan: LaunchPlan): Buffer {
+  refuseNul(plan);
   const records = plan.ops.map((op) => [op.op, ...op.args]);
   records.push(['end']);
   return Buffer.from(records.map((tokens) => `${tokens.length}\0${tokens.join('\0')}\0`).join(''));

@@ -314,6 +314,13 @@ describe('plan wire format and failures', () => {
     expect(encoded.toString()).toBe('2\0i-chdir\0/x\0' + '1\0end\0');
   });
 
+  it('refuses a value with a NUL byte, which would end its token and make the rest ops of their own', () => {
+    const injected = 'A=1\u00002\u0000g-cgroup\u0000/etc/passwd';
+    expect(() => plan(spec((s) => s.process.env.push(injected)))).toThrow(/exec "sh": a value holds a NUL byte/);
+    expect(() => plan(spec((s) => (s.process.args = ['sh', 'a\u0000b'])))).toThrow(/a value holds a NUL byte/);
+    expect(() => encodePlan({ ops: [{ op: 'i-chdir', args: ['/x\u0000'], description: 'enter "/x"' }] })).toThrow(/enter "\/x": a value holds a NUL byte/);
+  });
+
   it('describes a failed step with its errno as podman reads it', () => {
     const p = plan(spec());
     const index = p.ops.findIndex((o) => o.op === 'p-mount' && o.args[2] === 'proc');
