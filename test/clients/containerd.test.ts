@@ -48,10 +48,10 @@ describe.skipIf(skip !== null)(`containerd (ctr, the runc shim) with runcell${sk
     const cgroup = `/${containerd.namespace}/${id}`;
     expect(cgroupExists(cgroup)).toBe(true);
 
-    const plain = await containerd.ctr('task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo exec-out; cat /proc/self/cgroup | grep -c ' + id + '; exit 6');
+    const plain = await containerd.ctr('task', 'exec', ...containerd.fifoArgs(), '--exec-id', 'e1', id, 'sh', '-c', 'echo exec-out; cat /proc/self/cgroup | grep -c ' + id + '; exit 6');
     expect(plain.code).toBe(6);
     expect(plain.stdout).toMatch(/^exec-out\n[1-9]\d*\n$/); // in the task's cgroup
-    const tty = await containerd.ctrOnTerminal('task', 'exec', '-t', '--exec-id', 'e2', id, 'sh', '-c', 'tty; exit 5');
+    const tty = await containerd.ctrOnTerminal('task', 'exec', ...containerd.fifoArgs(), '-t', '--exec-id', 'e2', id, 'sh', '-c', 'tty; exit 5');
     expect(tty.stdout).toMatch(/\/dev\/pts\/\d+\r*\n/);
     expect(tty.code).toBe(5);
 

@@ -268,7 +268,12 @@ export class Containerd {
 
   /** `ctr run` options for a task of the runc shim with runcell as its runtime. */
   runtimeArgs(): string[] {
-    return ['--runtime', 'io.containerd.runc.v2', '--runc-binary', CLI, '--snapshotter', 'native'];
+    return ['--runtime', 'io.containerd.runc.v2', '--runc-binary', CLI, '--snapshotter', 'native', ...this.fifoArgs()];
+  }
+
+  /** ctr's stdio FIFOs in our directory, not /run/containerd/fifo (`ctr run`, `task exec`). */
+  fifoArgs(): string[] {
+    return ['--fifo-dir', path.join(this.dir, 'fifo')];
   }
 
   async importImage(archive: string): Promise<void> {
