@@ -169,7 +169,8 @@ export class Podman {
     this.env = { ...process.env, CONTAINERS_CONF: conf };
     delete this.env.NODE_EXTRA_CA_CERTS;
     this.globalArgs = ['--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--storage-driver', 'vfs',
-      '--tmpdir', path.join(dir, 'tmp'), '--runtime', CLI, '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+      '--tmpdir', path.join(dir, 'tmp'), '--network-config-dir', path.join(dir, 'networks'), '--runtime', CLI,
+      '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
   }
 
   run(...args: string[]): Promise<RunResult> {
