@@ -32,6 +32,9 @@
 #include <grp.h>
 #include <dirent.h>
 #include <sys/sendfile.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <net/if.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -662,34 +665,54 @@ static int find_home(const char *uid, const char *fallback) {
   return 0;
 }
 
-/* exec <path-candidates...> -- <argv...> -- <env...>: the candidates come from the builder's
- * PATH search; the first executable one is run, with HOME added if u-home found one. */
+/* exec N <path-candidates x N> M <argv x M> <env...>: counted, not separated, since any
+ * argument may be "--" (podman --init runs "/run/podman-init -- CMD"). The candidates come
+ * from the builder's PATH search; the first executable one is run, with HOME added if u-home
+ * found one. */
 static int exec_process(int argc, char **argv) {
-  int first_sep = -1, second_sep = -1;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--") == 0) {
-      if (first_sep < 0) first_sep = i;
-      else if (second_sep < 0) second_sep = i;
-    }
-  }
-  if (first_sep < 0 || second_sep < 0) return EINVAL;
+  char *end;
+  long candidates = argc > 1 ? strtol(argv[1], &end, 10) : -1;
+  if (candidates < 0 || *end != '\0' || 2 + candidates >= argc) return EINVAL;
+  int args_at = 2 + (int)candidates;
+  long count = strtol(argv[args_at], &end, 10);
+  if (count < 1 || *end != '\0' || args_at + 1 + count > argc) return EINVAL;
   char path[4096];
-  argv[first_sep] = NULL;
-  int err = find_executable(first_sep, argv, path, sizeof path);
+  /* find_executable skips its argv[0]: here the count. */
+  int err = find_executable(1 + (int)candidates, &argv[1], path, sizeof path);
   if (err != 0) return err;
-  argv[second_sep] = NULL;
-  char **args = &argv[first_sep + 1];
-  char **env = &argv[second_sep + 1];
+  char **args = calloc((size_t)count + 1, sizeof(char *));
+  if (args == NULL) return ENOMEM;
+  memcpy(args, &argv[args_at + 1], (size_t)count * sizeof(char *));
+  char **env = &argv[args_at + 1 + count];
   if (home_env[0] != '\0') {
-    int count = argc - second_sep - 1;
-    char **with_home = calloc((size_t)count + 2, sizeof(char *));
+    int env_count = argc - (args_at + 1 + (int)count);
+    char **with_home = calloc((size_t)env_count + 2, sizeof(char *));
     if (with_home == NULL) return ENOMEM;
-    memcpy(with_home, env, (size_t)count * sizeof(char *));
-    with_home[count] = home_env;
+    memcpy(with_home, env, (size_t)env_count * sizeof(char *));
+    with_home[env_count] = home_env;
     env = with_home;
   }
   execve(path, args, env);
   return fail();
+}
+
+/* link-up NAME: sets the interface up in our network namespace (SIOCSIFFLAGS). */
+static int link_up(const char *name) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (strlen(name) >= sizeof ifr.ifr_name) return ENAMETOOLONG;
+  strcpy(ifr.ifr_name, name);
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return fail();
+  int err = 0;
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) {
+    err = fail();
+  } else {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) err = fail();
+  }
+  close(sock);
+  return err;
 }
 
 int op_run(struct op *op) {
@@ -739,6 +762,7 @@ int op_run(struct op *op) {
     return 0;
   }
   if (strcmp(name, "unshare") == 0) return unshare((int)number(a[1])) == 0 ? 0 : fail();
+  if (strcmp(name, "link-up") == 0) return link_up(a[1]);
   if (strcmp(name, "sethostname") == 0) return sethostname(a[1], strlen(a[1])) == 0 ? 0 : fail();
   if (strcmp(name, "setdomainname") == 0) return setdomainname(a[1], strlen(a[1])) == 0 ? 0 : fail();
   if (strcmp(name, "pivot-root") == 0) return pivot_root_to();

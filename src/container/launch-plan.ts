@@ -189,6 +189,9 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   }
   add('i-unshare', [unshare], 'create the namespaces');
   if (namespaces.has('user')) add('i-setgid', [0], 'become root of the user namespace (gid)');
+  // A new network namespace has its loopback up, as runc and crun set it: podman's
+  // `--network none` and the pods of one rely on 127.0.0.1.
+  if ((unshare & CLONE.network) !== 0) add('i-link-up', ['lo'], 'set the loopback interface "lo" up');
 
   // The root filesystem, in the init's new mount namespace. The user's process is started
   // first (and waits for the start gate): it mounts the procfs of config.mounts, in their
@@ -245,7 +248,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     seccomp, terminal: options.consoleSocket !== undefined, newSession: true, keepFds: options.extraFds, env, candidates,
     beforeGate: true, personality: spec.linux?.personality, where: 'config.json: config.process',
   }));
-  return { ops };
+  return refuseNul({ ops });
 }
 
 // What the container's uts, ipc and network namespaces are given: the hostname, the domain
@@ -331,7 +334,7 @@ export function buildExecPlan(proc: Process, options: ExecPlanOptions): LaunchPl
     seccomp, terminal: options.consoleSocket !== undefined, newSession: options.consoleSocket !== undefined, keepFds: options.keepFds ?? 0, env,
     candidates: executableCandidates(proc.args[0], env, proc.cwd), beforeGate: false, personality: options.personality, where: 'process',
   }));
-  return { ops };
+  return refuseNul({ ops });
 }
 
 interface ProcessOpsOptions {
@@ -406,8 +409,10 @@ function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
   add('u-chdir', [proc.cwd], `enter the working directory "${proc.cwd}"`);
   if (seccomp !== undefined && proc.noNewPrivileges === true) loadSeccomp();
   const args = proc.args ?? [];
-  // An empty HOME gives way to the one u-home finds, which native/init appends.
-  add('u-exec', [...candidates, '--', ...args, '--', ...(hasHome(env) ? env : env.filter((e) => !e.startsWith('HOME=')))], `exec "${args[0]}"`);
+  // An empty HOME gives way to the one u-home finds, which native/init appends. Counted, not
+  // separated: an argument may be anything, "--" included (podman --init: "/run/podman-init -- CMD").
+  const envOut = hasHome(env) ? env : env.filter((e) => !e.startsWith('HOME='));
+  add('u-exec', [candidates.length, ...candidates, args.length, ...args, ...envOut], `exec "${args[0]}"`);
   return ops;
 }
 
@@ -442,8 +447,24 @@ function hasHome(env: string[]): boolean {
   return home !== undefined && home !== 'HOME=';
 }
 
-/** The wire format native/init reads: records of NUL-terminated tokens, then "end". */
+/** The plan, if none of its values holds a NUL byte (see encodePlan); checked when it is
+ * built, so that nothing has started when it is refused. */
+function refuseNul(plan: LaunchPlan): LaunchPlan {
+  for (const op of plan.ops) {
+    if (op.args.some((arg) => arg.includes('\0'))) throw new SpecError(`config.json: ${op.description}: a value holds a NUL byte`);
+  }
+  return plan;
+}
+
+/**
+ * The wire format native/init reads: records of NUL-terminated tokens, then "end". A NUL inside
+ * a value (config.json's strings may hold "\u0000") would end its token early and make the
+ * rest of the value tokens of ops of its own: an env entry "A=1\u00002\u0000g-cgroup\u0000/etc/x"
+ * made the gofer, on the host, write the init's pid into /etc/x. No argument, path or
+ * environment entry can hold a NUL anyway (execve and every path take C strings): refused.
+ */
 export function encodePlan(plan: LaunchPlan): Buffer {
+  refuseNul(plan);
   const records = plan.ops.map((op) => [op.op, ...op.args]);
   records.push(['end']);
   return Buffer.from(records.map((tokens) => `${tokens.length}\0${tokens.join('\0')}\0`).join(''));

@@ -38,6 +38,27 @@ describe.skipIf(skip !== null)(`runcell run${skip ? ` (skipped: ${skip})` : ''}`
     expect(result.code).toBe(0);
   });
 
+  it('sets the loopback up in a new network namespace, as runc does (podman --network none, pods use 127.0.0.1)', async () => {
+    const result = await run(['cat', '/sys/class/net/lo/flags']);
+    expect(result).toMatchObject({ code: 0, stdout: '0x9\n' }); // IFF_UP | IFF_LOOPBACK
+  });
+
+  it('passes every argument as given, "--" and empty ones included (podman --init: "/run/podman-init -- CMD")', async () => {
+    const result = await run(['sh', '-c', 'echo "$0|$1|$2|$3|$#"; env | grep -c -e "^--$" -e "^x$"', '--', 'x', '', '--']);
+    expect(result).toMatchObject({ code: 1, stdout: '--|x||--|3\n0\n' }); // runc prints the same
+  });
+
+  it('refuses a NUL byte in a config value: it can no longer smuggle a host-side step into the plan', async () => {
+    // The gofer ran an injected "g-cgroup FILE" on the host, writing the init's pid into FILE.
+    const victim = path.join(dir, 'victim');
+    fs.writeFileSync(victim, 'ORIGINAL');
+    const result = await run(['true'], (spec) => spec.process.env.push(`A=1\u00002\u0000g-cgroup\u0000${victim}`));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('runcell: config.json: exec "true": a value holds a NUL byte\n');
+    expect(fs.readFileSync(victim, 'utf8')).toBe('ORIGINAL');
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+
   it('shows only its own processes in /proc', async () => {
     const result = await run(['sh', '-c', 'ls /proc | grep -c "^[0-9]"']);
     expect(Number(result.stdout.trim())).toBeLessThanOrEqual(3); // sh, ls, grep

@@ -307,6 +307,23 @@ describe('buildLaunchPlan', () => {
     expect(direct).toEqual(['/run.sh']);
   });
 
+  it('counts the candidates and the arguments of u-exec: an argument may be "--"', () => {
+    const exec = plan(spec((s) => {
+      s.process.args = ['/init', '--', 'sh'];
+      s.process.env = ['A=1'];
+    })).ops.find((o) => o.op === 'u-exec')!.args;
+    expect(exec).toEqual(['1', '/init', '3', '/init', '--', 'sh', 'A=1']);
+  });
+
+  it('sets the loopback up in a new network namespace only, after creating it (as runc)', () => {
+    const names = ops(spec());
+    expect(names.indexOf('i-link-up')).toBeGreaterThan(names.indexOf('i-unshare'));
+    expect(names.indexOf('i-link-up')).toBeLessThan(names.indexOf('i-user-clone'));
+    expect(plan(spec()).ops.find((o) => o.op === 'i-link-up')!.args).toEqual(['lo']);
+    expect(ops(spec((s) => (s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'network'))))).not.toContain('i-link-up');
+    expect(ops(spec((s) => (s.linux.namespaces = [{ type: 'mount' }, { type: 'uts' }, { type: 'network', path: '/proc/1/ns/net' }])))).not.toContain('i-link-up');
+  });
+
   it('opens a terminal after pivot_root and attaches it right after setsid, for --console-socket', () => {
     const names = buildLaunchPlan(spec((s) => (s.process.terminal = true)), { bundle, files, extraFds: 0, cgroup, consoleSocket: '/run/c.sock' })
       .ops.map((o) => o.op);
@@ -347,6 +364,13 @@ describe('plan wire format and failures', () => {
   it('encodes records of NUL-terminated tokens, ended by "end"', () => {
     const encoded = encodePlan({ ops: [{ op: 'i-chdir', args: ['/x'], description: '' }] });
     expect(encoded.toString()).toBe('2\0i-chdir\0/x\0' + '1\0end\0');
+  });
+
+  it('refuses a value with a NUL byte, which would end its token and make the rest ops of their own', () => {
+    const injected = 'A=1\u00002\u0000g-cgroup\u0000/etc/passwd';
+    expect(() => plan(spec((s) => s.process.env.push(injected)))).toThrow(/exec "sh": a value holds a NUL byte/);
+    expect(() => plan(spec((s) => (s.process.args = ['sh', 'a\u0000b'])))).toThrow(/a value holds a NUL byte/);
+    expect(() => encodePlan({ ops: [{ op: 'i-chdir', args: ['/x\u0000'], description: 'enter "/x"' }] })).toThrow(/enter "\/x": a value holds a NUL byte/);
   });
 
   it('describes a failed step with its errno as podman reads it', () => {
