@@ -33,8 +33,6 @@ const buildId = source.slice(source.lastIndexOf('\n', end - 1) + 1, end);
 const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
   filename: bundleFile,
   cachedData: buildId.startsWith(BUILD_ID_PREFIX) ? readCache(buildId) : undefined,
-  // The one dynamic import() left in the bundle is of a Node built-in.
-  importModuleDynamically: ((specifier: string) => import(specifier)) as never,
 });
 const bundle: { exports: { run(argv: readonly string[]): void } } = { exports: {} as never };
 script.runInThisContext()(bundle.exports, require, bundle, bundleFile, __dirname);
