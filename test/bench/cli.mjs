@@ -5,11 +5,12 @@
 // pooled, so a burst of someone else's load falls on every command alike. Needs root, runc,
 // hyperfine and busybox (apt-get install -y runc hyperfine busybox-static); tests never need them.
 //
-//   node test/bench/cli.mjs [--runs N] [--rounds R]
+//   node test/bench/cli.mjs [--runs N] [--rounds R] [--svg FILE]
 //
 // Prints each command's median wall time and mean CPU time (user + system of the process and
-// the children it waited for), then issue 13's targets as ratios, each PASS or FAIL. A target
-// is a report, not a test: the exit status is 0 whatever the ratios.
+// the children it waited for), then issue 13's targets as ratios, each PASS or FAIL (with
+// --svg, also as a bar chart). A target is a report, not a test: the exit status is 0 whatever
+// the ratios.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -22,6 +23,7 @@ const runcell = path.join(project, 'bin/runcell');
 const argValue = (flag, fallback) => (process.argv.includes(flag) ? Number(process.argv[process.argv.indexOf(flag) + 1]) : fallback);
 const runs = argValue('--runs', 30);
 const rounds = argValue('--rounds', 3);
+const svgFile = process.argv.includes('--svg') ? process.argv[process.argv.indexOf('--svg') + 1] : undefined;
 const library = createRequire(import.meta.url)(project); // dist/index.js
 
 for (const tool of ['runc', 'hyperfine', 'busybox']) {
@@ -184,7 +186,9 @@ function report(parallel) {
   }
   console.log('');
   console.log('issue 13 targets (ratios of this run; wall medians, CPU means beside)');
+  const targets = [];
   const target = (what, value, limit, cpuValue) => {
+    targets.push({ what, value, limit, cpuValue });
     const cpuText = cpuValue === undefined ? '' : `   cpu ${cpuValue.toFixed(2)}`;
     console.log(`${value <= limit ? 'PASS' : 'FAIL'}  ${what.padEnd(52)} ${value.toFixed(2).padStart(5)} <= ${limit}${cpuText}`);
   };
@@ -204,7 +208,35 @@ function report(parallel) {
   console.log(`${scaling >= parallel * 0.7 ? 'PASS' : 'FAIL'}  library cycles, ${parallel} at once: throughput x${scaling.toFixed(2)} of one at a time (>= ${(parallel * 0.7).toFixed(1)}, ${os.cpus().length} cores)`);
   const listRatio = cpu('runcell list (1000 stopped)') / cpu('runcell list (100 stopped)');
   console.log(`${listRatio <= 10 ? 'PASS' : 'FAIL'}  ${'runcell list: CPU of 1000 containers / of 100'.padEnd(52)} ${listRatio.toFixed(2).padStart(5)} <= 10`);
-  console.log(`\nload average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (${os.cpus().length} cores)`);
+  const load = `load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (${os.cpus().length} cores)`;
+  console.log(`\n${load}`);
+  if (svgFile !== undefined) fs.writeFileSync(svgFile, targetsSvg(targets, load));
+}
+
+// One bar per target: the measured ratio (wall, filled; CPU, a tick) against its limit (a line).
+function targetsSvg(targets, note) {
+  const rowHeight = 22, left = 330, width = 360, top = 30, max = Math.max(6, ...targets.map((t) => Math.max(t.value, t.cpuValue ?? 0)));
+  const x = (v) => left + (Math.min(v, max) / max) * width;
+  const esc = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const rows = targets.map((t, i) => {
+    const y = top + i * rowHeight;
+    const colour = t.value <= t.limit ? '#3a7d44' : '#c0392b';
+    return [
+      `<text x="${left - 8}" y="${y + 14}" text-anchor="end">${esc(t.what)}</text>`,
+      `<rect x="${left}" y="${y + 3}" width="${x(t.value) - left}" height="14" fill="${colour}" opacity="0.8"/>`,
+      t.cpuValue === undefined ? '' : `<rect x="${x(t.cpuValue) - 1}" y="${y + 1}" width="2" height="18" fill="#222"/>`,
+      `<line x1="${x(t.limit)}" y1="${y}" x2="${x(t.limit)}" y2="${y + 20}" stroke="#222" stroke-dasharray="3,2"/>`,
+      `<text x="${Math.min(x(t.value), left + width) + 6}" y="${y + 14}">${t.value.toFixed(2)}</text>`,
+    ].join('');
+  });
+  const height = top + targets.length * rowHeight + 40;
+  const ticks = Array.from({ length: Math.floor(max) + 1 }, (_, v) => `<line x1="${x(v)}" y1="${top - 4}" x2="${x(v)}" y2="${height - 40}" stroke="#ddd"/><text x="${x(v)}" y="${top - 8}" text-anchor="middle">${v}</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 60}" height="${height}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>${ticks.join('')}
+${rows.join('\n')}
+<text x="10" y="${height - 20}">ratio (bar: wall-clock median; black tick: CPU; dashed: the target). ${esc(note)}</text>
+</svg>
+`;
 }
 
 await main();
