@@ -69,6 +69,7 @@ function verbs(runtime) {
     ['list', `${still} list`],
     ['kill', `${still} kill c SIGWINCH`],
     ['ps', `${still} ps -f json c`],
+    ['exec true', `${still} exec c true`],
     ['pause', `${still} pause c`, `sh -c '${quiet(`${still} resume c`)}; true'`],
     ['resume', `${still} resume c`, `sh -c '${quiet(`${still} pause c`)}; true'`],
     ['start', `${life} start st`, `sh -c '${quiet(`${life} delete -f st`)}; ${life} create -b ${sleeper} st'`],
@@ -216,7 +217,7 @@ function report(parallel) {
 // One bar per target: the measured ratio (wall, filled; CPU, a tick) against its limit (a line).
 function targetsSvg(targets, note) {
   const rowHeight = 22, left = 330, width = 360, top = 30, max = Math.max(6, ...targets.map((t) => Math.max(t.value, t.cpuValue ?? 0)));
-  const x = (v) => left + (Math.min(v, max) / max) * width;
+  const x = (v) => Math.round((left + (Math.min(v, max) / max) * width) * 10) / 10;
   const esc = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const rows = targets.map((t, i) => {
     const y = top + i * rowHeight;
