@@ -1,8 +1,12 @@
-// Builds dist/cli.js, the one file bin/runcell loads: the CLI and the library bundled together,
-// so a command costs one file read instead of dozens of module resolutions. Commands import
-// the library lazily (await import), which esbuild turns into lazy module initialisation, so
-// `spec` never loads the addon. Run by `npm run build` (and so by `npm install`).
+// Builds dist/cli-main.js, the CLI and the library bundled together, so a command costs one
+// file read instead of dozens of module resolutions; its V8 code cache dist/cli-main.cache; and
+// dist/cli.js, the loader that bin/runcell starts (src/cli/loader.ts). Commands import the
+// library lazily (await import), which esbuild turns into lazy module initialisation, so `spec`
+// never loads the addon. Run by `npm run build` (and so by `npm install`).
+import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -33,6 +37,62 @@ const common = {
   external: ['dbus-next'],
 };
 
-await build({ ...common, entryPoints: [path.join(root, 'src/cli/run.ts')], outfile: path.join(root, 'dist/cli.js') });
+// commander loads node:child_process (and with it net and stream: ~3 ms of every command) only
+// to run executable subcommands, which runcell has none of: it is loaded when first used.
+const lazyChildProcess = {
+  name: 'commander-lazy-child-process',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+      const eager = "const childProcess = require('node:child_process');";
+      const source = fs.readFileSync(args.path, 'utf8');
+      if (!source.includes(eager)) throw new Error(`${args.path}: no "${eager}" to make lazy (a new commander?)`);
+      return { contents: source.replace(eager, "const childProcess = { get spawn() { return require('node:child_process').spawn; } };"), loader: 'js' };
+    });
+  },
+};
+
+const main = path.join(root, 'dist/cli-main.js');
+await build({
+  ...common, entryPoints: [path.join(root, 'src/cli/run.ts')], outfile: main, plugins: [lazyChildProcess],
+  // import() of a built-in becomes a require: the loader's vm.Script then needs no dynamic
+  // import callback (registering one costs ~1 ms).
+  supported: { 'dynamic-import': false },
+});
+// Two rewrites of the bundle's requires of Node built-ins, each worth ~2 ms of every command.
+// Each keeps the text's length (spaces pad it), so that the source map still fits.
+// - `import * as fs` becomes __toESM(require("node:fs")), a copy of every export as a getter,
+//   made ~50 times at start-up; the module object itself serves the same reads (no code here
+//   reads a built-in's `.default`, which is all the copy adds; checked below).
+// - child_process, net and readline (with stream) are needed by few commands (create, exec,
+//   hooks) but required by modules that most commands load: each is loaded on its first use,
+//   through a proxy (a function declaration, so hoisted: it is appended after the last line).
+const LAZY_BUILTINS = ['node:child_process', 'node:net', 'node:readline'];
+const LAZY_HELPER = 'function __lazy(id,m){return new Proxy({},{get:(_,key)=>(m??=require(id))[key]})}';
+let bundled = fs.readFileSync(main, 'utf8');
+bundled = bundled.replace(/(\w+)=__toESM\(require\("(node:[\w/]+)"\)\)/g, (whole, name, id) => {
+  if (new RegExp(`\\b${name}\\.default\\b`).test(bundled)) throw new Error(`${main}: ${name}.default of ${id} is read: keep its __toESM`);
+  return `${name}=require("${id}")`.padEnd(whole.length);
+});
+for (const id of LAZY_BUILTINS) bundled = bundled.replaceAll(`require("${id}")`, `__lazy("${id}") `);
+bundled += `${LAZY_HELPER}\n`;
+fs.writeFileSync(main, bundled);
+// The build id that ties the code cache to this bundle (see loader.ts).
+fs.appendFileSync(main, `//# runcell-build ${createHash('sha256').update(bundled).digest('hex')}\n`);
+await build({ ...common, sourcemap: false, entryPoints: [path.join(root, 'src/cli/loader.ts')], outfile: path.join(root, 'dist/cli.js') });
+// The code cache, taken after a command that loads what most commands share.
+const cache = path.join(root, 'dist/cli-main.cache');
+fs.rmSync(cache, { force: true });
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'runcell-build-'));
+try {
+  execFileSync(process.execPath, [path.join(root, 'dist/cli.js'), '--root', scratch, 'state', 'code-cache'], {
+    env: { ...process.env, RUNCELL_WRITE_CODE_CACHE: cache }, stdio: 'ignore',
+  });
+} catch {
+  // `state` of no container fails, as it should; only a missing cache matters, and it only
+  // costs speed (the loader compiles the bundle then).
+  if (!fs.existsSync(cache)) console.warn(`bundle: no code cache made for ${main}; the CLI starts slower`);
+} finally {
+  fs.rmSync(scratch, { recursive: true, force: true });
+}
 // The worker processes of `runcell bench locks`: started dozens at a time, so bundled too.
 await build({ ...common, entryPoints: [path.join(root, 'src/bench/worker.ts')], outfile: path.join(root, 'dist/bench-worker.js') });

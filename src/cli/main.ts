@@ -67,16 +67,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       getContext().log.debug(`runcell ${argv.slice(2).join(' ')}`);
     });
 
-  lifecycleCommands.register(program, getContext);
-  execCommand.register(program, getContext);
-  cgroupCommands.register(program, getContext);
-  featuresCommand.register(program);
-  listCommand.register(program, getContext);
-  stateCommand.register(program, getContext);
-  deleteCommand.register(program, getContext);
-  specCommand.register(program);
-  benchCommand.register(program, getContext);
-  demoCommand.register(program, getContext);
+  for (const register of registrationsFor(argv)) register(program, getContext);
 
   try {
     await program.parseAsync(argv as string[]);
@@ -87,6 +78,48 @@ export async function main(argv: readonly string[]): Promise<number> {
     context?.log.close();
     setLogger(null);
   }
+}
+
+type Register = (program: Command, context: () => Context) => void;
+
+// In the order of `runcell --help`.
+const ALL_COMMANDS: readonly Register[] = [
+  lifecycleCommands.register, execCommand.register, cgroupCommands.register, featuresCommand.register,
+  listCommand.register, stateCommand.register, deleteCommand.register, specCommand.register,
+  benchCommand.register, demoCommand.register,
+];
+
+// The module that registers each command. Building commander's tree of every command and its
+// options costs more than most commands' own work, so a command line that names one of these
+// registers only its module; anything else (help, a typo, a command missing here) gets them all.
+const COMMAND_MODULES: Readonly<Record<string, Register>> = {
+  create: lifecycleCommands.register, start: lifecycleCommands.register, run: lifecycleCommands.register,
+  kill: lifecycleCommands.register, wait: lifecycleCommands.register,
+  exec: execCommand.register,
+  pause: cgroupCommands.register, resume: cgroupCommands.register, ps: cgroupCommands.register,
+  update: cgroupCommands.register, events: cgroupCommands.register,
+  features: featuresCommand.register, list: listCommand.register, state: stateCommand.register,
+  delete: deleteCommand.register, spec: specCommand.register, bench: benchCommand.register, demo: demoCommand.register,
+};
+
+// The global options (registered above): those that take a value, as `--opt value` or `--opt=value`.
+const GLOBALS_WITH_VALUE = ['--root', '--log', '--log-format'];
+const GLOBAL_FLAGS = ['--debug', '--systemd-cgroup'];
+
+/** What to register for `argv`: the named command's module, nothing for --version alone, else all. */
+export function registrationsFor(argv: readonly string[]): readonly Register[] {
+  let version = false;
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i];
+    if (GLOBALS_WITH_VALUE.includes(arg)) i++;
+    else if (arg === '-v' || arg === '--version') version = true;
+    else if (arg.startsWith('-')) {
+      if (!GLOBAL_FLAGS.includes(arg) && !GLOBALS_WITH_VALUE.includes(arg.split('=', 1)[0])) return ALL_COMMANDS; // help, or a usage error
+    } else {
+      return Object.hasOwn(COMMAND_MODULES, arg) ? [COMMAND_MODULES[arg]] : ALL_COMMANDS;
+    }
+  }
+  return version ? [] : ALL_COMMANDS;
 }
 
 function exitCodeOf(error: unknown, getContext: () => Context): number {

@@ -335,6 +335,15 @@ export async function waitContainer(rootDir: string, partialId: string): Promise
     throw new ContainerError('ERR_INVALID_STATE', `the exit status of container "${container.id}" is not known (its gofer is gone)`,
       { containerId: container.id });
   }
+  // The init reports the status before it exits, so the gofer may record it (and exit) while
+  // the init still runs: wait for the init too, or a `delete` right after `wait` finds the
+  // container running and refuses (the library's create/start/wait/delete cycle hit it).
+  const { init } = container.record;
+  if (init !== null && isProcessAlive(init.pid, init.startTime)) {
+    await waitForExit(init.pid).catch((error) => {
+      if (!isErrno(error, 'ESRCH')) throw error;
+    });
+  }
   return { id: container.id, exitStatus: exit.exitStatus };
 }
 

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isProcessAlive, processStartTime, StateFile } from '../../src';
+import { Container, createContainer, isProcessAlive, processStartTime, startContainer, StateFile, waitContainer } from '../../src';
 import { CLI, childEnv, runcell, sleep, useScratch, waitFor } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 import { Cgroup, detectLayout } from '../../src/container/cgroups';
@@ -44,6 +44,23 @@ describe.skipIf(skip !== null)(`container lifecycle${skip ? ` (skipped: ${skip})
     expect((await rc('kill', 'c1', '15')).stderr).toContain('container not running');
     expect(await rc('delete', 'c1')).toMatchObject({ code: 0 });
     expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  it('once wait answers, the container is stopped: a plain delete right after it succeeds (library cycle)', async () => {
+    // The init reports its status before it exits; wait must not answer while it still runs.
+    const once = makeBundle(path.join(dir, 'once'), ['true']);
+    const devNull = fs.openSync('/dev/null', 'r+');
+    try {
+      for (let i = 0; i < 8; i++) {
+        await createContainer(root, `w${i}`, { bundle: once, stdio: [devNull, devNull, devNull] });
+        await startContainer(root, `w${i}`);
+        expect(await waitContainer(root, `w${i}`)).toEqual({ id: `w${i}`, exitStatus: 0 });
+        expect(Container.load(root, `w${i}`).status).toBe('stopped');
+        await Container.delete(root, `w${i}`);
+      }
+    } finally {
+      fs.closeSync(devNull);
+    }
   });
 
   it('sees a container stopped when its init or its process is SIGKILLed from outside', async () => {
