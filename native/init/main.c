@@ -419,6 +419,10 @@ static void run_init(int ctl) {
   show_as_init();
   /* Nothing runs before the gofer has put us in our cgroup and written our id maps. */
   if (recv_msg(ctl, msg, sizeof msg) <= 0 || !msg_is(msg, INIT_SETUP)) _exit(1);
+  /* Non-dumpable from the first step on (until now the gofer, which may be unprivileged, had
+   * to write our maps: the /proc files of a non-dumpable process belong to the host's root):
+   * no process of a shared pid namespace may read our memory or reach our binary. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   for (int i = 0; i < plan.count; i++) {
     struct op *op = &plan.ops[i];
     if (op->argv[0][0] != 'i' && op->argv[0][0] != 'p') continue;
@@ -446,7 +450,6 @@ static void run_init(int ctl) {
       _exit(1);
     }
   }
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   send_msg(ctl, INIT_READY);
 
   /* The start gate. EOF: the gofer is gone, and nobody could ever start us. The message
@@ -613,6 +616,8 @@ static int gofer(int plan_fd, int report_fd) {
     close(report_fd);
     run_init(ctl[1]);
   }
+  /* Only after the clone: the init, our copy, must stay dumpable until its maps are written. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   close(ctl[1]);
 
   char msg[256];
@@ -807,6 +812,10 @@ static int gofer(int plan_fd, int report_fd) {
  * the calling CLI as its parent (conmon and the shim reap it) and reports "started <pid>" or
  * "error <step> <errno>"; the process runs the u- steps and execs. */
 static int exec_helper(int plan_fd, int report_fd) {
+  /* Non-dumpable until the process execs (the kernel makes it dumpable again then): from the
+   * moment it is in the container's pid namespace, the container sees it, and must reach
+   * neither its memory nor its binary through /proc/PID. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (plan_read(plan_fd, &plan) != 0) {
     dprintf(report_fd, REPORT_ERROR, -1, errno);
     return 1;
@@ -855,6 +864,12 @@ static int exec_helper(int plan_fd, int report_fd) {
 int main(int argc, char **argv) {
   main_argc = argc;
   main_argv = argv;
+  /* Executed through a descriptor (/proc/PID/fd/N: see src/container/init-binary.ts), our name
+   * would be "N": take argv[0]'s instead. */
+  if (argc > 0) {
+    const char *slash = strrchr(argv[0], '/');
+    prctl(PR_SET_NAME, slash != NULL ? slash + 1 : argv[0], 0, 0, 0);
+  }
   if (argc == 4 && strcmp(argv[1], "gofer") == 0) {
     return gofer(atoi(argv[2]), atoi(argv[3]));
   }

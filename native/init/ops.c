@@ -115,8 +115,14 @@ static int idmap_userns = -1;
  * is cloned into a new one, its maps written, the namespace opened, and the child killed. */
 static int make_idmap_userns(const char *uid_map, const char *gid_map) {
   int pidfd = -1;
+  /* The child is cloned dumpable: the /proc files of a non-dumpable process belong to the
+   * host's root, and an init in a user namespace could not write its maps. It runs nothing
+   * but pause() and is killed below. */
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_PIDFD | SIGCHLD, NULL, &pidfd, NULL, NULL);
-  if (pid < 0) return fail();
+  int clone_err = errno;
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (pid < 0) return clone_err;
   if (pid == 0) {
     for (;;) pause();
   }

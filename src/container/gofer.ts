@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { lineReader } from '../lines';
-import { initProgram } from '../paths';
+import { initExecutable } from './init-binary';
 import { encodePlan, type LaunchPlan } from './launch-plan';
 import {
   formatAbort, formatCgroupPlaced, formatCommit, formatContinue, formatStartGate, parseReport, type Report,
@@ -25,7 +25,9 @@ export class Gofer {
    * (planFd) and report (planFd + 1) pipes; resolves once it runs.
    */
   static async spawn(stdio: number[], planFd: number, extra: number[]): Promise<Gofer> {
-    const child = spawn(initProgram(), ['gofer', String(planFd), String(planFd + 1)], {
+    const init = initExecutable();
+    const child = spawn(init.file, ['gofer', String(planFd), String(planFd + 1)], {
+      argv0: init.argv0,
       stdio: [...stdio, 'pipe', 'pipe', ...extra],
       env: {},
     });
@@ -111,7 +113,9 @@ function openFifo(file: string, mode: number): number {
  * plan; its one report, undefined when it exited without one. Resolves once it has exited.
  */
 export async function runExecHelper(plan: LaunchPlan, stdio: number[], extra: number[]): Promise<Report | undefined> {
-  const helper = spawn(initProgram(), ['exec', '3', '4'], {
+  const init = initExecutable();
+  const helper = spawn(init.file, ['exec', '3', '4'], {
+    argv0: init.argv0,
     stdio: [...stdio, 'pipe', 'pipe', ...extra],
     env: {},
   });
