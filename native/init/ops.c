@@ -30,6 +30,8 @@
 #include <grp.h>
 #include <dirent.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -573,6 +575,23 @@ static int cloexec_from(int first) {
   return err;
 }
 
+int seccomp_listener = -1;
+int seccomp_agent = -1;
+
+/* seccomp-agent PATH: a connection to the unix (stream) socket of a seccomp agent. */
+static int connect_agent(const char *path) {
+  struct sockaddr_un addr = {0};
+  addr.sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof addr.sun_path) return ENAMETOOLONG;
+  strcpy(addr.sun_path, path);
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return fail();
+  if (connect(sock, (struct sockaddr *)&addr, sizeof addr) != 0) return WITH_FD(sock, fail());
+  if (seccomp_agent >= 0) close(seccomp_agent);
+  seccomp_agent = sock;
+  return 0;
+}
+
 /* The filter arrives as the hex of its struct sock_filter array, compiled by the addon. */
 static int load_seccomp(unsigned long flags, const char *hex) {
   size_t len = strlen(hex) / 2;
@@ -588,7 +607,10 @@ static int load_seccomp(unsigned long flags, const char *hex) {
     bytes[i] = (unsigned char)byte;
   }
   struct sock_fprog program = {(unsigned short)(len / sizeof(struct sock_filter)), (struct sock_filter *)bytes};
-  int err = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &program) == 0 ? 0 : fail();
+  long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &program);
+  int err = rc < 0 ? fail() : 0;
+  /* With SECCOMP_FILTER_FLAG_NEW_LISTENER the call returns the listener (close-on-exec). */
+  if (rc >= 0 && (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)) seccomp_listener = (int)rc;
   free(bytes);
   return err;
 }
@@ -750,6 +772,7 @@ int op_run(struct op *op) {
   if (strcmp(name, "no-new-privs") == 0) return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : fail();
   if (strcmp(name, "close-fds") == 0) return cloexec_from((int)number(a[1]));
   if (strcmp(name, "seccomp") == 0) return load_seccomp(number(a[1]), a[2]);
+  if (strcmp(name, "seccomp-agent") == 0) return connect_agent(a[1]);
   if (strcmp(name, "home") == 0) return find_home(a[1], a[2]);
   if (strcmp(name, "exec") == 0) return exec_process(op->argc, a);
   return ENOSYS;

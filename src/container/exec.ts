@@ -15,7 +15,7 @@ import { buildExecPlan, CAPABILITIES, describeFailure, type LaunchPlan, type Nam
 import { runExecHelper } from './gofer';
 import { formatReport, type Report } from './protocol';
 import { closeNamespaces, openNamespaces } from './namespaces';
-import type { ContainerRecord, ProcessIdentity } from './record';
+import { ociState, type ContainerRecord, type ProcessIdentity } from './record';
 import { StateFile } from './state-file';
 import { Status } from './status';
 import { writePidFile } from './pid-file';
@@ -94,6 +94,7 @@ export async function execContainer(rootDir: string, partialId: string, options:
       namespaces: namespaces!.map((ns, i) => ({ type: ns.type, fd: firstNsFd + i })),
       seccomp: stored.linux?.seccomp,
       consoleSocket,
+      state: ociState(record),
     });
     report = await runExecHelper(plan, options.stdio ?? [0, 1, 2], namespaces!.map((ns) => ns.fd));
   } finally {

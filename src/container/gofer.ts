@@ -87,7 +87,7 @@ export class Gofer {
  * `goferGone(error)` when no gofer holds the gate.
  */
 export async function openStartGate(gatePath: string, readyPath: string, state: string,
-  goferGone: (error: unknown) => Error): Promise<Report | undefined> {
+  goferGone: (error: unknown) => Error, processState?: string): Promise<Report | undefined> {
   // The reply FIFO first: the gofer answers on it as soon as the gate's line is in.
   const ready = new net.Socket({ fd: openFifo(readyPath, fs.constants.O_RDONLY), readable: true, writable: false });
   const reply = lineReader(ready)().finally(() => ready.destroy());
@@ -98,7 +98,7 @@ export async function openStartGate(gatePath: string, readyPath: string, state: 
     ready.destroy();
     throw goferGone(error);
   }
-  fs.writeSync(gate, formatStartGate(state));
+  fs.writeSync(gate, formatStartGate(state, processState));
   fs.closeSync(gate);
   const line = await reply;
   return line === undefined ? undefined : parseReport(line);
