@@ -266,11 +266,12 @@ static int status_of(int wstatus) {
 /* u-seccomp-notify: where the listener goes (the agent, or for exec the helper, which sends it
  * on), and the message with it (the process's state, from the start gate). */
 static int notify_target = -1;
-static const char *notify_message = "fd";
+static const char *notify_message = NULL;
 
 static int send_listener(void) {
   int target = notify_target >= 0 ? notify_target : seccomp_agent;
   if (target < 0 || seccomp_listener < 0) return EBADF;
+  if (notify_message == NULL) return EINVAL; /* the start gate brought no state for the agent */
   int err = send_fd(target, notify_message, seccomp_listener);
   close(seccomp_listener);
   close(target);
@@ -350,6 +351,7 @@ static pid_t start_process(unsigned long flags, int parent_fd, int *index, int *
       close(seccomp_agent);
       seccomp_agent = -1;
       notify_target = pair[1];
+      notify_message = "listener"; /* the helper sends the state */
     }
     run_user(pipefd[1]);
   }

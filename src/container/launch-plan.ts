@@ -334,10 +334,10 @@ function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
     add('u-console', size ? [size.height, size.width] : [], 'make the terminal the controlling terminal and stdio');
   }
   add('u-umask', [proc.user.umask ?? 0o022], 'set the umask');
-  // Every descriptor not handed over is marked close-on-exec before the filter is loaded: a
-  // profile may refuse close_range (an allow-list older than Linux 5.9), and what runs after
-  // the filter must need nothing it could refuse. Every descriptor the steps below open is
-  // close-on-exec already.
+  // The last steps are: every descriptor not handed over marked close-on-exec, the filter, exec.
+  // The filter may refuse close_range (an allow-list older than Linux 5.9, or one that forgot
+  // it), so the descriptors come first, with or without no_new_privs; every descriptor the steps
+  // below open is close-on-exec already.
   add('u-close-fds', [3 + options.keepFds], 'close inherited descriptors');
   const loadSeccomp = () => {
     add('u-seccomp', [seccomp!.flags, seccomp!.program.toString('hex')], 'load the seccomp filter');

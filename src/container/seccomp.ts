@@ -51,6 +51,9 @@ const ACTIONS: Record<string, (errno: number) => number> = {
   SCMP_ACT_NOTIFY: () => 0x7fc00000,
   SCMP_ACT_ALLOW: () => 0x7fff0000,
 };
+/** The actions a profile may use (for `features`: the table the compiler uses). */
+export const SECCOMP_ACTIONS: readonly string[] = Object.keys(ACTIONS);
+
 const OPERATORS: Record<string, number> = {
   SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7,
 };
@@ -100,6 +103,11 @@ export function compileSeccomp(profile: SeccompProfile): CompiledSeccomp {
   for (const flag of profile.flags ?? []) {
     if (FLAGS[flag] === undefined) throw new SpecError(`config.json: config.linux.seccomp.flags: unknown flag "${flag}"`);
     flags |= FLAGS[flag];
+  }
+  // config-linux.md: "If no SCMP_ACT_NOTIFY action is used in the seccomp profile, the
+  // listenerPath MUST NOT be provided."
+  if (!notify && profile.listenerPath !== undefined) {
+    throw new SpecError('config.json: config.linux.seccomp.listenerPath: is given, but no rule uses SCMP_ACT_NOTIFY');
   }
   const listener = notify ? seccompListener(profile) : undefined;
   if (listener !== undefined) flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;

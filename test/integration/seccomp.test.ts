@@ -184,6 +184,8 @@ describe.skipIf(skip !== null)(`seccomp${skip ? ` (skipped: ${skip})` : ''}`, ()
       expect(none.stderr).toContain('config.linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listener');
       const asDefault = await run('true', { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: path.join(dir, 'x') });
       expect(asDefault.stderr).toContain('config.linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action');
+      const unused = await run('true', { ...allowBut([]), listenerPath: path.join(dir, 'x') });
+      expect(unused.stderr).toContain('config.linux.seccomp.listenerPath: is given, but no rule uses SCMP_ACT_NOTIFY');
     });
   });
 });
