@@ -11,7 +11,8 @@
         "native/addon/process.cc",
         "native/addon/oom.cc",
         "native/addon/seccomp.cc",
-        "native/addon/bpf.cc"
+        "native/addon/bpf.cc",
+        "native/addon/exe.cc"
       ],
       "libraries": [ "-lseccomp" ],
       "dependencies": [

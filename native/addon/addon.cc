@@ -41,6 +41,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterOOM(env, exports);
   RegisterSeccomp(env, exports);
   RegisterBpf(env, exports);
+  RegisterExe(env, exports);
   return exports;
 }
 

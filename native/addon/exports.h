@@ -10,5 +10,6 @@ void RegisterProcess(Napi::Env env, Napi::Object exports);
 void RegisterOOM(Napi::Env env, Napi::Object exports);
 void RegisterSeccomp(Napi::Env env, Napi::Object exports);
 void RegisterBpf(Napi::Env env, Napi::Object exports);
+void RegisterExe(Napi::Env env, Napi::Object exports);
 
 }  // namespace runcell

@@ -71,6 +71,12 @@ static void show_as_init(void) {
 static void write_all(int fd, const char *s);
 static int status_of(int wstatus);
 
+/* Closes fd, returns err. */
+static int close_with(int fd, int err) {
+  close(fd);
+  return err;
+}
+
 /* The OCI state handed to hooks on stdin: set by the CLI at the hooks sync point (create) and
  * with the start gate (start). */
 static char hook_state[65536];
@@ -257,12 +263,29 @@ static int status_of(int wstatus) {
 
 /* ---- the user's process ---------------------------------------------------------------- */
 
+/* u-seccomp-notify: where the listener goes (the agent, or for exec the helper, which sends it
+ * on), and the message with it (the process's state, from the start gate). */
+static int notify_target = -1;
+static const char *notify_message = NULL;
+
+static int send_listener(void) {
+  int target = notify_target >= 0 ? notify_target : seccomp_agent;
+  if (target < 0 || seccomp_listener < 0) return EBADF;
+  if (notify_message == NULL) return EINVAL; /* the start gate brought no state for the agent */
+  int err = send_fd(target, notify_message, seccomp_listener);
+  close(seccomp_listener);
+  close(target);
+  seccomp_listener = -1;
+  return err;
+}
+
 static void run_user(int exec_error_fd) {
   for (int i = 0; i < plan.count; i++) {
     struct op *op = &plan.ops[i];
     if (op->argv[0][0] != 'u') continue;
     int err = strcmp(op->argv[0], "u-console") == 0 ? attach_console(op)
-              : strcmp(op->argv[0], "u-hook") == 0 ? run_hook(op) : op_run(op);
+              : strcmp(op->argv[0], "u-hook") == 0 ? run_hook(op)
+              : strcmp(op->argv[0], "u-seccomp-notify") == 0 ? send_listener() : op_run(op);
     if (err != 0) {
       char buf[64];
       snprintf(buf, sizeof buf, USER_EXEC_ERROR, op->index, err);
@@ -272,6 +295,25 @@ static void run_user(int exec_error_fd) {
   }
   dprintf(exec_error_fd, USER_EXEC_ERROR, -1, EINVAL); /* a plan without exec */
   _exit(127);
+}
+
+/* x-seccomp-agent PATH BEFORE AFTER: the exec helper's step; the message to the agent is
+ * BEFORE, the process's pid, AFTER (its state, made by the CLI, which cannot know the pid). */
+static int agent_index = -1;
+
+static int send_agent(pid_t pid, int listener) {
+  if (agent_index < 0 || plan.ops[agent_index].argc < 4) return close_with(listener, EINVAL);
+  const char *before = plan.ops[agent_index].argv[2], *after = plan.ops[agent_index].argv[3];
+  size_t size = strlen(before) + strlen(after) + 16;
+  char *message = malloc(size);
+  if (message == NULL) return close_with(listener, ENOMEM);
+  snprintf(message, size, "%s%d%s", before, (int)pid, after);
+  int err = send_fd(seccomp_agent, message, listener);
+  free(message);
+  close(listener);
+  close(seccomp_agent);
+  seccomp_agent = -1;
+  return err;
 }
 
 /* Clones the user's process (with `flags`: namespaces, CLONE_PARENT), which closes
@@ -285,20 +327,48 @@ static pid_t start_process(unsigned long flags, int parent_fd, int *index, int *
     *err = errno;
     return -1;
   }
-  pid_t child = clone_process(flags);
-  if (child < 0) {
+  /* With a seccomp agent (x-seccomp-agent): the process passes us its listener over this pair. */
+  int pair[2] = {-1, -1};
+  if (seccomp_agent >= 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     *err = errno;
     close(pipefd[0]);
     close(pipefd[1]);
     return -1;
   }
+  pid_t child = clone_process(flags);
+  if (child < 0) {
+    *err = errno;
+    close(pipefd[0]);
+    close(pipefd[1]);
+    if (pair[0] >= 0) close(pair[0]), close(pair[1]);
+    return -1;
+  }
   if (child == 0) {
     close(pipefd[0]);
     close(parent_fd);
+    if (pair[0] >= 0) {
+      close(pair[0]);
+      close(seccomp_agent);
+      seccomp_agent = -1;
+      notify_target = pair[1];
+      notify_message = "listener"; /* the helper sends the state */
+    }
     run_user(pipefd[1]);
   }
   close(pipefd[1]);
   if (pty_slave >= 0) close(pty_slave);
+  int agent_err = 0;
+  if (pair[0] >= 0) {
+    /* The listener, as soon as the process has loaded its filter (a later step of it may make
+     * a notified call, which waits for the agent); EOF: it failed or exec'd without one. */
+    close(pair[1]);
+    char buf[16];
+    int listener = -1;
+    recv_msg_fd(pair[0], buf, sizeof buf, &listener);
+    close(pair[0]);
+    if (listener >= 0) agent_err = send_agent(child, listener);
+    if (agent_err != 0) kill(child, SIGKILL);
+  }
   char report[64] = {0};
   ssize_t n;
   do {
@@ -306,7 +376,10 @@ static pid_t start_process(unsigned long flags, int parent_fd, int *index, int *
   } while (n < 0 && errno == EINTR);
   close(pipefd[0]);
   *err = 0;
-  if (n > 0) {
+  if (agent_err != 0) {
+    *index = agent_index;
+    *err = agent_err;
+  } else if (n > 0) {
     *err = EIO;
     sscanf(report, USER_EXEC_ERROR, index, err);
   }
@@ -348,6 +421,12 @@ static void user_wait(int sock, int report) {
     if (msg_starts(hook_state, INIT_GO)) {
       size_t skip = n > 2 ? 3 : 2;
       memmove(hook_state, hook_state + skip, n - skip + 1);
+      /* "<state for the hooks>\t<state for the seccomp agent>" (no JSON holds a raw tab) */
+      char *tab = strchr(hook_state, '\t');
+      if (tab != NULL) {
+        *tab = '\0';
+        notify_message = tab + 1;
+      }
       if (fd >= 0) pty_slave = fd;
       break;
     }
@@ -446,6 +525,10 @@ static void run_init(int ctl) {
   show_as_init();
   /* Nothing runs before the gofer has put us in our cgroup and written our id maps. */
   if (recv_msg(ctl, msg, sizeof msg) <= 0 || !msg_is(msg, INIT_SETUP)) _exit(1);
+  /* Non-dumpable from the first step on (until now the gofer, which may be unprivileged, had
+   * to write our maps: the /proc files of a non-dumpable process belong to the host's root):
+   * no process of a shared pid namespace may read our memory or reach our binary. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   for (int i = 0; i < plan.count; i++) {
     struct op *op = &plan.ops[i];
     if (op->argv[0][0] != 'i' && op->argv[0][0] != 'p') continue;
@@ -474,7 +557,6 @@ static void run_init(int ctl) {
       _exit(1);
     }
   }
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   send_msg(ctl, INIT_READY);
 
   /* The start gate. EOF: the gofer is gone, and nobody could ever start us. The message
@@ -651,6 +733,8 @@ static int gofer(int plan_fd, int report_fd) {
     close(report_fd);
     run_init(ctl[1]);
   }
+  /* Only after the clone: the init, our copy, must stay dumpable until its maps are written. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   close(ctl[1]);
 
   char msg[256];
@@ -845,6 +929,10 @@ static int gofer(int plan_fd, int report_fd) {
  * the calling CLI as its parent (conmon and the shim reap it) and reports "started <pid>" or
  * "error <step> <errno>"; the process runs the u- steps and execs. */
 static int exec_helper(int plan_fd, int report_fd) {
+  /* Non-dumpable until the process execs (the kernel makes it dumpable again then): from the
+   * moment it is in the container's pid namespace, the container sees it, and must reach
+   * neither its memory nor its binary through /proc/PID. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (plan_read(plan_fd, &plan) != 0) {
     dprintf(report_fd, REPORT_ERROR, -1, errno);
     return 1;
@@ -860,6 +948,7 @@ static int exec_helper(int plan_fd, int report_fd) {
       clone_flags = strtoul(op->argv[1], NULL, 0);
       continue;
     }
+    if (strcmp(op->argv[0], "x-seccomp-agent") == 0) agent_index = i;
     if (strcmp(op->argv[0], "x-console") == 0) {
       /* Connected while the caller's filesystem is still ours to reach. */
       err = console_connect(op->argv[1], &console);
@@ -893,6 +982,12 @@ static int exec_helper(int plan_fd, int report_fd) {
 int main(int argc, char **argv) {
   main_argc = argc;
   main_argv = argv;
+  /* Executed through a descriptor (/proc/PID/fd/N: see src/container/init-binary.ts), our name
+   * would be "N": take argv[0]'s instead. */
+  if (argc > 0) {
+    const char *slash = strrchr(argv[0], '/');
+    prctl(PR_SET_NAME, slash != NULL ? slash + 1 : argv[0], 0, 0, 0);
+  }
   if (argc == 4 && strcmp(argv[1], "gofer") == 0) {
     return gofer(atoi(argv[2]), atoi(argv[3]));
   }

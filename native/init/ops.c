@@ -34,6 +34,7 @@
 #include <sys/sendfile.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <net/if.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -149,8 +150,14 @@ static int idmap_userns = -1;
  * is cloned into a new one, its maps written, the namespace opened, and the child killed. */
 static int make_idmap_userns(const char *uid_map, const char *gid_map) {
   int pidfd = -1;
+  /* The child is cloned dumpable: the /proc files of a non-dumpable process belong to the
+   * host's root, and an init in a user namespace could not write its maps. It runs nothing
+   * but pause() and is killed below. */
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_PIDFD | SIGCHLD, NULL, &pidfd, NULL, NULL);
-  if (pid < 0) return fail();
+  int clone_err = errno;
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (pid < 0) return clone_err;
   if (pid == 0) {
     for (;;) pause();
   }
@@ -601,6 +608,23 @@ static int cloexec_from(int first) {
   return err;
 }
 
+int seccomp_listener = -1;
+int seccomp_agent = -1;
+
+/* seccomp-agent PATH: a connection to the unix (stream) socket of a seccomp agent. */
+static int connect_agent(const char *path) {
+  struct sockaddr_un addr = {0};
+  addr.sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof addr.sun_path) return ENAMETOOLONG;
+  strcpy(addr.sun_path, path);
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return fail();
+  if (connect(sock, (struct sockaddr *)&addr, sizeof addr) != 0) return WITH_FD(sock, fail());
+  if (seccomp_agent >= 0) close(seccomp_agent);
+  seccomp_agent = sock;
+  return 0;
+}
+
 /* The filter arrives as the hex of its struct sock_filter array, compiled by the addon. */
 static int load_seccomp(unsigned long flags, const char *hex) {
   size_t len = strlen(hex) / 2;
@@ -616,7 +640,10 @@ static int load_seccomp(unsigned long flags, const char *hex) {
     bytes[i] = (unsigned char)byte;
   }
   struct sock_fprog program = {(unsigned short)(len / sizeof(struct sock_filter)), (struct sock_filter *)bytes};
-  int err = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &program) == 0 ? 0 : fail();
+  long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &program);
+  int err = rc < 0 ? fail() : 0;
+  /* With SECCOMP_FILTER_FLAG_NEW_LISTENER the call returns the listener (close-on-exec). */
+  if (rc >= 0 && (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)) seccomp_listener = (int)rc;
   free(bytes);
   return err;
 }
@@ -802,6 +829,7 @@ int op_run(struct op *op) {
   if (strcmp(name, "no-new-privs") == 0) return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : fail();
   if (strcmp(name, "close-fds") == 0) return cloexec_from((int)number(a[1]));
   if (strcmp(name, "seccomp") == 0) return load_seccomp(number(a[1]), a[2]);
+  if (strcmp(name, "seccomp-agent") == 0) return connect_agent(a[1]);
   if (strcmp(name, "home") == 0) return find_home(a[1], a[2]);
   if (strcmp(name, "exec") == 0) return exec_process(op->argc, a);
   return ENOSYS;

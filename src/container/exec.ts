@@ -13,7 +13,7 @@ import { buildExecPlan, CAPABILITIES, describeFailure, type LaunchPlan, type Nam
 import { runExecHelper } from './gofer';
 import { formatReport, type Report } from './protocol';
 import { closeNamespaces, openNamespaces } from './namespaces';
-import type { ContainerRecord, ProcessIdentity } from './record';
+import { ociState, type ContainerRecord, type ProcessIdentity } from './record';
 import { StateFile, UntrustedFileError } from './state-file';
 import { Status } from './status';
 import { writePidFile } from './pid-file';
@@ -116,6 +116,7 @@ export async function execContainer(rootDir: string, partialId: string, options:
       seccomp: stored.linux?.seccomp,
       personality: stored.linux?.personality,
       consoleSocket,
+      state: ociState(record),
     });
     report = await runExecHelper(plan, [...(options.stdio ?? [0, 1, 2]), ...preserved], namespaces!.map((ns) => ns.fd));
   } finally {

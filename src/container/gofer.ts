@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { lineReader } from '../lines';
-import { initProgram } from '../paths';
+import { initExecutable } from './init-binary';
 import { encodePlan, type LaunchPlan } from './launch-plan';
 import {
   formatAbort, formatCgroupPlaced, formatCommit, formatContinue, formatStartGate, parseReport, type Report,
@@ -25,7 +25,9 @@ export class Gofer {
    * (planFd) and report (planFd + 1) pipes; resolves once it runs.
    */
   static async spawn(stdio: number[], planFd: number, extra: number[]): Promise<Gofer> {
-    const child = spawn(initProgram(), ['gofer', String(planFd), String(planFd + 1)], {
+    const init = initExecutable();
+    const child = spawn(init.file, ['gofer', String(planFd), String(planFd + 1)], {
+      argv0: init.argv0,
       stdio: [...stdio, 'pipe', 'pipe', ...extra],
       env: {},
     });
@@ -85,7 +87,7 @@ export class Gofer {
  * `goferGone(error)` when no gofer holds the gate.
  */
 export async function openStartGate(gatePath: string, readyPath: string, state: string,
-  goferGone: (error: unknown) => Error): Promise<Report | undefined> {
+  goferGone: (error: unknown) => Error, processState?: string): Promise<Report | undefined> {
   // The reply FIFO first: the gofer answers on it as soon as the gate's line is in.
   const ready = new net.Socket({ fd: openFifo(readyPath, fs.constants.O_RDONLY), readable: true, writable: false });
   const reply = lineReader(ready)().finally(() => ready.destroy());
@@ -96,7 +98,7 @@ export async function openStartGate(gatePath: string, readyPath: string, state: 
     ready.destroy();
     throw goferGone(error);
   }
-  fs.writeSync(gate, formatStartGate(state));
+  fs.writeSync(gate, formatStartGate(state, processState));
   fs.closeSync(gate);
   const line = await reply;
   return line === undefined ? undefined : parseReport(line);
@@ -120,7 +122,9 @@ function openFifo(file: string, mode: number): number {
  */
 export async function runExecHelper(plan: LaunchPlan, stdio: number[], extra: number[]): Promise<Report | undefined> {
   const planFd = stdio.length;
-  const helper = spawn(initProgram(), ['exec', String(planFd), String(planFd + 1)], {
+  const init = initExecutable();
+  const helper = spawn(init.file, ['exec', String(planFd), String(planFd + 1)], {
+    argv0: init.argv0,
     stdio: [...stdio, 'pipe', 'pipe', ...extra],
     env: {},
   });

@@ -37,7 +37,7 @@ export function hookArgs(hook: Hook): string[] {
 
 // The init and the gofer pass the state to the hooks they run through 64 KiB buffers (with a
 // word of framing, "continue " or "go ").
-const NATIVE_HOOK_STATE_LIMIT = 65536 - 16;
+export const NATIVE_HOOK_STATE_LIMIT = 65536 - 16;
 
 /**
  * The state as the hooks run by the init or the user's process get it: refused, rather than

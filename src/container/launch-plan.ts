@@ -14,7 +14,7 @@ import { ErrnoError } from '../sys/errno';
 import { RLIMITS, SpecError, type Personality, type Process, type Spec } from '../oci/spec';
 import type { CgroupView } from './cgroup-view';
 import { afterPivotOps, rootfsOps } from './rootfs-plan';
-import { compileSeccomp, type SeccompProfile } from './seccomp';
+import { compileSeccomp, containerProcessState, type CompiledSeccomp, type SeccompProfile } from './seccomp';
 import { hookArgs, hooksOf } from './hooks';
 import { sysctlFiles } from './sysctl';
 import { labelOps, mountLabelOf } from './lsm';
@@ -135,6 +135,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   const newUserNs = namespaces.has('user') && namespaces.get('user') === undefined;
   const newPidNs = namespaces.has('pid') && namespaces.get('pid') === undefined;
   const { sandbox } = options;
+  const seccomp = spec.linux?.seccomp === undefined ? undefined : compileSeccomp(spec.linux.seccomp as unknown as SeccompProfile);
 
   // The gofer: files it writes, and how it clones the init.
   const { files } = options;
@@ -214,6 +215,12 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   const createHooks = [...hooksOf(spec.hooks, 'prestart'), ...hooksOf(spec.hooks, 'createRuntime'), ...hooksOf(spec.hooks, 'createContainer')];
   if (createHooks.length > 0) add('i-hooks', [], 'wait for the prestart and createRuntime hooks');
   for (const hook of hooksOf(spec.hooks, 'createContainer')) add('i-hook', hookArgs(hook), `createContainer hook "${hook.path}"`);
+  // The seccomp agent's socket is a path of the host: the process connects while it still sees
+  // the host's files (a connection failure fails create), and hands the listener over once it
+  // has loaded its filter, after the gate.
+  if (seccomp?.listener !== undefined) {
+    add('p-seccomp-agent', [seccomp.listener.path], `connect to the seccomp agent at config.linux.seccomp.listenerPath "${seccomp.listener.path}"`);
+  }
   // pivot_root cannot leave a ramfs root (an initramfs): then the root is moved instead.
   // pivot_root moves every process of the namespace to the new root; chroot only its caller,
   // so the user's process (started already) chroots itself too.
@@ -243,7 +250,6 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
 
   // The user's process, after the gate: its own identity and limits, then exec.
   for (const hook of hooksOf(spec.hooks, 'startContainer')) add('u-hook', hookArgs(hook), `startContainer hook "${hook.path}"`);
-  const seccomp = spec.linux?.seccomp === undefined ? undefined : compileSeccomp(spec.linux.seccomp as unknown as SeccompProfile);
   ops.push(...processOps(proc, {
     seccomp, terminal: options.consoleSocket !== undefined, newSession: true, keepFds: options.extraFds, env, candidates,
     beforeGate: true, personality: spec.linux?.personality, where: 'config.json: config.process',
@@ -306,6 +312,8 @@ export interface ExecPlanOptions {
   consoleSocket?: string;
   /** The container's linux.personality, which its exec'd processes get too (as with runc). */
   personality?: Personality;
+  /** The container's state, which goes to the seccomp agent of an SCMP_ACT_NOTIFY profile. */
+  state?: object;
 }
 
 /**
@@ -324,12 +332,18 @@ export function buildExecPlan(proc: Process, options: ExecPlanOptions): LaunchPl
   // Joined while our /proc and paths are still the host's; "0" is the writing process.
   for (const procs of options.cgroupProcs) add('x-write', [procs, 0], `join the cgroup "${path.dirname(procs)}"`);
   if (options.consoleSocket !== undefined) add('x-console', [options.consoleSocket], `connect to the console socket "${options.consoleSocket}"`);
+  const seccomp = options.seccomp === undefined ? undefined : compileSeccomp(options.seccomp as unknown as SeccompProfile);
+  if (seccomp?.listener !== undefined) {
+    // The helper connects (the path is the host's) and, once the process has loaded its filter
+    // and passed it the listener, sends it on with the process's pid, which only it knows.
+    const { before, after } = containerProcessState(options.state ?? {}, seccomp.listener);
+    add('x-seccomp-agent', [seccomp.listener.path, before, after], `send the seccomp listener to config.linux.seccomp.listenerPath "${seccomp.listener.path}"`);
+  }
   for (const ns of options.namespaces) add('x-setns-fd', [ns.fd, CLONE[ns.type]], `join the container's ${ns.type} namespace`);
   if (options.namespaces.length > 0) add('x-close', options.namespaces.map((ns) => ns.fd), 'close the container\'s namespaces');
   if (options.consoleSocket !== undefined) add('x-pty', [], 'open a terminal on "/dev/ptmx"');
   add('x-clone', [0], 'start the process');
   const env = proc.env ?? [];
-  const seccomp = options.seccomp === undefined ? undefined : compileSeccomp(options.seccomp as unknown as SeccompProfile);
   ops.push(...processOps(proc, {
     seccomp, terminal: options.consoleSocket !== undefined, newSession: options.consoleSocket !== undefined, keepFds: options.keepFds ?? 0, env,
     candidates: executableCandidates(proc.args[0], env, proc.cwd), beforeGate: false, personality: options.personality, where: 'process',
@@ -338,7 +352,7 @@ export function buildExecPlan(proc: Process, options: ExecPlanOptions): LaunchPl
 }
 
 interface ProcessOpsOptions {
-  seccomp?: { flags: number; program: Buffer };
+  seccomp?: CompiledSeccomp;
   /** A terminal opened earlier becomes the controlling terminal and stdio. */
   terminal: boolean;
   /** A session of its own (a container's process; an exec'd one only with a terminal, as runc). */
@@ -376,12 +390,16 @@ function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
     add('u-console', size ? [size.height, size.width] : [], 'make the terminal the controlling terminal and stdio');
   }
   add('u-umask', [proc.user.umask ?? 0o022], 'set the umask');
-  // Every descriptor not handed over is marked close-on-exec before the filter is loaded: a
-  // profile may refuse close_range (an allow-list older than Linux 5.9), and what runs after
-  // the filter must need nothing it could refuse. Every descriptor the steps below open is
-  // close-on-exec already.
+  // The last steps are: every descriptor not handed over marked close-on-exec, the filter, exec.
+  // The filter may refuse close_range (an allow-list older than Linux 5.9, or one that forgot
+  // it), so the descriptors come first, with or without no_new_privs; every descriptor the steps
+  // below open is close-on-exec already.
   add('u-close-fds', [3 + options.keepFds], 'close inherited descriptors');
-  const loadSeccomp = () => add('u-seccomp', [seccomp!.flags, seccomp!.program.toString('hex')], 'load the seccomp filter');
+  const loadSeccomp = () => {
+    add('u-seccomp', [seccomp!.flags, seccomp!.program.toString('hex')], 'load the seccomp filter');
+    // At once: a step after it may make a notified call, which waits for the agent.
+    if (seccomp!.listener !== undefined) add('u-seccomp-notify', [], `send the seccomp listener to config.linux.seccomp.listenerPath "${seccomp!.listener.path}"`);
+  };
   // Loading a filter takes no_new_privs or CAP_SYS_ADMIN. With no_new_privs it is the very
   // last step before execve; without, it must come while the process is still privileged,
   // before it changes user and drops capabilities (runc does the same).

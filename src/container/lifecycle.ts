@@ -22,7 +22,8 @@ import { buildLaunchPlan, describeFailure, stepFailure, type LaunchPlan } from '
 import { Gofer, openStartGate } from './gofer';
 import { parseExitRecord, type ExitRecord } from './protocol';
 import { observedStatus, ociState, RECORD_VERSION, validateRecord, type ContainerRecord, type ProcessIdentity } from './record';
-import { hooksOf, nativeHookState, runHooks, runHooksWarning } from './hooks';
+import { hooksOf, NATIVE_HOOK_STATE_LIMIT, nativeHookState, runHooks, runHooksWarning } from './hooks';
+import { containerProcessState, listenerOf, type SeccompProfile } from './seccomp';
 import { adjustGoferOOMScore, adjustSandboxOOMScore, readOOMScore, scoredMember } from './oom-score';
 import { joinSandbox, lockSandbox, membershipOf, type JoinedSandbox, type SandboxMembership } from './sandbox';
 import { StateFile, UntrustedFileError } from './state-file';
@@ -252,16 +253,18 @@ export async function startContainer(rootDir: string, partialId: string): Promis
     // The gate's line carries the state the startContainer hooks get, if there are any (the
     // native side takes 64 KiB, which large annotations, Kubernetes' whole objects, exceed).
     let hookState = '';
+    let processState: string | undefined;
     try {
       if (hooksOf(record.hooks, 'startContainer').length > 0) {
         hookState = nativeHookState('startContainer', { ...ociState(record, Status.Created), pid: record.init!.pid });
       }
+      processState = seccompProcessState(record, stateFile);
     } catch (error) {
       throw new ContainerError('ERR_START_FAILED', `cannot start container "${record.id}": ${(error as Error).message}`, { containerId: record.id, cause: error });
     }
     const reply = await openStartGate(stateFile.pathOf('gate'), stateFile.pathOf('ready'), hookState, (error) =>
       new ContainerError('ERR_INVALID_STATE', `cannot start container "${record.id}": container not running (its gofer is gone)`,
-        { containerId: record.id, cause: error }));
+        { containerId: record.id, cause: error }), processState);
     if (reply?.type !== 'started') {
       record.status = transition(record.status, Status.Stopped);
       stateFile.saveLocked(record);
@@ -478,6 +481,28 @@ function containerResources(spec: Spec, resources = (spec.linux?.resources ?? {}
 
 // The user's process is the init's only child: /proc/PID/task/PID/children names it by its
 // host pid whatever namespace it lives in.
+/**
+ * For an SCMP_ACT_NOTIFY profile: what goes to the seccomp agent with the listener, which the
+ * process loads after the gate (runtime.md "containerProcessState"): its own pid, and the
+ * container's state.
+ */
+function seccompProcessState(record: ContainerRecord, stateFile: StateFile<ContainerRecord>): string | undefined {
+  const specFile = stateFile.pathOf('spec');
+  if (!fs.existsSync(specFile)) return undefined;
+  const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as Spec;
+  const listener = listenerOf(spec.linux?.seccomp as SeccompProfile | undefined);
+  if (listener === undefined) return undefined;
+  const user = userProcess(record.init!);
+  if (user === null) throw new Error('its process is gone');
+  const { before, after } = containerProcessState({ ...ociState(record, Status.Created), pid: record.init!.pid }, listener);
+  const text = `${before}${user.pid}${after}`;
+  const size = Buffer.byteLength(text);
+  if (size > NATIVE_HOOK_STATE_LIMIT) {
+    throw new Error(`the state for the seccomp agent is ${size} bytes, more than the ${NATIVE_HOOK_STATE_LIMIT} runcell passes into a container (large annotations?)`);
+  }
+  return text;
+}
+
 function userProcess(init: ProcessIdentity): ProcessIdentity | null {
   try {
     const children = fs.readFileSync(`/proc/${init.pid}/task/${init.pid}/children`, 'utf8').trim().split(/\s+/);

@@ -101,9 +101,11 @@ export function formatCommit(): string {
 }
 
 /** To the gofer on the gate FIFO: start; `state` (JSON, or empty) is for startContainer hooks. */
-export function formatStartGate(state: string): string {
-  if (state.includes('\n')) throw new ProtocolError('the hook state must be one line');
-  return `s${state}\n`;
+export function formatStartGate(state: string, processState?: string): string {
+  if (state.includes('\n') || processState?.includes('\n')) throw new ProtocolError('the hook state must be one line');
+  // JSON never holds a raw tab: the process state for a seccomp agent follows one.
+  if (state.includes('\t') || processState?.includes('\t')) throw new ProtocolError('the hook state must hold no tab');
+  return processState === undefined ? `s${state}\n` : `s${state}\t${processState}\n`;
 }
 
 /** <id>.exit: the init's exit status (code, or 128+signal), written by the gofer. */

@@ -63,6 +63,10 @@ export interface NativeBinding {
   compileSeccomp(filter: SeccompFilter): { program: Buffer; skipped: string[] };
   /** The libseccomp the addon runs with, "major.minor.micro". */
   seccompVersion(): string;
+  /** An O_PATH descriptor (close-on-exec) of a read-only, detached clone of the mount of `path`. */
+  readonlyBind(path: string): number;
+  /** A close-on-exec memfd named `name` holding a copy of `path`, sealed against any change. */
+  sealedCopy(path: string, name: string): number;
   bpfProgLoad(type: number, instructions: Buffer, license: string, log?: Buffer): number;
   bpfProgAttach(targetFd: number, progFd: number, attachType: number, flags: number, path?: string): void;
   bpfProgDetach(targetFd: number, progFd: number, attachType: number, path?: string): void;

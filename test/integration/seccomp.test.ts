@@ -1,9 +1,9 @@
 // linux.seccomp is enforced, as root on real containers.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, commandExists, PROJECT_ROOT, run as runProgram, runcell, useScratch } from '../helpers/env';
+import { CLI, commandExists, PROJECT_ROOT, run as runProgram, runcell, useScratch, waitFor } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 import { ALLOW_LIST_WITHOUT_CLOSE_RANGE } from '../helpers/seccomp-allow-list';
 
@@ -23,6 +23,20 @@ function run(script: string, seccomp: object, edit: (spec: any) => void = () => 
     edit(spec);
   });
   return runcell(['--root', root, ...extra, 'run', '-b', bundle, ID]);
+}
+
+// The seccomp agent (test/helpers/seccomp-agent.py): what it received, one JSON line per
+// listener, and "answered <nr>" per notification it answered with -errno.
+function startAgent(socketPath: string, errno: number) {
+  const child = spawn('python3', [path.join(PROJECT_ROOT, 'test/helpers/seccomp-agent.py'), socketPath, String(errno)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  child.stdout!.on('data', (chunk) => (text += chunk));
+  return {
+    lines: () => text.split('\n').filter((line) => line !== ''),
+    received: () => text.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line)),
+    listening: () => waitFor(() => text.includes('listening\n'), 'the seccomp agent to listen'),
+    stop: () => child.kill('SIGKILL'),
+  };
 }
 
 const allowBut = (syscalls: object[]) => ({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls });
@@ -105,5 +119,73 @@ describe.skipIf(skip !== null)(`seccomp${skip ? ` (skipped: ${skip})` : ''}`, ()
     } finally {
       fs.closeSync(kept);
     }
+  });
+
+  describe('SCMP_ACT_NOTIFY', () => {
+    const ENOTBLK = 15; // "Block device required": what no mkdir of its own would say
+    const notifyMkdir = (listenerPath: string | undefined) => ({
+      ...allowBut([{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }]), listenerPath, listenerMetadata: 'test-metadata',
+    });
+
+    it('sends the listener and the process state to listenerPath; the agent answers the notified calls', async () => {
+      const socketPath = path.join(dir, 'agent.sock');
+      const agent = startAgent(socketPath, ENOTBLK);
+      try {
+        await agent.listening();
+        const bundle = makeBundle(path.join(dir, 'bundle'), ['sh', '-c', 'mkdir /tmp/d 2>/dev/null; sleep 1000'], (spec) => {
+          spec.linux.seccomp = notifyMkdir(socketPath);
+          spec.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] });
+        });
+        expect(await runcell(['--root', root, 'create', '-b', bundle, ID])).toMatchObject({ code: 0, stderr: '' });
+        const init = JSON.parse((await runcell(['--root', root, 'state', ID])).stdout).pid;
+        const user = Number(fs.readFileSync(`/proc/${init}/task/${init}/children`, 'utf8').trim().split(/\s+/)[0]);
+        expect(await runcell(['--root', root, 'start', ID])).toMatchObject({ code: 0, stderr: '' });
+        await waitFor(() => agent.received().length === 1, 'the listener at the agent');
+        const [{ message, fds }] = agent.received();
+        expect(fds).toBe(1);
+        expect(message).toMatchObject({
+          ociVersion: expect.any(String), fds: ['seccompFd'], pid: user, metadata: 'test-metadata',
+          state: { ociVersion: expect.any(String), id: ID, status: 'created', pid: init, bundle },
+        });
+        // The container's process: the first mkdir was answered with ENOTBLK by the agent.
+        await waitFor(() => agent.lines().some((line) => line.startsWith('answered ')), 'a notification answered');
+        // exec'd processes get the container's profile: a listener of their own, with their pid.
+        const pidFile = path.join(dir, 'exec.pid');
+        const exec = await runcell(['--root', root, 'exec', '--pid-file', pidFile, ID, 'sh', '-c', 'mkdir /tmp/x; echo exec-mkdir=$?']);
+        expect(exec).toMatchObject({ code: 0, stdout: 'exec-mkdir=1\n' });
+        expect(exec.stderr).toContain("mkdir: can't create directory '/tmp/x': Block device required");
+        expect(agent.received()).toHaveLength(2);
+        expect(agent.received()[1].message).toMatchObject({ pid: Number(fs.readFileSync(pidFile, 'utf8')), state: { id: ID, status: 'running' } });
+      } finally {
+        agent.stop();
+      }
+    });
+
+    it('runs under `run`, the container\'s process seeing the agent\'s answer', async () => {
+      const socketPath = path.join(dir, 'agent.sock');
+      const agent = startAgent(socketPath, ENOTBLK);
+      try {
+        await agent.listening();
+        const result = await run('mkdir /tmp/d; echo mkdir=$?', notifyMkdir(socketPath),
+          (spec) => spec.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] }));
+        expect(result).toMatchObject({ code: 0, stdout: 'mkdir=1\n' });
+        expect(result.stderr).toContain("mkdir: can't create directory '/tmp/d': Block device required");
+      } finally {
+        agent.stop();
+      }
+    });
+
+    it('refuses a listenerPath that does not exist, and SCMP_ACT_NOTIFY without one, naming the field', async () => {
+      const missing = await run('true', notifyMkdir(path.join(dir, 'no-agent.sock')));
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain(`config.linux.seccomp.listenerPath: "${path.join(dir, 'no-agent.sock')}" does not exist`);
+      const none = await run('true', notifyMkdir(undefined));
+      expect(none.code).toBe(1);
+      expect(none.stderr).toContain('config.linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listener');
+      const asDefault = await run('true', { defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: path.join(dir, 'x') });
+      expect(asDefault.stderr).toContain('config.linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action');
+      const unused = await run('true', { ...allowBut([]), listenerPath: path.join(dir, 'x') });
+      expect(unused.stderr).toContain('config.linux.seccomp.listenerPath: is given, but no rule uses SCMP_ACT_NOTIFY');
+    });
   });
 });

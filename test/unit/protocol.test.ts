@@ -47,11 +47,16 @@ describe('the CLI messages', () => {
     expect(formatContinue('{"pid":1}')).toBe('continue {"pid":1}\n');
     expect(formatStartGate('')).toBe('s\n');
     expect(formatStartGate('{"status":"created"}')).toBe('s{"status":"created"}\n');
+    // The state for a seccomp agent follows a tab, which no JSON holds raw.
+    expect(formatStartGate('', '{"pid":2}')).toBe('s\t{"pid":2}\n');
+    expect(formatStartGate('{"pid":1}', '{"pid":2}')).toBe('s{"pid":1}\t{"pid":2}\n');
   });
 
   it('refuses a hook state that would split the line', () => {
     expect(() => formatContinue('{\n}')).toThrow(ProtocolError);
     expect(() => formatStartGate('a\nb')).toThrow(ProtocolError);
+    expect(() => formatStartGate('a\tb')).toThrow(ProtocolError);
+    expect(() => formatStartGate('', 'a\nb')).toThrow(ProtocolError);
   });
 });
 
