@@ -2,8 +2,9 @@
 // runcell that acts on it (the launch-plan builder, the seccomp compiler), so a list that
 // claims what the code refuses, or leaves out what it accepts, fails here.
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { buildLaunchPlan, defaultSpec, validateSpec, type Spec } from '../../src';
 import { features } from '../../src/oci/features';
 import { compileSeccomp } from '../../src/container/seccomp';
@@ -100,9 +101,17 @@ describe('features', () => {
     expect(f.hooks).toEqual([...HOOK_KINDS]);
   });
 
-  it('lists the seccomp actions, operators, flags and architectures the compiler takes', () => {
+  it('lists the seccomp actions, operators, flags and architectures the compiler takes', async () => {
     const seccomp = f.linux.seccomp;
-    expect(SPEC_ACTIONS.filter((action) => compiles({ defaultAction: action, listenerPath: '/run/listener.sock' })).sort()).toEqual(seccomp.actions);
+    // SCMP_ACT_NOTIFY needs a listenerPath where an agent listens.
+    const listenerPath = path.join(bundle, 'agent.sock');
+    const agent = net.createServer();
+    await new Promise<void>((resolve) => agent.listen(listenerPath, resolve));
+    onTestFinished(() => void agent.close());
+    // As a rule's action (SCMP_ACT_NOTIFY cannot be the default one), with the listener NOTIFY needs.
+    expect(SPEC_ACTIONS.filter((action) => compiles({
+      syscalls: [{ names: ['mkdir'], action }], ...(action === 'SCMP_ACT_NOTIFY' ? { listenerPath } : {}),
+    })).sort()).toEqual(seccomp.actions);
     expect(SPEC_OPERATORS.filter((op) => compiles({
       syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op }] }],
     })).sort()).toEqual(seccomp.operators);
