@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -65,16 +66,30 @@ static int write_file(const char *path, const char *content) {
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
 
-/* write-proc PATH CONTENT: as write, to a file of a procfs only (EXDEV for any other): a file
- * mounted over it must not swallow a security label. */
+/* write-proc PATH CONTENT: CONTENT written to PATH under "/proc", which must be a procfs, reached
+ * without crossing a mount (openat2 RESOLVE_NO_XDEV): a file bound over the path, a plain one or
+ * another procfs file, would take the write, leave the process unconfined and perhaps change
+ * something else (runc's CVE-2019-16884, CVE-2025-52881). EXDEV when "/proc" is not a procfs
+ * or a mount is in the way. */
 static int write_proc_file(const char *path, const char *content) {
-  int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return fail();
+  int proc = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (proc < 0) return fail();
   struct statfs st;
-  int err = fstatfs(fd, &st) != 0 ? fail() : (st.f_type != PROC_SUPER_MAGIC ? EXDEV : 0);
-  if (err == 0) return write_and_close(fd, content);
-  close(fd);
-  return err;
+  int err = fstatfs(proc, &st) != 0 ? fail() : (st.f_type != PROC_SUPER_MAGIC ? EXDEV : 0);
+  if (err != 0) {
+    close(proc);
+    return err;
+  }
+  struct open_how how = {0};
+  how.flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
+  int fd;
+  do {
+    fd = (int)syscall(SYS_openat2, proc, path, &how, sizeof how);
+  } while (fd < 0 && errno == EAGAIN);
+  err = fd < 0 ? fail() : 0;
+  close(proc);
+  return err != 0 ? err : write_and_close(fd, content);
 }
 
 /* sysctl PROC PATH VALUE: VALUE written to PATH ("sys/net/ipv4/ip_forward") of the procfs

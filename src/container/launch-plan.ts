@@ -241,9 +241,10 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   const env = [...(proc.env ?? []), ...(options.extraEnv ?? [])];
   const candidates = executableCandidates(proc.args[0], env, proc.cwd);
   add('i-find-exec', candidates, `exec "${proc.args[0]}"`);
-  // The rlimits and the security labels, by the user's process before the start gate, where
-  // runc sets them too (before "procReady"): a limit the kernel refuses, or a profile that is
-  // not loaded, fails create, not start.
+  // The rlimits and the security labels, by the user's process before the start gate, as runc
+  // sets them during create (its init's profile before "procReady", the rlimits from its parent
+  // at "procReady"): a limit the kernel refuses, or a profile that is not loaded, fails create,
+  // not start.
   ops.push(...rlimitOps(proc, 'p', 'config.json: config.process'));
   ops.push(...labelOps(proc, 'p', 'config.json: config.process'));
   if (spec.linux?.mountLabel !== undefined && sharedMountNs) mountLabelOf(spec.linux.mountLabel, 'config.json: config.linux');

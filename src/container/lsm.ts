@@ -35,17 +35,18 @@ export function selinuxEnabled(): boolean {
   }
 }
 
-// Where each module takes the label of the next execve. Since Linux 5.1 AppArmor has its own
-// directory (so that it can be stacked); before, the shared file is AppArmor's when AppArmor
-// is the major module (runc falls back the same way).
+// Where each module takes the label of the next execve, under /proc. Since Linux 5.1 AppArmor
+// has its own directory (so that it can be stacked); before, the shared file is AppArmor's when
+// AppArmor is the major module (runc falls back the same way).
 function appArmorExecAttr(): string {
-  return fs.existsSync('/proc/self/attr/apparmor/exec') ? '/proc/self/attr/apparmor/exec' : '/proc/self/attr/exec';
+  return fs.existsSync('/proc/self/attr/apparmor/exec') ? 'self/attr/apparmor/exec' : 'self/attr/exec';
 }
 
-// A procfs mounted by the container could be covered (a volume over /proc/self/attr): the write
-// would then go to a plain file and the process would run unconfined (CVE-2019-16884). The
-// interpreter writes only to a file on a procfs, and fails with EXDEV otherwise.
-const NOT_PROCFS = (file: string) => ({ EXDEV: `"${file}" is not on a procfs, so the label cannot be set there` });
+// The interpreter writes only to the file itself, on the procfs at /proc, reached without
+// crossing a mount: a file bound over it (a volume, or another procfs file) would take the
+// label, run the process unconfined and perhaps change something else (runc's CVE-2019-16884,
+// CVE-2025-52881). It fails with EXDEV otherwise.
+const NOT_PROCFS = (file: string) => ({ EXDEV: `"/proc/${file}" is not the procfs's own file (something is mounted over it, or /proc is not a procfs), so the label cannot be set there` });
 
 /**
  * The process's label steps (ops of `phase`), or a SpecError naming the field when the host
@@ -61,7 +62,7 @@ export function labelOps(proc: Process, phase: 'p' | 'u', where: string): PlanOp
     const file = appArmorExecAttr();
     ops.push({ op: `${phase}-write-proc`, args: [file, `exec ${profile}`], description: `set the AppArmor profile "${profile}"`, hints: {
       ...NOT_PROCFS(file),
-      ENOENT: `the AppArmor profile "${profile}" is not loaded`,
+      ENOENT: `the AppArmor profile "${profile}" is not loaded (or "/proc/${file}" is missing)`,
       EACCES: `the AppArmor profile "${profile}" cannot be entered from this one`,
     } });
   }
@@ -70,7 +71,7 @@ export function labelOps(proc: Process, phase: 'p' | 'u', where: string): PlanOp
     if (!selinuxEnabled()) {
       throw new SpecError(`${where}.selinuxLabel: "${label}" cannot be applied: SELinux is not enabled on this host (the container would run unconfined)`);
     }
-    const file = '/proc/self/attr/exec';
+    const file = 'self/attr/exec';
     ops.push({ op: `${phase}-write-proc`, args: [file, label], description: `set the SELinux label "${label}"`, hints: {
       ...NOT_PROCFS(file),
       EINVAL: `"${label}" is not a valid SELinux context here`,

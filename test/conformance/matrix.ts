@@ -531,7 +531,7 @@ export const MATRIX: readonly MatrixEntry[] = [
     name: 'linux.personality LINUX32',
     requires: () => (process.arch === 'x64' ? null : 'LINUX32 is the 32-bit personality of an x86_64 kernel'),
     runcBug: {
-      reason: 'runc 1.1.5 ignores linux.personality (runc 1.2.0 sets it with personality(2): opencontainers/runc#4082)',
+      reason: 'runc 1.1.5 ignores linux.personality (runc #4082, released in 1.2.0, sets it with personality(2))',
       fixedIn: [1, 2, 0],
       explains: (d) => d.field === 'personality' && d.runc === '"0x0"' && d.runcell === '"0x8"',
       check: (runcell) => (runcell.personality === '0x8' ? null : `personality is ${String(runcell.personality)}, not 0x8 (PER_LINUX32)`),

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { commandExists, run, runcell, useScratch } from '../helpers/env';
+import { commandExists, run, runcell, startSleeper, useScratch } from '../helpers/env';
 import { makeBundle } from '../helpers/bundle';
 import { appArmorEnabled } from '../../src/container/lsm';
 
@@ -62,6 +62,44 @@ describe.skipIf(skip !== null)(`AppArmor profiles${skip ? ` (skipped: ${skip})` 
   it('without apparmorProfile the process is unconfined', async () => {
     const bundle = makeBundle(path.join(dir, 'bundle'), ['cat', '/proc/self/attr/current']);
     expect(await rc('run', '-b', bundle, id)).toMatchObject({ code: 0, stdout: 'unconfined\n' });
+  }, VM_TIMEOUT_MS);
+
+  it('a file bound over the exec attribute does not take the profile: create fails, the file is untouched', async () => {
+    // The write must reach the procfs's own file: a file mounted over it would take the label
+    // and the process would run unconfined (runc's CVE-2019-16884, CVE-2025-52881).
+    const decoy = path.join(dir, 'decoy');
+    fs.writeFileSync(decoy, 'untouched\n');
+    const attr = fs.existsSync('/proc/self/attr/apparmor/exec') ? 'attr/apparmor/exec' : 'attr/exec';
+    const bundle = makeBundle(path.join(dir, 'bundle'), ['true'], (spec) => {
+      spec.process.apparmorProfile = PROFILE;
+      // The user's process is pid 1 of the procfs it mounts.
+      spec.mounts.push({ destination: `/proc/1/${attr}`, type: 'bind', source: decoy, options: ['bind', 'rw'] });
+    });
+    const result = await rc('create', '-b', bundle, id);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`set the AppArmor profile "${PROFILE}": "/proc/self/${attr}" is not the procfs's own file`);
+    expect(fs.readFileSync(decoy, 'utf8')).toBe('untouched\n');
+    expect((await rc('list', '-q')).stdout).toBe('');
+  }, VM_TIMEOUT_MS);
+
+  it('nor does another procfs file bound over it (another process\'s comm): create fails, the file is untouched', async () => {
+    // A procfs file passes a check of the filesystem's type (runc 1.1's); the write must still
+    // not reach it (runc's CVE-2025-52881).
+    const sleeper = startSleeper();
+    try {
+      const comm = `/proc/${sleeper.pid}/comm`;
+      const attr = fs.existsSync('/proc/self/attr/apparmor/exec') ? 'attr/apparmor/exec' : 'attr/exec';
+      const bundle = makeBundle(path.join(dir, 'bundle'), ['true'], (spec) => {
+        spec.process.apparmorProfile = PROFILE;
+        spec.mounts.push({ destination: `/proc/1/${attr}`, type: 'bind', source: comm, options: ['bind', 'rw'] });
+      });
+      const result = await rc('create', '-b', bundle, id);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('is not the procfs\'s own file');
+      expect(fs.readFileSync(comm, 'utf8')).toBe('sleep\n');
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
   }, VM_TIMEOUT_MS);
 
   it('a profile that is not loaded fails create, naming it, and leaves nothing', async () => {
