@@ -25,8 +25,10 @@ export function features(): Record<string, unknown> {
         archs: seccomp.archs,
         supportedFlags: seccomp.flags,
       },
-      apparmor: { enabled: false },
-      selinux: { enabled: false },
+      // features.md: "whether AppArmor support is compiled in. Unrelated to whether the host
+      // supports AppArmor or not" (src/container/lsm.ts applies both where the host has them).
+      apparmor: { enabled: true },
+      selinux: { enabled: true },
     },
     // runc's own keys (org.opencontainers.runc.*: its version, commit, checkpointing) are not
     // ours to claim; the libseccomp one is: the addon compiles every profile with it.

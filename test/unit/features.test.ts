@@ -120,6 +120,11 @@ describe('features', () => {
     expect(seccomp.archs).toContain(process.arch === 'arm64' ? 'SCMP_ARCH_AARCH64' : 'SCMP_ARCH_X86_64');
   });
 
+  it('says AppArmor and SELinux support is built in (whether the host has them is not what features.md asks)', () => {
+    expect(f.linux.apparmor).toEqual({ enabled: true });
+    expect(f.linux.selinux).toEqual({ enabled: true });
+  });
+
   it('annotates the libseccomp version the addon runs with', () => {
     const version = f.annotations['io.github.seccomp.libseccomp.version'];
     expect(version).toMatch(/^\d+\.\d+\.\d+$/);
