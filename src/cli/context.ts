@@ -8,6 +8,8 @@ export interface Context {
   rootGiven: boolean;
   /** --systemd-cgroup: create and run make the container's cgroup through systemd. */
   systemdCgroup: boolean;
+  /** --rootless, resolved (auto: runc's rule, see container/rootless.ts). */
+  rootless: boolean;
   log: CliLog;
   /** Set by a command whose exit status is not simply success (run: the container's). */
   exitStatus?: number;

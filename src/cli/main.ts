@@ -1,7 +1,7 @@
 // The runcell command line: runc's global options and commands, each a few lines over the
 // library. Global options come before the command, as with runc (`runcell --root R state ID`).
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULT_ROOT } from '../container/defaults';
+import { defaultRootDir, isRootless, ROOTLESS_SETTINGS, type RootlessSetting } from '../container/rootless';
 import { setLogger } from '../log';
 import { COMMIT, OCI_VERSION, VERSION } from '../version';
 import type { Context } from './context';
@@ -20,11 +20,12 @@ import * as stateCommand from './commands/state';
 import { writeErr, writeOut } from './output';
 
 interface GlobalOptions {
-  root: string;
+  root?: string;
   log?: string;
   logFormat: LogFormat;
   debug?: boolean;
   systemdCgroup?: boolean;
+  rootless: RootlessSetting;
 }
 
 /** Runs the CLI on `argv` (as process.argv: node and script first) and returns the exit code. */
@@ -42,7 +43,20 @@ export async function main(argv: readonly string[]): Promise<number> {
         debug: options.debug === true,
       });
       setLogger(log);
-      context = { root: options.root, rootGiven: program.getOptionValueSource('root') === 'cli', systemdCgroup: options.systemdCgroup === true, log };
+      const rootless = isRootless(ROOTLESS_SETTINGS.includes(options.rootless) ? options.rootless : 'auto');
+      let root = options.root;
+      context = {
+        // The default is found when a command first needs it: `spec` or `features` need none, and
+        // a user without XDG_RUNTIME_DIR may still run them.
+        get root() {
+          root ??= defaultRootDir();
+          return root;
+        },
+        rootGiven: options.root !== undefined,
+        systemdCgroup: options.systemdCgroup === true,
+        rootless,
+        log,
+      };
     }
     return context;
   };
@@ -50,11 +64,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   program
     .description('an OCI container runtime: runsc\'s container lifecycle over Linux namespaces and cgroups')
     .enablePositionalOptions()
-    .option('--root <dir>', 'directory of container state (should be on tmpfs)', DEFAULT_ROOT)
+    .option('--root <dir>', 'directory of container state (should be on tmpfs; default /run/runcell, or $XDG_RUNTIME_DIR/runcell for a user other than root)')
     .option('--log <file>', 'append log lines (and every error) to this file instead of stderr')
     .addOption(new Option('--log-format <format>', 'format of log lines').choices(LOG_FORMATS).default('text'))
     .option('--debug', 'log debug messages')
     .option('--systemd-cgroup', 'make each new container\'s cgroup a systemd scope (linux.cgroupsPath "slice:prefix:name")')
+    .addOption(new Option('--rootless <value>', 'work as a user without privileges: no cgroup unless one can be written, limits refused without one ' +
+      '(auto: when not the host\'s root)').choices(ROOTLESS_SETTINGS).default('auto'))
     .version(`runcell version ${VERSION}\ncommit: ${COMMIT}\nspec: ${OCI_VERSION}`, '-v, --version', 'print the version')
     .exitOverride()
     .configureOutput({
@@ -103,7 +119,7 @@ const COMMAND_MODULES: Readonly<Record<string, Register>> = {
 };
 
 // The global options (registered above): those that take a value, as `--opt value` or `--opt=value`.
-const GLOBALS_WITH_VALUE = ['--root', '--log', '--log-format'];
+const GLOBALS_WITH_VALUE = ['--root', '--log', '--log-format', '--rootless'];
 const GLOBAL_FLAGS = ['--debug', '--systemd-cgroup'];
 
 /** What to register for `argv`: the named command's module, nothing for --version alone, else all. */
