@@ -762,11 +762,13 @@ static int gofer(int plan_fd, int report_fd) {
     }
   }
   const char *uid_map = opt("g-uid-map", 1), *gid_map = opt("g-gid-map", 1);
+  const char *setgroups = opt("g-setgroups", 1);
   if (uid_map != NULL || gid_map != NULL) {
     char path[64];
     int err = 0;
-    const char *maps[2][2] = {{"uid_map", uid_map}, {"gid_map", gid_map}};
-    for (int i = 0; i < 2 && err == 0; i++) {
+    /* setgroups first: without CAP_SETGID the kernel takes a gid_map only after "deny". */
+    const char *maps[3][2] = {{"uid_map", uid_map}, {"setgroups", setgroups}, {"gid_map", gid_map}};
+    for (int i = 0; i < 3 && err == 0; i++) {
       if (maps[i][1] == NULL) continue;
       snprintf(path, sizeof path, "/proc/%d/%s", init, maps[i][0]);
       int fd = open(path, O_WRONLY | O_CLOEXEC);

@@ -5,8 +5,9 @@
 // The host's whole tree would let a container with a few capabilities freeze another cgroup,
 // raise its own pids.max, or move itself into the root cgroup; and a container that sees the
 // host's root reads its memory limit as unlimited (Java and Go size themselves from it).
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Cgroup } from './cgroups';
+import { isPureV2, type Cgroup, type CgroupLayout } from './cgroups';
 import { ContainerError } from './errors';
 
 /** One hierarchy as the container sees it: `<destination>/<name>` is `directory`. */
@@ -31,9 +32,38 @@ export type CgroupView =
  * its caller's, shared with the host's other processes.
  */
 export function cgroupViewOf(cgroup: Cgroup): CgroupView {
-  const directories = cgroup.directories();
-  if (cgroup.isV2) return { version: 2, directory: directories[0] };
-  const mountPoints = [...new Set(cgroup.layout.v1.values()), ...(cgroup.layout.unified === null ? [] : [cgroup.layout.unified])];
+  return viewOfDirectories(cgroup.layout, cgroup.directories());
+}
+
+/**
+ * The view of the cgroups this process is in (/proc/self/cgroup), for a rootless container that
+ * has no cgroup of its own: its processes stay in the caller's, which runc shows there too. The
+ * user could read those directories anyway; the mount is read-only as ever.
+ */
+export function callerCgroupView(layout: CgroupLayout, procSelfCgroup = fs.readFileSync('/proc/self/cgroup', 'utf8')): CgroupView {
+  const directories: string[] = [];
+  for (const line of procSelfCgroup.split('\n')) {
+    const match = /^\d+:([^:]*):(\/.*)$/.exec(line);
+    if (match === null) continue;
+    const [, controllers, cgroupPath] = match;
+    if (cgroupPath.split('/').includes('..')) throw new ContainerError('ERR_INVALID_STATE', `this process's cgroup "${cgroupPath}" is not a plain path`);
+    if (controllers === '') {
+      if (layout.unified !== null) directories.push(path.join(layout.unified, cgroupPath));
+      continue;
+    }
+    // A named hierarchy (name=systemd) has no controller runcell knows: not shown, as above.
+    const mountPoint = controllers.split(',').map((c) => layout.v1.get(c)).find((m) => m !== undefined);
+    if (mountPoint !== undefined && !isPureV2(layout)) directories.push(path.join(mountPoint, cgroupPath));
+  }
+  return viewOfDirectories(layout, [...new Set(directories)]);
+}
+
+function viewOfDirectories(layout: CgroupLayout, directories: string[]): CgroupView {
+  if (isPureV2(layout)) {
+    if (directories.length !== 1) throw new ContainerError('ERR_INVALID_STATE', `expected one cgroup2 directory, found ${directories.length}`);
+    return { version: 2, directory: directories[0] };
+  }
+  const mountPoints = [...new Set(layout.v1.values()), ...(layout.unified === null ? [] : [layout.unified])];
   const hierarchies = directories.map((directory) => {
     const mountPoint = mountPoints
       .filter((m) => directory === m || directory.startsWith(m.endsWith('/') ? m : m + '/'))

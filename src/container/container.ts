@@ -5,7 +5,8 @@
 // checked is never a status someone else has since changed (runsc checks a stale copy).
 import * as os from 'node:os';
 import { isErrno } from '../sys/errno';
-import { processStat, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
+import { kill, processStat, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
+import { containerProcesses } from './process-tree';
 import { log } from '../log';
 import { ContainerError } from './errors';
 import type { FullId } from './id';
@@ -188,6 +189,16 @@ type Remains = Pick<ContainerRecord, 'init' | 'gofer' | 'user' | 'cgroupPath' | 
 async function destroyProcesses(remains: Remains, containerId: string): Promise<void> {
   const cgroup = remains.cgroupPath === undefined ? undefined : new Cgroup(detectLayout(), remains.cgroupPath);
   await cgroup?.signalAll('SIGKILL');
+  if (cgroup === undefined) {
+    // No cgroup (rootless): what /proc shows of the container goes first, exec'd processes too.
+    for (const pid of containerProcesses(remains.init, remains.user)) {
+      try {
+        kill(pid, 'SIGKILL');
+      } catch (error) {
+        if (!isErrno(error, 'ESRCH')) throw error;
+      }
+    }
+  }
   await stopProcesses(remains, containerId);
   // Its processes gone, a scope goes by itself; stopping it is for a slice, and resets a failed
   // unit. systemd out of reach is no reason to keep a dead container: warn and go on.

@@ -3,7 +3,9 @@
 // parent, so conmon or containerd's shim (child subreapers) reap it and read its status. The
 // process runs the same steps as the container's own (rlimits, identity, capabilities,
 // seccomp, cwd), from the container's process adjusted by the options, as runc's exec does.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isErrno } from '../sys/errno';
 import { processStartTime, reapChild, signalProcess } from '../sys/process';
 import { loadSpec, SpecError, validateProcess, validateSpec, type Process, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout } from './cgroups';
@@ -70,6 +72,9 @@ export interface ExecProcess {
 // Entered in this order: everything as the host's root, the mount namespace after every path
 // is opened, the user namespace last (entering it first would take our rights over the rest).
 const JOIN_ORDER: NamespaceType[] = ['ipc', 'uts', 'network', 'cgroup', 'pid', 'mount', 'user'];
+// A user other than root has rights over the container's namespaces only as root of the user
+// namespace that owns them: that one first (runc's nsexec joins the user namespace first too).
+const UNPRIVILEGED_JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'cgroup', 'pid', 'mount'];
 
 /** Starts a process in a created or running container. */
 export async function execContainer(rootDir: string, partialId: string, options: ExecOptions): Promise<ExecProcess> {
@@ -102,7 +107,7 @@ export async function execContainer(rootDir: string, partialId: string, options:
 
   // Its namespaces are those of the container's process (its init before start).
   const target = (status === Status.Running || status === Status.Paused ? record.user : null) ?? record.init!;
-  const namespaces = openNamespaces(target, JOIN_ORDER, { skipOwn: true });
+  const namespaces = openNamespaces(target, process.geteuid!() === 0 ? JOIN_ORDER : UNPRIVILEGED_JOIN_ORDER, { skipOwn: true });
   if (namespaces === null) refuse('container not running');
   let report: Report | undefined;
   let plan: LaunchPlan;
@@ -117,6 +122,7 @@ export async function execContainer(rootDir: string, partialId: string, options:
       personality: stored.linux?.personality,
       consoleSocket,
       state: ociState(record),
+      setgroupsDenied: namespaces!.some((ns) => ns.type === 'user') && setgroupsDenied(target.pid),
     });
     report = await runExecHelper(plan, [...(options.stdio ?? [0, 1, 2]), ...preserved], namespaces!.map((ns) => ns.fd));
   } finally {
@@ -253,4 +259,15 @@ async function reap(pid: number): Promise<number> {
   const status = await reapChild(pid);
   if (status === null) throw new Error(`process ${pid} is not a child of this process, or was reaped elsewhere`);
   return status;
+}
+
+// Whether the user namespace of `pid` denies setgroups (made rootless: see launch-plan.ts). Read
+// once its namespaces are open, which checked that `pid` is still the container's process.
+function setgroupsDenied(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim() === 'deny';
+  } catch (error) {
+    if (isErrno(error, 'ENOENT', 'ESRCH')) return false;
+    throw error;
+  }
 }

@@ -59,6 +59,13 @@ export interface PlanOptions {
   extraEnv?: string[];
   /** For a subcontainer: its sandbox's namespaces, which it joins where its spec is silent. */
   sandbox?: SandboxNamespaces;
+  /**
+   * The caller is not root (its euid is not 0): it has no CAP_SETGID over the host's user
+   * namespace, so the kernel takes the gid map of a new user namespace only after "deny" is
+   * written to its setgroups file (user_namespaces(7)), and the container's processes can then
+   * never call setgroups (runc: its nsexec's SETGROUPS_DENY for a rootless euid).
+   */
+  unprivileged?: boolean;
 }
 
 /**
@@ -156,6 +163,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
       return m.map((e) => `${e.containerID} ${e.hostID} ${e.size}`).join('\n') + '\n';
     };
     add('g-uid-map', [map(spec.linux?.uidMappings, 'uid')], 'write the uid map');
+    if (options.unprivileged === true) add('g-setgroups', ['deny'], 'deny setgroups in the user namespace');
     add('g-gid-map', [map(spec.linux?.gidMappings, 'gid')], 'write the gid map');
   }
 
@@ -207,7 +215,8 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   } else {
     const newCgroupNs = namespaces.has('cgroup') && namespaces.get('cgroup') === undefined;
     const mountLabel = mountLabelOf(spec.linux?.mountLabel, 'config.json: config.linux');
-    ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, newUserNs, cgroup: options.cgroup, newCgroupNs, mountLabel }, [userClone], settings));
+    const sysfsBound = newUserNs && !(namespaces.has('network') && namespaces.get('network') === undefined);
+    ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, newUserNs, cgroup: options.cgroup, newCgroupNs, mountLabel, sysfsBound }, [userClone], settings));
   }
   add('i-mkdirs', [proc.cwd, 0o755], `create the working directory "${proc.cwd}"`);
   // Hooks before pivot_root: the runtime's (prestart, createRuntime) while the init waits at
@@ -254,6 +263,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   ops.push(...processOps(proc, {
     seccomp, terminal: options.consoleSocket !== undefined, newSession: true, keepFds: options.extraFds, env, candidates,
     beforeGate: true, personality: spec.linux?.personality, where: 'config.json: config.process',
+    setgroupsDenied: newUserNs && options.unprivileged === true,
   }));
   return refuseNul({ ops });
 }
@@ -315,6 +325,8 @@ export interface ExecPlanOptions {
   personality?: Personality;
   /** The container's state, which goes to the seccomp agent of an SCMP_ACT_NOTIFY profile. */
   state?: object;
+  /** The container's user namespace denies setgroups (made rootless). */
+  setgroupsDenied?: boolean;
 }
 
 /**
@@ -348,6 +360,7 @@ export function buildExecPlan(proc: Process, options: ExecPlanOptions): LaunchPl
   ops.push(...processOps(proc, {
     seccomp, terminal: options.consoleSocket !== undefined, newSession: options.consoleSocket !== undefined, keepFds: options.keepFds ?? 0, env,
     candidates: executableCandidates(proc.args[0], env, proc.cwd), beforeGate: false, personality: options.personality, where: 'process',
+    setgroupsDenied: options.setgroupsDenied,
   }));
   return refuseNul({ ops });
 }
@@ -369,6 +382,9 @@ interface ProcessOpsOptions {
   personality?: Personality;
   /** The process object in messages: "config.json: config.process", or "process" for exec. */
   where: string;
+  /** The user namespace denies setgroups (see PlanOptions.unprivileged): the supplementary
+   * groups stay as they are, and asking for some is an error. */
+  setgroupsDenied?: boolean;
 }
 
 // The process's own steps, after the gate: limits, identity, capabilities, then exec.
@@ -412,7 +428,13 @@ function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
   // /etc/passwd, else "/" (runc's setupUser). Read while still root, from inside the root.
   if (!hasHome(env)) add('u-home', [proc.user.uid, '/'], 'find the home directory in "/etc/passwd"');
   add('u-keepcaps', [1], 'keep capabilities across setuid');
-  add('u-setgroups', proc.user.additionalGids ?? [], 'set the supplementary groups');
+  if (options.setgroupsDenied !== true) {
+    add('u-setgroups', proc.user.additionalGids ?? [], 'set the supplementary groups');
+  } else if ((proc.user.additionalGids ?? []).length > 0) {
+    // runc drops setgroups here too, and fails the same way when groups are asked for.
+    throw new SpecError(`${options.where}.user.additionalGids: supplementary groups cannot be set in a user namespace made ` +
+      'without privileges (its setgroups is "deny", which the kernel demands before a gid map written by a user other than root)');
+  }
   add('u-setgid', [proc.user.gid], `set the group ${proc.user.gid}`);
   add('u-setuid', [proc.user.uid], `set the user ${proc.user.uid}`);
   add('u-keepcaps', [0], 'stop keeping capabilities');

@@ -8,10 +8,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
-import { isProcessAlive, processStartTime, reapChild, signalProcess, waitForExit } from '../sys/process';
+import { isProcessAlive, kill, processStartTime, reapChild, signalProcess, waitForExit } from '../sys/process';
+import { containerProcesses } from './process-tree';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, type LinuxResources } from './cgroups';
-import { cgroupViewOf } from './cgroup-view';
+import { callerCgroupView, cgroupViewOf } from './cgroup-view';
+import { isRootless, requestedLimits } from './rootless';
 import { requireSystemdHost, startContainerUnit, Systemd, systemdUnitOf, updateContainerUnit, type SystemdUnit } from './systemd';
 import { cgroupStats, type Stats } from './stats';
 import { containerDeviceRules } from './device-filter';
@@ -57,6 +59,12 @@ export interface CreateOptions {
    * `system.slice:runcell:<id>`). See systemd.ts.
    */
   systemdCgroup?: boolean;
+  /**
+   * Work as a user without privileges (runc's --rootless): the container gets a cgroup only if
+   * one can be made, limits are refused without one. Default: rootless when not the host's root
+   * (isRootless).
+   */
+  rootless?: boolean;
 }
 
 export type { ExitRecord } from './protocol';
@@ -78,6 +86,7 @@ export async function createContainer(rootDir: string, id: string, options: Crea
   if (!terminal && options.consoleSocket !== undefined) {
     throw new SpecError(`--console-socket needs a terminal: ${path.join(bundle, 'config.json')} does not set process.terminal`);
   }
+  if (process.geteuid!() !== 0) refuseUnprivileged(spec, bundle);
   const membership = membershipOf(id, spec.annotations);
   // A subcontainer holds its sandbox's lock throughout: the sandbox cannot go, nor another
   // member come or go, while this one is half made.
@@ -115,6 +124,12 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
   let unit: SystemdUnit | undefined;
   let systemd: Systemd | undefined;
   try {
+    const rootless = options.rootless ?? isRootless();
+    if (rootless && options.systemdCgroup === true) {
+      // The user's own systemd instance (its user bus) would be asked for the scope: not yet.
+      throw new ContainerError('ERR_CREATE_FAILED', `cannot create container "${id}": --systemd-cgroup is not available rootless ` +
+        '(a scope of the user\'s own systemd instance, through its user bus, is not implemented); leave it out', { containerId: id });
+    }
     const placement = cgroupPathOf(spec, id, options.systemdCgroup === true);
     record.cgroupPath = placement.cgroupPath;
     unit = placement.unit;
@@ -122,11 +137,17 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     stateFile.saveLocked(record);
     const ours = new Cgroup(detectLayout(), record.cgroupPath);
     ours.assertUnused(); // before it is ours to remove on failure
-    if (unit === undefined) {
+    if (unit !== undefined) {
+      systemd = await Systemd.connect();
+    } else if (!rootless) {
       cgroup = ours;
       cgroup.create(containerResources(spec));
     } else {
-      systemd = await Systemd.connect();
+      cgroup = await rootlessCgroup(ours, spec, id);
+      if (cgroup === undefined) {
+        delete record.cgroupPath;
+        stateFile.saveLocked(record);
+      }
     }
     const extraFds = (options.preserveFds ?? 0) + (options.listenFds ?? 0);
     const listenEnv = options.listenFds ? [`LISTEN_FDS=${options.listenFds}`, 'LISTEN_PID=1'] : [];
@@ -135,8 +156,8 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     const sandboxFds = sandbox === undefined ? [] : [sandbox.namespaces.pid, sandbox.namespaces.ipc, sandbox.namespaces.uts, sandbox.namespaces.network];
     const plan = buildLaunchPlan(spec, {
       bundle,
-      cgroupProcs: ours.procsFiles(),
-      cgroup: cgroupViewOf(ours),
+      cgroupProcs: record.cgroupPath === undefined ? [] : ours.procsFiles(),
+      cgroup: record.cgroupPath === undefined ? callerCgroupView(ours.layout) : cgroupViewOf(ours),
       cgroupManager: unit !== undefined,
       consoleSocket: options.consoleSocket === undefined ? undefined : path.resolve(options.consoleSocket),
       extraFds,
@@ -149,6 +170,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
       },
       sandbox: sandbox === undefined ? undefined
         : { pid: planFd + 2, ipc: planFd + 3, uts: planFd + 4, network: planFd + 5 },
+      unprivileged: process.geteuid!() !== 0,
     });
     // exec reads the container's process and seccomp profile from this copy, whatever becomes of
     // the bundle (runc keeps the config in its state the same way).
@@ -307,7 +329,14 @@ export async function killContainer(rootDir: string, partialId: string, signal: 
   const status = container.status;
   if (options.all) {
     if (record.cgroupPath !== undefined) return new Cgroup(detectLayout(), record.cgroupPath).signalAll(signal);
-    for (const proc of [record.user, record.init]) if (proc) signalProcess(proc.pid, proc.startTime, signal);
+    // No cgroup (rootless): what /proc shows of the container, without a freezer to hold it.
+    for (const pid of containerProcesses(record.init, record.user)) {
+      try {
+        kill(pid, signal);
+      } catch (error) {
+        if (!isErrno(error, 'ESRCH')) throw error;
+      }
+    }
     return;
   }
   if (status === Status.Stopped || status === Status.Creating) {
@@ -432,7 +461,9 @@ export function updateContainer(rootDir: string, partialId: string, resources: L
 
 function cgroupOf(record: ContainerRecord, purpose: string): Cgroup {
   if (record.cgroupPath === undefined) {
-    throw new ContainerError('ERR_INVALID_STATE', `container "${record.id}" has no cgroup to ${purpose}`, { containerId: record.id });
+    // Rootless without a cgroup it may write (see rootlessCgroup): nothing to freeze or limit.
+    throw new ContainerError('ERR_INVALID_STATE', `container "${record.id}" has no cgroup to ${purpose} (it was created rootless, ` +
+      'where no cgroup could be made for it)', { containerId: record.id });
   }
   return new Cgroup(detectLayout(), record.cgroupPath);
 }
@@ -451,7 +482,55 @@ export function containerStats(rootDir: string, partialId: string): { id: string
 export function containerPids(rootDir: string, partialId: string): number[] {
   const { record } = Container.load(rootDir, partialId);
   if (record.cgroupPath !== undefined) return new Cgroup(detectLayout(), record.cgroupPath).pids();
-  return [record.init, record.user].flatMap((p) => (p ? [p.pid] : []));
+  return containerProcesses(record.init, record.user);
+}
+
+/**
+ * What a user other than root cannot have, refused before anything exists, naming the field:
+ * a lower oom_score_adj than its own (the kernel wants CAP_SYS_RESOURCE for that; runc's
+ * rootless containers fail on the write).
+ */
+function refuseUnprivileged(spec: Spec, bundle: string): void {
+  const wanted = spec.process?.oomScoreAdj;
+  if (wanted !== undefined) {
+    const current = readOOMScore(process.pid);
+    if (wanted < current) {
+      throw new SpecError(`${path.join(bundle, 'config.json')}: config.process.oomScoreAdj: ${wanted} is below this user's own ` +
+        `oom_score_adj (${current}); lowering it needs CAP_SYS_RESOURCE, which a rootless container does not have`);
+    }
+  }
+}
+
+/**
+ * Rootless without systemd: the container's cgroup if this user may make it, else none. As runc's
+ * rootless cgroup manager: an explicit linux.cgroupsPath that cannot be made is an error; the
+ * default one is given up, and then a limit in linux.resources is refused, as nothing would
+ * enforce it. Device rules are left out: a user cannot set them (v1's devices.deny and a v2
+ * device program need CAP_SYS_ADMIN), and a user namespace cannot make device nodes anyway.
+ */
+async function rootlessCgroup(cgroup: Cgroup, spec: Spec, id: string): Promise<Cgroup | undefined> {
+  const resources = { ...(spec.linux?.resources ?? {}), devices: undefined } as LinuxResources;
+  const explicit = spec.linux?.cgroupsPath !== undefined && spec.linux.cgroupsPath !== '';
+  try {
+    cgroup.create(resources);
+    return cgroup;
+  } catch (error) {
+    if (!isErrno(error, 'EACCES', 'EPERM', 'EROFS')) throw error;
+    await cgroup.remove().catch(() => {}); // what was made of it before the refusal
+    const why = `uid ${process.geteuid!()} may not create cgroup "${cgroup.cgroupPath}" (${(error as Error).message})`;
+    if (explicit) {
+      throw new ContainerError('ERR_CREATE_FAILED', `cannot create container "${id}": config.linux.cgroupsPath: rootless, ${why}`, { containerId: id, cause: error });
+    }
+    const limits = requestedLimits(spec.linux?.resources as LinuxResources | undefined);
+    if (limits.length > 0) {
+      throw new ContainerError('ERR_CREATE_FAILED', `cannot create container "${id}": config.${limits[0]}` +
+        `${limits.length > 1 ? ` (and ${limits.slice(1).map((f) => `config.${f}`).join(', ')})` : ''}: rootless, the container has no cgroup ` +
+        `to enforce limits in: ${why}, and no cgroup is delegated to it (runc: "container could not join or create cgroup"); ` +
+        'remove the limits, or delegate a cgroup to the user', { containerId: id, cause: error });
+    }
+    log.debug(`container "${id}" runs without a cgroup: ${why}`);
+    return undefined;
+  }
 }
 
 // linux.cgroupsPath: absolute, or relative to the root of the hierarchy; under --systemd-cgroup

@@ -186,6 +186,10 @@ interface RootfsContext {
   /** linux.mountLabel where SELinux applies it (lsm.ts): a context= option of the filesystems
    * runc labels (tmpfs, devpts and the like; not proc, sysfs, mqueue, cgroups or binds). */
   mountLabel?: string;
+  /** A new user namespace without a network namespace of its own: the kernel refuses a sysfs
+   * mount there (it takes CAP_SYS_ADMIN over the network namespace's owner), so a sysfs mount
+   * is the host's /sys bound instead, as runc does. */
+  sysfsBound?: boolean;
 }
 
 function op(name: string, args: Array<string | number>, description: string, hints?: Record<string, string>): PlanOp {
@@ -197,6 +201,12 @@ function mountOps(mount: Mount, index: number, ctx: RootfsContext): PlanOp[] {
   const field = `config.json: config.mounts[${index}]`;
   const destination = containerPath(mount.destination);
   if (mount.type === 'cgroup' || mount.type === 'cgroup2') return cgroupMountOps(mount, field, destination, ctx);
+  if (mount.type === 'sysfs' && ctx.sysfsBound === true && !isBind(mount)) {
+    // rbind of the host's /sys, its options for every mount of it (a sysfs has no data
+    // options): "ro" keeps the whole tree read-only, the cgroup mounts below /sys/fs too.
+    const words = (mount.options ?? []).flatMap((o) => (o in BIND_ATTRS && o !== 'defaults' ? [o, `r${o}`] : [o]));
+    return mountOps({ ...mount, type: 'none', source: '/sys', options: ['rbind', ...words] }, index, ctx);
+  }
   const o = parseMountOptions(mount, `${field}.options`);
   const what = `mount "${mount.source ?? mount.type ?? ''}" on "${destination}"`;
   const ops: PlanOp[] = [];

@@ -40,7 +40,7 @@ export function register(program: Command, context: () => Context): void {
       const { createContainer } = await import('../../container/lifecycle');
       await createContainer(context().root, id, {
         bundle: options.bundle, pidFile: options.pidFile, preserveFds: options.preserveFds, listenFds: listenFds(),
-        consoleSocket: options.consoleSocket, systemdCgroup: context().systemdCgroup,
+        consoleSocket: options.consoleSocket, systemdCgroup: context().systemdCgroup, rootless: context().rootless,
       });
     });
 
@@ -64,7 +64,7 @@ export function register(program: Command, context: () => Context): void {
       const root = context().root;
       const createOptions = {
         bundle: options.bundle, pidFile: options.pidFile, preserveFds: options.preserveFds, listenFds: listenFds(),
-        consoleSocket: options.consoleSocket, systemdCgroup: context().systemdCgroup,
+        consoleSocket: options.consoleSocket, systemdCgroup: context().systemdCgroup, rootless: context().rootless,
       };
       if (options.detach) {
         await createContainer(root, id, createOptions);
