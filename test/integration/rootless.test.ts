@@ -1,0 +1,230 @@
+// Rootless: runcell run by an unprivileged user (made here, as root), with the bundle that
+// `runcell spec --rootless` writes (a user namespace mapping the user alone to root), compared
+// with runc run by the same user where the two should agree.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, commandExists, isRoot, run, tempDir, waitFor, type RunResult } from '../helpers/env';
+import { makeBundle } from '../helpers/bundle';
+
+const USER = 'runcell-rootless';
+
+/** Why these tests cannot run here, or null. */
+function whyNoRootless(): string | null {
+  if (!isRoot) return 'needs root (to make the unprivileged user and its files)';
+  if (!fs.existsSync('/bin/busybox')) return 'needs busybox-static';
+  if (!commandExists('setpriv') || !commandExists('unshare')) return 'needs setpriv and unshare (util-linux)';
+  for (const [file, off] of [['/proc/sys/kernel/unprivileged_userns_clone', '0'], ['/proc/sys/user/max_user_namespaces', '0']]) {
+    if (fs.existsSync(file) && fs.readFileSync(file, 'utf8').trim() === off) return `unprivileged user namespaces are disabled (${file} is ${off})`;
+  }
+  return null;
+}
+
+const skip = whyNoRootless();
+let uid = -1;
+let gid = -1;
+let dir: string;
+let xdg: string;
+let bundle: string;
+const ids: string[] = [];
+
+// The test user: made once, kept for the next run (a system account without a home or a shell).
+function ensureUser(): void {
+  try {
+    execFileSync('id', ['-u', USER], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER]);
+  }
+  uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }));
+  gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }));
+}
+
+function chownTree(file: string): void {
+  fs.lchownSync(file, uid, gid);
+  if (fs.lstatSync(file).isDirectory()) for (const entry of fs.readdirSync(file)) chownTree(path.join(file, entry));
+}
+
+function env(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const result: NodeJS.ProcessEnv = { PATH: `${path.dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, XDG_RUNTIME_DIR: xdg, USER };
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === undefined) delete result[key];
+    else result[key] = value;
+  }
+  return result;
+}
+
+/** runcell as the test user, in the bundle. */
+function asUser(args: string[], extraEnv: Record<string, string | undefined> = {}): Promise<RunResult> {
+  return run(CLI, args, { uid, gid, cwd: bundle, env: env(extraEnv) });
+}
+
+function runcAsUser(args: string[]): Promise<RunResult> {
+  return run('runc', ['--root', path.join(xdg, 'runc'), ...args], { uid, gid, cwd: bundle, env: env() });
+}
+
+/** The config `runcell spec --rootless` wrote, edited as root, given back to the user. */
+function editSpec(edit: (spec: any) => void): void { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const file = path.join(bundle, 'config.json');
+  const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'rootless.json'), 'utf8'));
+  spec.process.terminal = false;
+  spec.root.readonly = false;
+  edit(spec);
+  fs.writeFileSync(file, JSON.stringify(spec, null, 2));
+  fs.chownSync(file, uid, gid);
+}
+
+// The pids of the test user's processes that still run (a zombie waits for the host's pid 1).
+function userProcesses(): number[] {
+  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).flatMap((name) => {
+    try {
+      const status = fs.readFileSync(`/proc/${name}/status`, 'utf8');
+      const owner = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+      const state = /^State:\s+(\S)/m.exec(status)?.[1];
+      return owner === uid && state !== 'Z' ? [Number(name)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function stateFiles(): string[] {
+  const root = path.join(xdg, 'runcell');
+  return fs.existsSync(root) ? fs.readdirSync(root) : [];
+}
+
+describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  beforeAll(async () => {
+    ensureUser();
+    dir = tempDir('runcell-rootless-');
+    fs.chmodSync(dir, 0o755);
+    xdg = path.join(dir, 'xdg');
+    fs.mkdirSync(xdg, { mode: 0o700 });
+    fs.chownSync(xdg, uid, gid);
+    bundle = makeBundle(path.join(dir, 'bundle'), ['true']);
+    fs.rmSync(path.join(bundle, 'config.json'));
+    chownTree(bundle);
+    // Unprivileged user namespaces may be refused in ways no sysctl shows (a container, an LSM).
+    const probe = await run('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', 'unshare', '--user', 'true']);
+    if (probe.code !== 0) throw new Error(`user ${USER} cannot make a user namespace here: ${probe.stderr.trim()}`);
+    const spec = await asUser(['spec', '--rootless']);
+    expect(spec.stderr).toBe('');
+    fs.renameSync(path.join(bundle, 'config.json'), path.join(bundle, 'rootless.json'));
+  });
+
+  afterEach(async () => {
+    // Whatever a failed test left: its containers, by id, as the user who made them.
+    for (const id of ids.splice(0)) {
+      await asUser(['delete', '--force', id]);
+      await runcAsUser(['delete', '--force', id]);
+    }
+  });
+
+  afterAll(() => {
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs as root of its own user namespace; a file it writes belongs to the user outside; as under runc', async () => {
+    editSpec((spec) => {
+      spec.process.args = ['sh', '-c', 'id -u; id -g; cat /proc/self/uid_map /proc/self/setgroups; touch /tmp/made-inside'];
+    });
+    ids.push('rl-run');
+    const result = await asUser(['run', 'rl-run']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
+    expect(lines).toEqual(['0', '0', `0 ${uid} 1`, 'deny']);
+    const made = fs.statSync(path.join(bundle, 'rootfs/tmp/made-inside'));
+    expect([made.uid, made.gid]).toEqual([uid, gid]);
+    expect(stateFiles()).toEqual([]);
+    // The state directory is the user's own, in its XDG_RUNTIME_DIR.
+    const root = fs.statSync(path.join(xdg, 'runcell'));
+    expect([root.uid, root.mode & 0o777]).toEqual([uid, 0o700]);
+
+    fs.rmSync(path.join(bundle, 'rootfs/tmp/made-inside'));
+    ids.push('rl-runc');
+    const runc = await runcAsUser(['run', 'rl-runc']);
+    expect(runc.code).toBe(0);
+    expect(runc.stdout).toBe(result.stdout);
+  });
+
+  it('exec, ps, kill, state, list and delete work on a running one; delete leaves nothing', async () => {
+    editSpec((spec) => {
+      spec.process.args = ['sleep', '1000'];
+    });
+    ids.push('rl-exec');
+    expect((await asUser(['run', '-d', 'rl-exec'])).stderr).toBe('');
+    const exec = await asUser(['exec', 'rl-exec', 'sh', '-c', 'id -u; touch /tmp/from-exec']);
+    expect(exec.stderr).toBe('');
+    expect(exec.stdout).toBe('0\n');
+    expect(fs.statSync(path.join(bundle, 'rootfs/tmp/from-exec')).uid).toBe(uid);
+    // A detached exec'd process is the container's too, though its parent is not the init.
+    expect((await asUser(['exec', '-d', 'rl-exec', 'sleep', '999'])).stderr).toBe('');
+    const ps = await asUser(['ps', '--format', 'json', 'rl-exec']);
+    expect(ps.stderr).toBe('');
+    const pids = JSON.parse(ps.stdout) as number[];
+    const commands = pids.map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim());
+    expect(commands).toEqual(expect.arrayContaining(['sleep 1000', 'sleep 999']));
+    const state = JSON.parse((await asUser(['state', 'rl-exec'])).stdout);
+    expect(state.status).toBe('running');
+    expect((await asUser(['list', '-q'])).stdout).toBe('rl-exec\n');
+
+    expect((await asUser(['kill', '--all', 'rl-exec', 'KILL'])).stderr).toBe('');
+    await waitFor(() => pids.every((pid) => !fs.existsSync(`/proc/${pid}/cmdline`) || fs.readFileSync(`/proc/${pid}/cmdline`).length === 0),
+      'the container\'s processes to die');
+    const deleted = await asUser(['delete', 'rl-exec']);
+    expect(deleted.stderr).toBe('');
+    expect(stateFiles()).toEqual([]);
+    await waitFor(() => userProcesses().length === 0, `no process of ${USER} left`);
+  });
+
+  it('pause without a cgroup is a clear error; delete --force stops it', async () => {
+    editSpec((spec) => {
+      spec.process.args = ['sleep', '1000'];
+    });
+    ids.push('rl-pause');
+    expect((await asUser(['run', '-d', 'rl-pause'])).stderr).toBe('');
+    const pause = await asUser(['pause', 'rl-pause']);
+    expect(pause.code).not.toBe(0);
+    expect(pause.stderr).toContain('has no cgroup to freeze (it was created rootless');
+    expect((await asUser(['delete', '--force', 'rl-pause'])).stderr).toBe('');
+    expect(stateFiles()).toEqual([]);
+    await waitFor(() => userProcesses().length === 0, `no process of ${USER} left`);
+  });
+
+  it('a memory limit without a cgroup the user may make is refused, naming it, and leaves nothing; runc refuses too', async () => {
+    const delegated = await run('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', 'sh', '-c',
+      'for d in /sys/fs/cgroup /sys/fs/cgroup/memory /sys/fs/cgroup/unified; do test -w $d && exit 0; done; exit 1']);
+    if (delegated.code === 0) return; // a delegated cgroup: the limit would be had (the VM's test)
+    editSpec((spec) => {
+      spec.linux.resources = { memory: { limit: 64 * 1024 * 1024 } };
+    });
+    ids.push('rl-limit');
+    const result = await asUser(['run', 'rl-limit']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/config\.linux\.resources\.memory\.limit: rootless, the container has no cgroup to enforce limits in/);
+    expect(stateFiles()).toEqual([]);
+    await waitFor(() => userProcesses().length === 0, `no process of ${USER} left`);
+    ids.push('rl-limit-runc');
+    const runc = await runcAsUser(['run', 'rl-limit-runc']);
+    expect(runc.code).not.toBe(0);
+    expect(runc.stderr).toContain('cannot set memory limit: container could not join or create cgroup');
+  });
+
+  it('refuses a lower process.oomScoreAdj by name, and explains a missing XDG_RUNTIME_DIR', async () => {
+    editSpec((spec) => {
+      spec.process.oomScoreAdj = -10;
+    });
+    ids.push('rl-oom');
+    const oom = await asUser(['run', 'rl-oom']);
+    expect(oom.code).not.toBe(0);
+    expect(oom.stderr).toContain('config.process.oomScoreAdj: -10 is below this user\'s own oom_score_adj');
+    expect(stateFiles()).toEqual([]);
+
+    const list = await asUser(['list'], { XDG_RUNTIME_DIR: undefined });
+    expect(list.code).not.toBe(0);
+    expect(list.stderr).toContain('XDG_RUNTIME_DIR is not set');
+    // --root needs no XDG_RUNTIME_DIR; spec needs no root directory at all.
+    expect((await asUser(['--root', path.join(xdg, 'runcell'), 'list', '-q'], { XDG_RUNTIME_DIR: undefined })).code).toBe(0);
+  });
+});
