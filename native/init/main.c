@@ -685,6 +685,34 @@ static int console_index(void) {
   return -1;
 }
 
+/* idmap-helper PROGRAM ARGS...: runs `PROGRAM INIT-PID ARGS...` (newuidmap or newgidmap, which
+ * are setuid root and check the mappings against /etc/subuid or /etc/subgid) and waits for it.
+ * 0, an errno, or 1000 + its exit status (as for a hook). It inherits our stdio only. */
+static int run_idmap_helper(const struct op *op, pid_t init) {
+  if (op->argc < 2 || op->argc > 250) return EINVAL;
+  char pid[16];
+  snprintf(pid, sizeof pid, "%d", init);
+  char *argv[256];
+  argv[0] = op->argv[1];
+  argv[1] = pid;
+  for (int i = 2; i < op->argc; i++) argv[i] = op->argv[i];
+  argv[op->argc] = NULL;
+  pid_t child = fork();
+  if (child < 0) return errno;
+  if (child == 0) {
+    syscall(SYS_close_range, 3U, ~0U, 0U);
+    char *envp[] = {NULL};
+    execve(argv[0], argv, envp);
+    _exit(127);
+  }
+  int status;
+  while (waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) return errno;
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? 0 : 1000 + WEXITSTATUS(status);
+  return 1000 + 128 + WTERMSIG(status);
+}
+
 static int gofer(int plan_fd, int report_fd) {
   if (plan_read(plan_fd, &plan) != 0) {
     dprintf(report_fd, REPORT_ERROR, -1, errno);
@@ -761,23 +789,25 @@ static int gofer(int plan_fd, int report_fd) {
       return 1;
     }
   }
-  const char *uid_map = opt("g-uid-map", 1), *gid_map = opt("g-gid-map", 1);
-  const char *setgroups = opt("g-setgroups", 1);
-  if (uid_map != NULL || gid_map != NULL) {
-    char path[64];
+  /* The init's user namespace maps, in the plan's order: written here (setgroups before
+   * gid_map where the plan says so), or by a setuid helper (newuidmap/newgidmap). */
+  for (int i = 0; i < plan.count; i++) {
+    const char *name = plan.ops[i].argv[0];
+    const char *file = strcmp(name, "g-uid-map") == 0 ? "uid_map"
+      : strcmp(name, "g-gid-map") == 0 ? "gid_map" : strcmp(name, "g-setgroups") == 0 ? "setgroups" : NULL;
     int err = 0;
-    /* setgroups first: without CAP_SETGID the kernel takes a gid_map only after "deny". */
-    const char *maps[3][2] = {{"uid_map", uid_map}, {"setgroups", setgroups}, {"gid_map", gid_map}};
-    for (int i = 0; i < 3 && err == 0; i++) {
-      if (maps[i][1] == NULL) continue;
-      snprintf(path, sizeof path, "/proc/%d/%s", init, maps[i][0]);
+    if (file != NULL) {
+      char path[64];
+      snprintf(path, sizeof path, "/proc/%d/%s", init, file);
       int fd = open(path, O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || write(fd, maps[i][1], strlen(maps[i][1])) < 0) err = errno;
+      if (fd < 0 || write(fd, plan.ops[i].argv[1], strlen(plan.ops[i].argv[1])) < 0) err = errno;
       if (fd >= 0) close(fd);
+    } else if (strcmp(name, "g-idmap-helper") == 0) {
+      err = run_idmap_helper(&plan.ops[i], init);
     }
     if (err != 0) {
       kill(init, SIGKILL);
-      dprintf(report_fd, "error -2 %d\n", err);
+      dprintf(report_fd, REPORT_ERROR, i, err);
       return 1;
     }
   }

@@ -122,7 +122,7 @@ export async function execContainer(rootDir: string, partialId: string, options:
       personality: stored.linux?.personality,
       consoleSocket,
       state: ociState(record),
-      setgroupsDenied: namespaces!.some((ns) => ns.type === 'user') && setgroupsDenied(target.pid),
+      setgroupsDenied: process.geteuid!() !== 0 || (namespaces!.some((ns) => ns.type === 'user') && setgroupsDenied(target.pid)),
     });
     report = await runExecHelper(plan, [...(options.stdio ?? [0, 1, 2]), ...preserved], namespaces!.map((ns) => ns.fd));
   } finally {

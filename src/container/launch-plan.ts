@@ -66,6 +66,11 @@ export interface PlanOptions {
    * never call setgroups (runc: its nsexec's SETGROUPS_DENY for a rootless euid).
    */
   unprivileged?: boolean;
+  /**
+   * For a caller who is not root: the setuid helpers that write maps beyond its own id
+   * (newuidmap and newgidmap, from shadow's uidmap), where they are installed.
+   */
+  idmapHelpers?: { uid?: string; gid?: string };
 }
 
 /**
@@ -157,15 +162,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   if (options.cgroupManager) add('g-cgroup-manager', [], 'wait for the cgroup manager to place the init');
   for (const procs of options.cgroupProcs ?? []) add('g-cgroup', [procs], `join the cgroup "${path.dirname(procs)}"`);
   if (options.consoleSocket !== undefined) add('g-console', [options.consoleSocket], `send the terminal to the console socket "${options.consoleSocket}"`);
-  if (newUserNs) {
-    const map = (m: { containerID: number; hostID: number; size: number }[] | undefined, kind: string) => {
-      if (m === undefined || m.length === 0) throw new SpecError(`config.json: config.linux.${kind}Mappings: a new user namespace needs them`);
-      return m.map((e) => `${e.containerID} ${e.hostID} ${e.size}`).join('\n') + '\n';
-    };
-    add('g-uid-map', [map(spec.linux?.uidMappings, 'uid')], 'write the uid map');
-    if (options.unprivileged === true) add('g-setgroups', ['deny'], 'deny setgroups in the user namespace');
-    add('g-gid-map', [map(spec.linux?.gidMappings, 'gid')], 'write the gid map');
-  }
+  if (newUserNs) ops.push(...idMapOps(spec, options));
 
   // The init: namespaces (a joined user namespace first: it grants the rights for the rest).
   // A mount namespace joined by path gets the same root filesystem set-up as a new one, as
@@ -268,6 +265,42 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   return refuseNul({ ops });
 }
 
+type IdMapping = { containerID: number; hostID: number; size: number };
+
+// The maps of the init's new user namespace, written by the gofer before the init goes on. Root
+// writes them itself. A user other than root may write only one line, mapping its own id, and
+// the gid map only once setgroups is "deny" (user_namespaces(7)); anything more (the ranges
+// /etc/subuid and /etc/subgid give the user) is written by the setuid newuidmap and newgidmap,
+// which check them against those files, as runc does. setgroups is then left to newgidmap.
+function idMapOps(spec: Spec, options: PlanOptions): PlanOp[] {
+  const ops: PlanOp[] = [];
+  const kinds = [
+    { kind: 'uid', mappings: spec.linux?.uidMappings, own: process.geteuid!(), helper: options.idmapHelpers?.uid, tool: 'newuidmap', file: '/etc/subuid' },
+    { kind: 'gid', mappings: spec.linux?.gidMappings, own: process.getegid!(), helper: options.idmapHelpers?.gid, tool: 'newgidmap', file: '/etc/subgid' },
+  ] as const;
+  for (const { kind, mappings, own, helper, tool, file } of kinds) {
+    const field = `config.json: config.linux.${kind}Mappings`;
+    if (mappings === undefined || mappings.length === 0) throw new SpecError(`${field}: a new user namespace needs them`);
+    const text = (mappings as IdMapping[]).map((e) => `${e.containerID} ${e.hostID} ${e.size}`);
+    const ownOnly = mappings.length === 1 && mappings[0].hostID === own && mappings[0].size === 1;
+    if (options.unprivileged !== true || ownOnly) {
+      if (options.unprivileged === true && kind === 'gid') ops.push({ op: 'g-setgroups', args: ['deny'], description: 'deny setgroups in the user namespace' });
+      ops.push({ op: `g-${kind}-map`, args: [text.join('\n') + '\n'], description: `write the ${kind} map` });
+      continue;
+    }
+    if (helper === undefined) {
+      throw new SpecError(`${field}: ${text.map((t) => `"${t}"`).join(', ')} maps more than this user's own ${kind} (${own}): that needs ${tool} ` +
+        `(the uidmap package) and ranges of ${file} for the user, and ${tool} is not installed`);
+    }
+    ops.push({
+      op: 'g-idmap-helper', args: [helper, ...text.flatMap((t) => t.split(' '))],
+      description: `write the ${kind} map ${text.map((t) => `"${t}"`).join(', ')} with ${helper}`,
+      hints: { ENOENT: `${helper} is gone`, EACCES: `${helper} may not be run` },
+    });
+  }
+  return ops;
+}
+
 // What the container's uts, ipc and network namespaces are given: the hostname, the domain
 // name, then the sysctls, in runc's order (standard_init_linux.go: a kernel.hostname sysctl
 // wins over config.hostname). Only keys of the container's own namespaces (sysctl.ts), written
@@ -325,7 +358,7 @@ export interface ExecPlanOptions {
   personality?: Personality;
   /** The container's state, which goes to the seccomp agent of an SCMP_ACT_NOTIFY profile. */
   state?: object;
-  /** The container's user namespace denies setgroups (made rootless). */
+  /** No setgroups (see ProcessOpsOptions.setgroupsDenied). */
   setgroupsDenied?: boolean;
 }
 
@@ -382,8 +415,10 @@ interface ProcessOpsOptions {
   personality?: Personality;
   /** The process object in messages: "config.json: config.process", or "process" for exec. */
   where: string;
-  /** The user namespace denies setgroups (see PlanOptions.unprivileged): the supplementary
-   * groups stay as they are, and asking for some is an error. */
+  /** No setgroups: the user namespace denies it (see PlanOptions.unprivileged), or runcell runs
+   * as a user other than root, where runc never calls it either (the maps newgidmap wrote
+   * leave it allowed, but dropping the user's groups could open files that deny them). The
+   * supplementary groups stay as they are, and asking for some is an error. */
   setgroupsDenied?: boolean;
 }
 
@@ -431,9 +466,9 @@ function processOps(proc: Process, options: ProcessOpsOptions): PlanOp[] {
   if (options.setgroupsDenied !== true) {
     add('u-setgroups', proc.user.additionalGids ?? [], 'set the supplementary groups');
   } else if ((proc.user.additionalGids ?? []).length > 0) {
-    // runc drops setgroups here too, and fails the same way when groups are asked for.
-    throw new SpecError(`${options.where}.user.additionalGids: supplementary groups cannot be set in a user namespace made ` +
-      'without privileges (its setgroups is "deny", which the kernel demands before a gid map written by a user other than root)');
+    // runc (rootless) never calls setgroups either; runcell says so rather than drop the field.
+    throw new SpecError(`${options.where}.user.additionalGids: supplementary groups cannot be set rootless (setgroups is "deny" in ` +
+      'a user namespace whose gid map the user wrote itself, and runcell does not drop the user\'s own groups in one newgidmap mapped)');
   }
   add('u-setgid', [proc.user.gid], `set the group ${proc.user.gid}`);
   add('u-setuid', [proc.user.uid], `set the user ${proc.user.uid}`);

@@ -13,7 +13,7 @@ import { containerProcesses } from './process-tree';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, type LinuxResources } from './cgroups';
 import { callerCgroupView, cgroupViewOf } from './cgroup-view';
-import { isRootless, requestedLimits } from './rootless';
+import { idmapHelpers, isRootless, requestedLimits } from './rootless';
 import { requireSystemdHost, startContainerUnit, Systemd, systemdUnitOf, updateContainerUnit, type SystemdUnit } from './systemd';
 import { cgroupStats, type Stats } from './stats';
 import { containerDeviceRules } from './device-filter';
@@ -171,6 +171,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
       sandbox: sandbox === undefined ? undefined
         : { pid: planFd + 2, ipc: planFd + 3, uts: planFd + 4, network: planFd + 5 },
       unprivileged: process.geteuid!() !== 0,
+      idmapHelpers: process.geteuid!() !== 0 ? idmapHelpers() : undefined,
     });
     // exec reads the container's process and seccomp profile from this copy, whatever becomes of
     // the bundle (runc keeps the config in its state the same way).

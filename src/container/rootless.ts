@@ -86,3 +86,20 @@ export function requestedLimits(resources: LinuxResources | undefined): string[]
   }
   return fields;
 }
+
+/**
+ * newuidmap and newgidmap where PATH has them (runc looks them up the same way), for maps that
+ * go beyond the user's own uid and gid.
+ */
+export function idmapHelpers(env: NodeJS.ProcessEnv = process.env): { uid?: string; gid?: string } {
+  const find = (name: string) => (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter((d) => path.isAbsolute(d))
+    .map((d) => path.join(d, name)).find((file) => {
+      try {
+        fs.accessSync(file, fs.constants.X_OK);
+        return fs.statSync(file).isFile();
+      } catch {
+        return false;
+      }
+    });
+  return { uid: find('newuidmap'), gid: find('newgidmap') };
+}

@@ -40,6 +40,23 @@ function ensureUser(): void {
   gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }));
 }
 
+// The user's subordinate ranges (65536 ids each) in /etc/subuid and /etc/subgid, added after the
+// others' on first use and kept with the user.
+function subordinateIds(): { uid: number; gid: number } {
+  const starts: number[] = [];
+  for (const [file, option] of [['/etc/subuid', '--add-subuids'], ['/etc/subgid', '--add-subgids']]) {
+    const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').map((l) => l.split(':')) : [];
+    let start = lines.find((l) => l[0] === USER && l.length === 3)?.[1];
+    if (start === undefined) {
+      const next = Math.max(400000, ...lines.filter((l) => l.length === 3).map((l) => Number(l[1]) + Number(l[2])));
+      execFileSync('usermod', [option, `${next}-${next + 65535}`, USER]);
+      start = String(next);
+    }
+    starts.push(Number(start));
+  }
+  return { uid: starts[0], gid: starts[1] };
+}
+
 function chownTree(file: string): void {
   fs.lchownSync(file, uid, gid);
   if (fs.lstatSync(file).isDirectory()) for (const entry of fs.readdirSync(file)) chownTree(path.join(file, entry));
@@ -146,6 +163,57 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     const runc = await runcAsUser(['run', 'rl-runc']);
     expect(runc.code).toBe(0);
     expect(runc.stdout).toBe(result.stdout);
+  });
+
+  it('maps subordinate ranges through newuidmap and newgidmap: a user of the container owns its files as the subordinate id outside; as under runc', async (context) => {
+    if (!commandExists('newuidmap') || !commandExists('newgidmap')) context.skip('needs newuidmap and newgidmap (the uidmap package)');
+    const sub = subordinateIds();
+    fs.chmodSync(path.join(bundle, 'rootfs/tmp'), 0o1777);
+    editSpec((spec) => {
+      spec.linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }, { containerID: 1, hostID: sub.uid, size: 65536 }];
+      spec.linux.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }, { containerID: 1, hostID: sub.gid, size: 65536 }];
+      spec.process.user = { uid: 1000, gid: 1001 };
+      spec.process.args = ['sh', '-c', 'id -u; id -g; touch /tmp/by-1000; exec sleep 1000'];
+    });
+    ids.push('rl-sub');
+    const created = await asUser(['run', '-d', 'rl-sub']);
+    expect(created.stderr).toBe('');
+    await waitFor(() => fs.existsSync(path.join(bundle, 'rootfs/tmp/by-1000')), 'the file of uid 1000');
+    const made = fs.statSync(path.join(bundle, 'rootfs/tmp/by-1000'));
+    expect([made.uid, made.gid]).toEqual([sub.uid + 999, sub.gid + 1000]);
+    const exec = await asUser(['exec', '--user', '0:0', 'rl-sub', 'sh', '-c', 'cat /proc/self/uid_map; id -u']);
+    expect(exec.stderr).toBe('');
+    expect(exec.stdout.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '))).toEqual([`0 ${uid} 1`, `1 ${sub.uid} 65536`, '0']);
+    expect((await asUser(['delete', '--force', 'rl-sub'])).stderr).toBe('');
+    expect(stateFiles()).toEqual([]);
+    fs.rmSync(path.join(bundle, 'rootfs/tmp/by-1000'));
+
+    editSpec((spec) => {
+      spec.linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }, { containerID: 1, hostID: sub.uid, size: 65536 }];
+      spec.linux.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }, { containerID: 1, hostID: sub.gid, size: 65536 }];
+      spec.process.user = { uid: 1000, gid: 1001 };
+      spec.process.args = ['sh', '-c', 'id -u; id -g; touch /tmp/by-1000'];
+    });
+    ids.push('rl-sub-runc');
+    const runc = await runcAsUser(['run', 'rl-sub-runc']);
+    expect(runc.stderr).toBe('');
+    expect(runc.stdout).toBe('1000\n1001\n');
+    expect(fs.statSync(path.join(bundle, 'rootfs/tmp/by-1000')).uid).toBe(sub.uid + 999);
+    fs.rmSync(path.join(bundle, 'rootfs/tmp/by-1000'));
+  });
+
+  it('a mapping outside the user\'s subordinate ranges: newuidmap refuses, the error names the mapping, nothing is left', async (context) => {
+    if (!commandExists('newuidmap') || !commandExists('newgidmap')) context.skip('needs newuidmap and newgidmap (the uidmap package)');
+    const sub = subordinateIds();
+    editSpec((spec) => {
+      spec.linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }, { containerID: 1, hostID: sub.uid + 65536, size: 10 }];
+    });
+    ids.push('rl-badmap');
+    const result = await asUser(['run', 'rl-badmap']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`write the uid map "0 ${uid} 1", "1 ${sub.uid + 65536} 10" with `);
+    expect(stateFiles()).toEqual([]);
+    await waitFor(() => userProcesses().length === 0, `no process of ${USER} left`);
   });
 
   it('exec, ps, kill, state, list and delete work on a running one; delete leaves nothing', async () => {
