@@ -492,11 +492,32 @@ export function containerPids(rootDir: string, partialId: string): number[] {
  * rootless containers fail on the write).
  */
 function refuseUnprivileged(spec: Spec, bundle: string): void {
+  const config = path.join(bundle, 'config.json');
+  // Every namespace, mount and id change below takes the rights a user namespace gives its
+  // owner (runc's rootless validation: "rootless container requires user namespaces").
+  if (!(spec.linux?.namespaces ?? []).some((ns) => ns.type === 'user')) {
+    throw new SpecError(`${config}: config.linux.namespaces: a user other than root (uid ${process.geteuid!()}) needs a user namespace ` +
+      'for the container (runcell spec --rootless writes one)');
+  }
+  // A filesystem's owner given by a mount option must exist in the container (runc's
+  // rootlessEUIDMount): devpts's gid=5 of a root's spec does not when the user alone is mapped.
+  (spec.mounts ?? []).forEach((mount, index) => {
+    for (const option of mount.options ?? []) {
+      const match = /^(uid|gid)=(\d+)$/.exec(option);
+      if (match === null) continue;
+      const mappings = (match[1] === 'uid' ? spec.linux?.uidMappings : spec.linux?.gidMappings) ?? [];
+      const id = Number(match[2]);
+      if (mappings.length > 0 && !mappings.some((m) => id >= m.containerID && id < m.containerID + m.size)) {
+        throw new SpecError(`${config}: config.mounts[${index}].options: "${option}": ${match[1]} ${id} is not mapped in the container's ` +
+          `user namespace (config.linux.${match[1]}Mappings), so a user other than root cannot give it a file system`);
+      }
+    }
+  });
   const wanted = spec.process?.oomScoreAdj;
   if (wanted !== undefined) {
     const current = readOOMScore(process.pid);
     if (wanted < current) {
-      throw new SpecError(`${path.join(bundle, 'config.json')}: config.process.oomScoreAdj: ${wanted} is below this user's own ` +
+      throw new SpecError(`${config}: config.process.oomScoreAdj: ${wanted} is below this user's own ` +
         `oom_score_adj (${current}); lowering it needs CAP_SYS_RESOURCE, which a rootless container does not have`);
     }
   }

@@ -279,7 +279,7 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     expect(runc.stderr).toContain('cannot set memory limit: container could not join or create cgroup');
   });
 
-  it('refuses a lower process.oomScoreAdj by name, and explains a missing XDG_RUNTIME_DIR', async () => {
+  it('refuses by name what a user cannot have (a lower oomScoreAdj, no user namespace, an unmapped mount owner), and explains a missing XDG_RUNTIME_DIR', async () => {
     editSpec((spec) => {
       spec.process.oomScoreAdj = -10;
     });
@@ -287,6 +287,26 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     const oom = await asUser(['run', 'rl-oom']);
     expect(oom.code).not.toBe(0);
     expect(oom.stderr).toContain('config.process.oomScoreAdj: -10 is below this user\'s own oom_score_adj');
+    expect(stateFiles()).toEqual([]);
+
+    // What runc's rootless validation refuses too: a spec without a user namespace, a mount
+    // option naming an unmapped owner (a root's devpts gid=5).
+    editSpec((spec) => {
+      spec.linux.namespaces = spec.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'user');
+    });
+    ids.push('rl-nouserns');
+    const noUserNs = await asUser(['run', 'rl-nouserns']);
+    expect(noUserNs.code).not.toBe(0);
+    expect(noUserNs.stderr).toContain(`config.linux.namespaces: a user other than root (uid ${uid}) needs a user namespace`);
+    editSpec((spec) => {
+      spec.mounts.find((m: { destination: string }) => m.destination === '/dev/pts').options.push('gid=5');
+    });
+    ids.push('rl-gid5');
+    const gid5 = await asUser(['run', 'rl-gid5']);
+    expect(gid5.code).not.toBe(0);
+    expect(gid5.stderr).toMatch(/config\.mounts\[\d+\]\.options: "gid=5": gid 5 is not mapped/);
+    const runcGid5 = await runcAsUser(['run', 'rl-gid5']);
+    expect(runcGid5.stderr).toContain('cannot specify gid= mount options for unmapped gid in rootless containers');
     expect(stateFiles()).toEqual([]);
 
     const list = await asUser(['list'], { XDG_RUNTIME_DIR: undefined });
