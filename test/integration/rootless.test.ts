@@ -235,6 +235,13 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     expect(commands).toEqual(expect.arrayContaining(['sleep 1000', 'sleep 999']));
     const state = JSON.parse((await asUser(['state', 'rl-exec'])).stdout);
     expect(state.status).toBe('running');
+    // The user may not mount: runcell-init runs from a sealed memfd copy, not a read-only bind.
+    expect(fs.readlinkSync(`/proc/${state.pid}/exe`)).toBe('/memfd:runcell-init (deleted)');
+    for (const command of ['update', 'events']) {
+      const refused = await asUser(command === 'update' ? ['update', '--memory', '10M', 'rl-exec'] : ['events', '--stats', 'rl-exec']);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('(it was created rootless, where no cgroup could be made for it)');
+    }
     expect((await asUser(['list', '-q'])).stdout).toBe('rl-exec\n');
 
     expect((await asUser(['kill', '--all', 'rl-exec', 'KILL'])).stderr).toBe('');
