@@ -5,13 +5,13 @@
 // checked is never a status someone else has since changed (runsc checks a stale copy).
 import * as os from 'node:os';
 import { isErrno } from '../sys/errno';
-import { kill, processStat, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
-import { containerProcesses } from './process-tree';
+import { processStat, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
 import { log } from '../log';
 import { ContainerError } from './errors';
 import type { FullId } from './id';
 import { observedStatus, ociState, validateRecord, type ContainerRecord, type OciState, type ProcessIdentity } from './record';
 import { Cgroup, detectLayout } from './cgroups';
+import { signalContainerProcesses } from './process-tree';
 import { hooksOf, runHooksWarning } from './hooks';
 import { adjustSandboxOOMScore } from './oom-score';
 import { lockSandbox } from './sandbox';
@@ -189,16 +189,8 @@ type Remains = Pick<ContainerRecord, 'init' | 'gofer' | 'user' | 'cgroupPath' | 
 async function destroyProcesses(remains: Remains, containerId: string): Promise<void> {
   const cgroup = remains.cgroupPath === undefined ? undefined : new Cgroup(detectLayout(), remains.cgroupPath);
   await cgroup?.signalAll('SIGKILL');
-  if (cgroup === undefined) {
-    // No cgroup (rootless): what /proc shows of the container goes first, exec'd processes too.
-    for (const pid of containerProcesses(remains.init, remains.user)) {
-      try {
-        kill(pid, 'SIGKILL');
-      } catch (error) {
-        if (!isErrno(error, 'ESRCH')) throw error;
-      }
-    }
-  }
+  // No cgroup (rootless): what /proc shows of the container goes first, exec'd processes too.
+  if (cgroup === undefined) signalContainerProcesses(remains.init, remains.user ?? null, 'SIGKILL');
   await stopProcesses(remains, containerId);
   // Its processes gone, a scope goes by itself; stopping it is for a slice, and resets a failed
   // unit. systemd out of reach is no reason to keep a dead container: warn and go on.

@@ -8,12 +8,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
-import { isProcessAlive, kill, processStartTime, reapChild, signalProcess, waitForExit } from '../sys/process';
-import { containerProcesses } from './process-tree';
+import { isProcessAlive, processStartTime, reapChild, signalProcess, waitForExit } from '../sys/process';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, type LinuxResources } from './cgroups';
 import { callerCgroupView, cgroupViewOf } from './cgroup-view';
-import { idmapHelpers, isRootless, requestedLimits } from './rootless';
+import { idmapHelpers, isRootless, requestedLimits, runningInUserNamespace } from './rootless';
+import { containerProcesses, signalContainerProcesses } from './process-tree';
 import { requireSystemdHost, startContainerUnit, Systemd, systemdUnitOf, updateContainerUnit, type SystemdUnit } from './systemd';
 import { cgroupStats, type Stats } from './stats';
 import { containerDeviceRules } from './device-filter';
@@ -331,13 +331,7 @@ export async function killContainer(rootDir: string, partialId: string, signal: 
   if (options.all) {
     if (record.cgroupPath !== undefined) return new Cgroup(detectLayout(), record.cgroupPath).signalAll(signal);
     // No cgroup (rootless): what /proc shows of the container, without a freezer to hold it.
-    for (const pid of containerProcesses(record.init, record.user)) {
-      try {
-        kill(pid, signal);
-      } catch (error) {
-        if (!isErrno(error, 'ESRCH')) throw error;
-      }
-    }
+    signalContainerProcesses(record.init, record.user ?? null, signal);
     return;
   }
   if (status === Status.Stopped || status === Status.Creating) {
@@ -483,13 +477,14 @@ export function containerStats(rootDir: string, partialId: string): { id: string
 export function containerPids(rootDir: string, partialId: string): number[] {
   const { record } = Container.load(rootDir, partialId);
   if (record.cgroupPath !== undefined) return new Cgroup(detectLayout(), record.cgroupPath).pids();
-  return containerProcesses(record.init, record.user);
+  return containerProcesses(record.init, record.user ?? null);
 }
 
 /**
  * What a user other than root cannot have, refused before anything exists, naming the field:
- * a lower oom_score_adj than its own (the kernel wants CAP_SYS_RESOURCE for that; runc's
- * rootless containers fail on the write).
+ * a container without a user namespace, a mount option giving a file system an owner the
+ * container does not map, a lower oom_score_adj than the user's own (the kernel wants
+ * CAP_SYS_RESOURCE for that; runc's rootless containers fail on the write).
  */
 function refuseUnprivileged(spec: Spec, bundle: string): void {
   const config = path.join(bundle, 'config.json');
@@ -527,11 +522,13 @@ function refuseUnprivileged(spec: Spec, bundle: string): void {
  * Rootless without systemd: the container's cgroup if this user may make it, else none. As runc's
  * rootless cgroup manager: an explicit linux.cgroupsPath that cannot be made is an error; the
  * default one is given up, and then a limit in linux.resources is refused, as nothing would
- * enforce it. Device rules are left out: a user cannot set them (v1's devices.deny and a v2
- * device program need CAP_SYS_ADMIN), and a user namespace cannot make device nodes anyway.
+ * enforce it. Device rules are left out but for the host's root (--rootless true): nobody else
+ * can set them (v1's devices.deny and a v2 device program need CAP_SYS_ADMIN in the host's user
+ * namespace), and a user namespace cannot make device nodes anyway (runc ignores them too).
  */
 async function rootlessCgroup(cgroup: Cgroup, spec: Spec, id: string): Promise<Cgroup | undefined> {
-  const resources = { ...(spec.linux?.resources ?? {}), devices: undefined } as LinuxResources;
+  const hostRoot = process.geteuid!() === 0 && !runningInUserNamespace();
+  const resources = hostRoot ? containerResources(spec) : { ...(spec.linux?.resources ?? {}), devices: undefined } as LinuxResources;
   const explicit = spec.linux?.cgroupsPath !== undefined && spec.linux.cgroupsPath !== '';
   try {
     cgroup.create(resources);

@@ -5,7 +5,7 @@
 // what it found), which is why a container with a cgroup never uses it.
 import * as fs from 'node:fs';
 import { isErrno } from '../sys/errno';
-import { isProcessAlive } from '../sys/process';
+import { isProcessAlive, kill } from '../sys/process';
 import type { ProcessIdentity } from './record';
 
 /**
@@ -28,6 +28,17 @@ export function containerProcesses(init: ProcessIdentity | null, user: ProcessId
   }
   // Checked again: the init's pid may have been reused while /proc was read.
   return isProcessAlive(init.pid, init.startTime) ? found : [];
+}
+
+/** Signals what containerProcesses finds (one gone meanwhile is no error). */
+export function signalContainerProcesses(init: ProcessIdentity | null, user: ProcessIdentity | null, signal: number | string): void {
+  for (const pid of containerProcesses(init, user)) {
+    try {
+      kill(pid, signal);
+    } catch (error) {
+      if (!isErrno(error, 'ESRCH')) throw error;
+    }
+  }
 }
 
 function allPids(): number[] {
