@@ -126,9 +126,10 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
   try {
     const rootless = options.rootless ?? isRootless();
     if (rootless && options.systemdCgroup === true) {
-      // The user's own systemd instance (its user bus) would be asked for the scope: not yet.
-      throw new ContainerError('ERR_CREATE_FAILED', `cannot create container "${id}": --systemd-cgroup is not available rootless ` +
-        '(a scope of the user\'s own systemd instance, through its user bus, is not implemented); leave it out', { containerId: id });
+      // The scope would be the user's own systemd instance's, asked on its user bus: not yet.
+      throw new ContainerError('ERR_CREATE_FAILED', `cannot create container "${id}": --systemd-cgroup is not available rootless: ` +
+        `${userBus() === undefined ? 'there is no user bus (DBUS_SESSION_BUS_ADDRESS is unset and $XDG_RUNTIME_DIR/bus does not exist), and ' : ''}` +
+        'a scope of the user\'s own systemd instance is not implemented; leave it out', { containerId: id });
     }
     const placement = cgroupPathOf(spec, id, options.systemdCgroup === true);
     record.cgroupPath = placement.cgroupPath;
@@ -478,6 +479,13 @@ export function containerPids(rootDir: string, partialId: string): number[] {
   const { record } = Container.load(rootDir, partialId);
   if (record.cgroupPath !== undefined) return new Cgroup(detectLayout(), record.cgroupPath).pids();
   return containerProcesses(record.init, record.user ?? null);
+}
+
+// The user's D-Bus session bus, where its systemd instance answers (as runc finds it).
+function userBus(): string | undefined {
+  if (process.env.DBUS_SESSION_BUS_ADDRESS) return process.env.DBUS_SESSION_BUS_ADDRESS;
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  return runtime && fs.existsSync(path.join(runtime, 'bus')) ? `unix:path=${path.join(runtime, 'bus')}` : undefined;
 }
 
 /**

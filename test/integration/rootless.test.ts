@@ -316,6 +316,13 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     expect(runcGid5.stderr).toContain('cannot specify gid= mount options for unmapped gid in rootless containers');
     expect(stateFiles()).toEqual([]);
 
+    editSpec(() => {});
+    ids.push('rl-systemd');
+    const systemd = await asUser(['--systemd-cgroup', 'run', 'rl-systemd']);
+    expect(systemd.code).not.toBe(0);
+    expect(systemd.stderr).toContain('--systemd-cgroup is not available rootless: there is no user bus');
+    expect(stateFiles()).toEqual([]);
+
     const list = await asUser(['list'], { XDG_RUNTIME_DIR: undefined });
     expect(list.code).not.toBe(0);
     expect(list.stderr).toContain('XDG_RUNTIME_DIR is not set');
