@@ -107,7 +107,15 @@ export async function execContainer(rootDir: string, partialId: string, options:
 
   // Its namespaces are those of the container's process (its init before start).
   const target = (status === Status.Running || status === Status.Paused ? record.user : null) ?? record.init!;
-  const namespaces = openNamespaces(target, process.geteuid!() === 0 ? JOIN_ORDER : UNPRIVILEGED_JOIN_ORDER, { skipOwn: true });
+  const unprivileged = process.geteuid!() !== 0;
+  if (unprivileged && target === record.init) {
+    // Until start, only runcell-init's processes are there, and they are not dumpable (so that
+    // the container cannot reach them through /proc): their namespaces are the host root's to
+    // open, not the user's. runc's rootless exec can; runcell's cannot yet.
+    refuse('rootless, a container can be joined only once it is started (its processes before start are not dumpable, ' +
+      'so their namespaces are not this user\'s to open); start it first');
+  }
+  const namespaces = openNamespaces(target, unprivileged ? UNPRIVILEGED_JOIN_ORDER : JOIN_ORDER, { skipOwn: true });
   if (namespaces === null) refuse('container not running');
   let report: Report | undefined;
   let plan: LaunchPlan;
@@ -122,7 +130,7 @@ export async function execContainer(rootDir: string, partialId: string, options:
       personality: stored.linux?.personality,
       consoleSocket,
       state: ociState(record),
-      setgroupsDenied: process.geteuid!() !== 0 || (namespaces!.some((ns) => ns.type === 'user') && setgroupsDenied(target.pid)),
+      setgroupsDenied: unprivileged || (namespaces!.some((ns) => ns.type === 'user') && setgroupsDenied(target.pid)),
     });
     report = await runExecHelper(plan, [...(options.stdio ?? [0, 1, 2]), ...preserved], namespaces!.map((ns) => ns.fd));
   } finally {

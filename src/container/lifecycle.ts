@@ -88,6 +88,12 @@ export async function createContainer(rootDir: string, id: string, options: Crea
   }
   if (process.geteuid!() !== 0) refuseUnprivileged(spec, bundle);
   const membership = membershipOf(id, spec.annotations);
+  if (!membership.isRoot && process.geteuid!() !== 0) {
+    // Its sandbox's namespaces are opened through /proc of the sandbox's init, which is not
+    // dumpable, and the gofer would join its pid namespace from outside the user namespace.
+    throw new SpecError(`${path.join(bundle, 'config.json')}: config.annotations: container "${id}" of sandbox "${membership.sandboxId}": ` +
+      'sandboxes are not available rootless yet (a user other than root cannot join the sandbox\'s namespaces)');
+  }
   // A subcontainer holds its sandbox's lock throughout: the sandbox cannot go, nor another
   // member come or go, while this one is half made.
   const sandbox = membership.isRoot ? undefined : joinSandbox(rootDir, membership.sandboxId, id);

@@ -253,6 +253,29 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     await waitFor(() => userProcesses().length === 0, `no process of ${USER} left`);
   });
 
+  it('not yet rootless, refused by name: exec into a container before start, a container of a sandbox', async () => {
+    editSpec((spec) => {
+      spec.process.args = ['sleep', '1000'];
+    });
+    ids.push('rl-created');
+    expect((await run(CLI, ['create', 'rl-created'], { uid, gid, cwd: bundle, env: env(), stdio: ['ignore', 'ignore', 'pipe'] })).code).toBe(0);
+    const early = await asUser(['exec', 'rl-created', 'id', '-u']);
+    expect(early.code).not.toBe(0);
+    expect(early.stderr).toContain('rootless, a container can be joined only once it is started');
+    expect((await asUser(['start', 'rl-created'])).stderr).toBe('');
+    expect((await asUser(['exec', 'rl-created', 'id', '-u'])).stdout).toBe('0\n');
+
+    editSpec((spec) => {
+      spec.annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'rl-created' };
+    });
+    ids.push('rl-member');
+    const member = await asUser(['run', 'rl-member']);
+    expect(member.code).not.toBe(0);
+    expect(member.stderr).toContain('config.annotations: container "rl-member" of sandbox "rl-created": sandboxes are not available rootless yet');
+    expect((await asUser(['delete', '--force', 'rl-created'])).stderr).toBe('');
+    expect(stateFiles()).toEqual([]);
+  });
+
   it('pause without a cgroup is a clear error; delete --force stops it', async () => {
     editSpec((spec) => {
       spec.process.args = ['sleep', '1000'];
