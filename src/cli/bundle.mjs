@@ -80,10 +80,11 @@ async function bundleCli(outfile, entry) {
   // - `import * as fs` becomes __toESM(require("node:fs")), a copy of every export as a getter,
   //   made ~50 times at start-up; the module object itself serves the same reads (no code here
   //   reads a built-in's `.default`, which is all the copy adds; checked below).
-  // - child_process, net and readline (with stream) are needed by few commands (create, exec,
-  //   hooks) but required by modules that most commands load: each is loaded on its first use,
+  // - child_process, crypto (pid files' temp names), net and readline (each with stream: crypto
+  //   alone is ~4 ms) are needed by few commands (create, exec, hooks) but required by modules
+  //   that most commands load: each is loaded on its first use,
   //   through a proxy (a function declaration, so hoisted: it is appended after the last line).
-  const LAZY_BUILTINS = ['node:child_process', 'node:net', 'node:readline'];
+  const LAZY_BUILTINS = ['node:child_process', 'node:crypto', 'node:net', 'node:readline'];
   const LAZY_HELPER = 'function __lazy(id,m){return new Proxy({},{get:(_,key)=>(m??=require(id))[key]})}';
   let bundled = fs.readFileSync(outfile, 'utf8');
   bundled = bundled.replace(/(\w+)=__toESM\(require\("(node:[\w/]+)"\)\)/g, (whole, name, id) => {
