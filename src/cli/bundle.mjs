@@ -57,8 +57,9 @@ const lazyChildProcess = {
 // cache, taken after a command that loads what its commands share (a failing one: no
 // container exists in the scratch root; only a missing cache matters).
 const BUNDLES = [
-  { name: 'main', entry: 'src/cli/run.ts', warmUp: ['kill', 'code-cache', 'SIGWINCH'] },
+  { name: 'main', entry: 'src/cli/run.ts', warmUp: ['delete', 'code-cache'] },
   { name: 'query', entry: 'src/cli/entries/query.ts', warmUp: ['state', 'code-cache'] },
+  { name: 'control', entry: 'src/cli/entries/control.ts', warmUp: ['kill', 'code-cache', 'SIGWINCH'] },
 ];
 const { SMALL_BUNDLES } = createRequire(import.meta.url)(path.join(root, 'dist/cli/command-line.js'));
 for (const name of new Set(Object.values(SMALL_BUNDLES))) {

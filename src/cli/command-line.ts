@@ -37,4 +37,7 @@ export function bundleOf(argv: readonly string[]): string {
 }
 
 // Command → its small bundle (src/cli/entries/<bundle>.ts registers exactly these commands).
-export const SMALL_BUNDLES: Readonly<Record<string, string>> = { state: 'query', list: 'query' };
+export const SMALL_BUNDLES: Readonly<Record<string, string>> = {
+  state: 'query', list: 'query',
+  kill: 'control', pause: 'control', resume: 'control', ps: 'control',
+};

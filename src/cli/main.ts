@@ -7,10 +7,13 @@ import * as deleteCommand from './commands/delete';
 import * as demoCommand from './commands/demo';
 import * as execCommand from './commands/exec';
 import * as featuresCommand from './commands/features';
+import * as killCommand from './commands/kill';
 import * as lifecycleCommands from './commands/lifecycle';
 import * as listCommand from './commands/list';
+import * as pauseCommands from './commands/pause';
 import * as specCommand from './commands/spec';
 import * as stateCommand from './commands/state';
+import * as waitCommand from './commands/wait';
 
 /** Runs the CLI on `argv` (as process.argv: node and script first) and returns the exit code. */
 export function main(argv: readonly string[]): Promise<number> {
@@ -19,7 +22,8 @@ export function main(argv: readonly string[]): Promise<number> {
 
 // In the order of `runcell --help`.
 const ALL_COMMANDS: readonly Register[] = [
-  lifecycleCommands.register, execCommand.register, cgroupCommands.register, featuresCommand.register,
+  lifecycleCommands.register, killCommand.register, waitCommand.register, execCommand.register,
+  pauseCommands.register, cgroupCommands.register, featuresCommand.register,
   listCommand.register, stateCommand.register, deleteCommand.register, specCommand.register,
   benchCommand.register, demoCommand.register,
 ];
@@ -29,9 +33,9 @@ const ALL_COMMANDS: readonly Register[] = [
 // registers only its module; anything else (help, a typo, a command missing here) gets them all.
 const COMMAND_MODULES: Readonly<Record<string, Register>> = {
   create: lifecycleCommands.register, start: lifecycleCommands.register, run: lifecycleCommands.register,
-  kill: lifecycleCommands.register, wait: lifecycleCommands.register,
+  kill: killCommand.register, wait: waitCommand.register,
   exec: execCommand.register,
-  pause: cgroupCommands.register, resume: cgroupCommands.register, ps: cgroupCommands.register,
+  pause: pauseCommands.register, resume: pauseCommands.register, ps: pauseCommands.register,
   update: cgroupCommands.register, events: cgroupCommands.register,
   features: featuresCommand.register, list: listCommand.register, state: stateCommand.register,
   delete: deleteCommand.register, spec: specCommand.register, bench: benchCommand.register, demo: demoCommand.register,

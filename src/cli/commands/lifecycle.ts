@@ -1,7 +1,6 @@
-// create, start, run, kill, wait: runc's flags and output, each over one library call.
+// create, start, run: runc's flags and output, each over one library call.
 import type { Command } from 'commander';
 import type { Context } from '../context';
-import { writeOut } from '../output';
 import { forwardSignals } from '../signals';
 
 const count = (name: string) => (value: string) => {
@@ -75,22 +74,5 @@ export function register(program: Command, context: () => Context): void {
       const stopForwarding = forwardSignals((signal) => running.signal(signal));
       context().exitStatus = await running.exited;
       stopForwarding();
-    });
-
-  program.command('kill').description('send a signal (default SIGTERM) to a container')
-    .argument('<id>', 'container id (or a unique prefix of one)')
-    .argument('[signal]', 'signal name (with or without SIG) or number', 'SIGTERM')
-    .option('-a, --all', 'signal every process of the container')
-    .option('-s, --signal <signal>', 'the signal, as the OCI command line names it')
-    .action(async (id: string, signal: string, options: { all?: boolean; signal?: string }) => {
-      const { killContainer } = await import('../../container/lifecycle');
-      await killContainer(context().root, id, options.signal ?? signal, { all: options.all === true });
-    });
-
-  program.command('wait').description('wait for a container to exit and print its exit status')
-    .argument('<id>', 'container id (or a unique prefix of one)')
-    .action(async (id: string) => {
-      const { waitContainer } = await import('../../container/lifecycle');
-      writeOut(JSON.stringify(await waitContainer(context().root, id)) + '\n');
     });
 }
