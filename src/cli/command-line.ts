@@ -40,4 +40,5 @@ export function bundleOf(argv: readonly string[]): string {
 export const SMALL_BUNDLES: Readonly<Record<string, string>> = {
   state: 'query', list: 'query',
   kill: 'control', pause: 'control', resume: 'control', ps: 'control',
+  delete: 'delete',
 };
