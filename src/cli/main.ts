@@ -11,6 +11,7 @@ import * as killCommand from './commands/kill';
 import * as lifecycleCommands from './commands/lifecycle';
 import * as listCommand from './commands/list';
 import * as pauseCommands from './commands/pause';
+import * as startCommand from './commands/start';
 import * as specCommand from './commands/spec';
 import * as stateCommand from './commands/state';
 import * as waitCommand from './commands/wait';
@@ -22,7 +23,8 @@ export function main(argv: readonly string[]): Promise<number> {
 
 // In the order of `runcell --help`.
 const ALL_COMMANDS: readonly Register[] = [
-  lifecycleCommands.register, killCommand.register, waitCommand.register, execCommand.register,
+  lifecycleCommands.registerCreate, startCommand.register, lifecycleCommands.registerRun, killCommand.register,
+  waitCommand.register, execCommand.register,
   pauseCommands.register, cgroupCommands.register, featuresCommand.register,
   listCommand.register, stateCommand.register, deleteCommand.register, specCommand.register,
   benchCommand.register, demoCommand.register,
@@ -32,7 +34,7 @@ const ALL_COMMANDS: readonly Register[] = [
 // options costs more than most commands' own work, so a command line that names one of these
 // registers only its module; anything else (help, a typo, a command missing here) gets them all.
 const COMMAND_MODULES: Readonly<Record<string, Register>> = {
-  create: lifecycleCommands.register, start: lifecycleCommands.register, run: lifecycleCommands.register,
+  create: lifecycleCommands.registerCreate, start: startCommand.register, run: lifecycleCommands.registerRun,
   kill: killCommand.register, wait: waitCommand.register,
   exec: execCommand.register,
   pause: pauseCommands.register, resume: pauseCommands.register, ps: pauseCommands.register,

@@ -1,4 +1,5 @@
-// create, start, run: runc's flags and output, each over one library call.
+// create, run: runc's flags and output, each over one library call. Two registrations, so that
+// each command line builds only its own command (and `start`, start.ts, comes between them).
 import type { Command } from 'commander';
 import type { Context } from '../context';
 import { forwardSignals } from '../signals';
@@ -32,7 +33,7 @@ function createFlags(command: Command): Command {
     .option('--no-new-keyring', 'accepted for compatibility (runcell creates no session keyring)');
 }
 
-export function register(program: Command, context: () => Context): void {
+export function registerCreate(program: Command, context: () => Context): void {
   createFlags(program.command('create').description('create a container: its process waits for `start`')
     .argument('<id>', 'the new container\'s id'))
     .action(async (id: string, options: CreateFlags) => {
@@ -42,14 +43,9 @@ export function register(program: Command, context: () => Context): void {
         consoleSocket: options.consoleSocket, systemdCgroup: context().systemdCgroup,
       });
     });
+}
 
-  program.command('start').description('start the process of a created container')
-    .argument('<id>', 'container id (or a unique prefix of one)')
-    .action(async (id: string) => {
-      const { startContainer } = await import('../../container/lifecycle');
-      await startContainer(context().root, id);
-    });
-
+export function registerRun(program: Command, context: () => Context): void {
   createFlags(program.command('run').description('create and start a container, and wait for it unless --detach')
     .argument('<id>', 'the new container\'s id'))
     .option('-d, --detach', 'return once the container runs')
