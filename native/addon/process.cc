@@ -1,4 +1,5 @@
-// Processes: kill(2), waitpid(2), exit notification through a pidfd, and /proc/PID/stat.
+// Processes: kill(2), waitpid(2), exit notification through a pidfd, and /proc/PID/stat; and
+// the same poll on any descriptor (waitReadable).
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -64,30 +65,32 @@ Napi::Value Waitpid(const Napi::CallbackInfo& info) {
 // waitForExit(pid): a promise settled when the process exits, whether or not it is our child.
 // The pidfd becomes readable at exit (also when the process is a zombie nobody reaps yet), and
 // libuv polls it on the event loop: no thread, no timer, no kill(pid, 0) loop.
-struct ExitWatch {
+// waitReadable(fd) is the same watch on a descriptor of the caller's (not closed here).
+struct FdWatch {
   uv_poll_t poll;
-  int pidfd;
+  int fd;
+  bool ownsFd;
   napi_env env;
   Napi::Promise::Deferred deferred;
 
-  ExitWatch(Napi::Env env, int pidfd) : pidfd(pidfd), env(env), deferred(env) {}
+  FdWatch(Napi::Env env, int fd, bool ownsFd) : fd(fd), ownsFd(ownsFd), env(env), deferred(env) {}
 };
 
 void OnWatchClosed(uv_handle_t* handle) {
-  auto* watch = static_cast<ExitWatch*>(handle->data);
-  ::close(watch->pidfd);
+  auto* watch = static_cast<FdWatch*>(handle->data);
+  if (watch->ownsFd) ::close(watch->fd);
   delete watch;
 }
 
-void OnPidfdReadable(uv_poll_t* poll, int status, int /*events*/) {
-  auto* watch = static_cast<ExitWatch*>(poll->data);
+void OnFdReadable(uv_poll_t* poll, int status, int /*events*/) {
+  auto* watch = static_cast<FdWatch*>(poll->data);
   uv_poll_stop(poll);
   Napi::Env env(watch->env);
   {
     Napi::HandleScope handleScope(env);
     // A callback scope, so that promise reactions run now rather than at some later
     // unrelated callback.
-    Napi::AsyncContext context(env, "runcell.waitForExit");
+    Napi::AsyncContext context(env, "runcell.fdWatch");
     Napi::CallbackScope callbackScope(env, context);
     if (status == 0) {
       watch->deferred.Resolve(env.Undefined());
@@ -98,6 +101,37 @@ void OnPidfdReadable(uv_poll_t* poll, int status, int /*events*/) {
   uv_close(reinterpret_cast<uv_handle_t*>(poll), OnWatchClosed);
 }
 
+// A promise settled when `fd` has one of `events` (a hang-up counts as readable).
+Napi::Value WatchFd(Napi::Env env, int fd, bool ownsFd, int events) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    if (ownsFd) ::close(fd);
+    throw Napi::Error::New(env, "no libuv event loop to poll a descriptor");
+  }
+  auto* watch = new FdWatch(env, fd, ownsFd);
+  Napi::Promise promise = watch->deferred.Promise();
+  watch->poll.data = watch;
+  int rc = uv_poll_init(loop, &watch->poll, fd);
+  if (rc == 0) {
+    rc = uv_poll_start(&watch->poll, events, OnFdReadable);
+    if (rc != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll), OnWatchClosed);
+    }
+  } else {
+    if (ownsFd) ::close(fd);
+    delete watch;
+  }
+  if (rc != 0) {
+    return RejectedWithErrno(env, -rc, "epoll_ctl", nullptr);
+  }
+  return promise;
+}
+
+Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
+  // UV_DISCONNECT: a FIFO or socket whose every writer is gone wakes the watch too.
+  return WatchFd(info.Env(), info[0].As<Napi::Number>().Int32Value(), false, UV_READABLE | UV_DISCONNECT);
+}
+
 Napi::Value WaitForExit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
@@ -106,28 +140,7 @@ Napi::Value WaitForExit(const Napi::CallbackInfo& info) {
     return RejectedWithErrno(env, errno, "pidfd_open", nullptr);
   }
   ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);  // pidfd_open sets it already; say so for readers.
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    ::close(pidfd);
-    throw Napi::Error::New(env, "no libuv event loop for waitForExit");
-  }
-  auto* watch = new ExitWatch(env, pidfd);
-  Napi::Promise promise = watch->deferred.Promise();
-  watch->poll.data = watch;
-  int rc = uv_poll_init(loop, &watch->poll, pidfd);
-  if (rc == 0) {
-    rc = uv_poll_start(&watch->poll, UV_READABLE, OnPidfdReadable);
-    if (rc != 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll), OnWatchClosed);
-    }
-  } else {
-    ::close(pidfd);
-    delete watch;
-  }
-  if (rc != 0) {
-    return RejectedWithErrno(env, -rc, "epoll_ctl", nullptr);
-  }
-  return promise;
+  return WatchFd(env, pidfd, true, UV_READABLE);
 }
 
 // pidfdOpen(pid) -> fd, and pidfdSendSignal(fd, signal): a signal that reaches exactly the
@@ -208,6 +221,7 @@ void RegisterProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
   exports.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid"));
   exports.Set("waitForExit", Napi::Function::New(env, WaitForExit, "waitForExit"));
+  exports.Set("waitReadable", Napi::Function::New(env, WaitReadable, "waitReadable"));
   exports.Set("procStat", Napi::Function::New(env, ProcStat, "procStat"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));

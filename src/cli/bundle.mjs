@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,48 +52,76 @@ const lazyChildProcess = {
   },
 };
 
-const main = path.join(root, 'dist/cli-main.js');
-await build({
-  ...common, entryPoints: [path.join(root, 'src/cli/run.ts')], outfile: main, plugins: [lazyChildProcess],
-  // import() of a built-in becomes a require: the loader's vm.Script then needs no dynamic
-  // import callback (registering one costs ~1 ms).
-  supported: { 'dynamic-import': false },
-});
-// Two rewrites of the bundle's requires of Node built-ins, each worth ~2 ms of every command.
-// Each keeps the text's length (spaces pad it), so that the source map still fits.
-// - `import * as fs` becomes __toESM(require("node:fs")), a copy of every export as a getter,
-//   made ~50 times at start-up; the module object itself serves the same reads (no code here
-//   reads a built-in's `.default`, which is all the copy adds; checked below).
-// - child_process, net and readline (with stream) are needed by few commands (create, exec,
-//   hooks) but required by modules that most commands load: each is loaded on its first use,
-//   through a proxy (a function declaration, so hoisted: it is appended after the last line).
-const LAZY_BUILTINS = ['node:child_process', 'node:net', 'node:readline'];
-const LAZY_HELPER = 'function __lazy(id,m){return new Proxy({},{get:(_,key)=>(m??=require(id))[key]})}';
-let bundled = fs.readFileSync(main, 'utf8');
-bundled = bundled.replace(/(\w+)=__toESM\(require\("(node:[\w/]+)"\)\)/g, (whole, name, id) => {
-  if (new RegExp(`\\b${name}\\.default\\b`).test(bundled)) throw new Error(`${main}: ${name}.default of ${id} is read: keep its __toESM`);
-  return `${name}=require("${id}")`.padEnd(whole.length);
-});
-for (const id of LAZY_BUILTINS) bundled = bundled.replaceAll(`require("${id}")`, `__lazy("${id}") `);
-bundled += `${LAZY_HELPER}\n`;
-fs.writeFileSync(main, bundled);
-// The build id that ties the code cache to this bundle (see loader.ts).
-fs.appendFileSync(main, `//# runcell-build ${createHash('sha256').update(bundled).digest('hex')}\n`);
-await build({ ...common, sourcemap: false, entryPoints: [path.join(root, 'src/cli/loader.ts')], outfile: path.join(root, 'dist/cli.js') });
-// The code cache, taken after a command that loads what most commands share.
-const cache = path.join(root, 'dist/cli-main.cache');
-fs.rmSync(cache, { force: true });
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'runcell-build-'));
-try {
-  execFileSync(process.execPath, [path.join(root, 'dist/cli.js'), '--root', scratch, 'state', 'code-cache'], {
-    env: { ...process.env, RUNCELL_WRITE_CODE_CACHE: cache }, stdio: 'ignore',
-  });
-} catch {
-  // `state` of no container fails, as it should; only a missing cache matters, and it only
-  // costs speed (the loader compiles the bundle then).
-  if (!fs.existsSync(cache)) console.warn(`bundle: no code cache made for ${main}; the CLI starts slower`);
-} finally {
-  fs.rmSync(scratch, { recursive: true, force: true });
+// The CLI's bundles: the whole CLI, and the small ones of the verbs that need little
+// (src/cli/command-line.ts, SMALL_BUNDLES, says which verb loads which). Each has its code
+// cache, taken after a command that runs what its commands share, on a stopped container of a
+// scratch root (the benchmark's fixture: a record as create writes it).
+const BUNDLES = [
+  { name: 'main', entry: 'src/cli/run.ts', warmUp: ['start', 'code-cache'] },
+  { name: 'query', entry: 'src/cli/entries/query.ts', warmUp: ['state', 'code-cache'] },
+  { name: 'control', entry: 'src/cli/entries/control.ts', warmUp: ['kill', 'code-cache', 'SIGWINCH'] },
+  { name: 'delete', entry: 'src/cli/entries/delete.ts', warmUp: ['delete', 'code-cache'] },
+];
+const { SMALL_BUNDLES } = createRequire(import.meta.url)(path.join(root, 'dist/cli/command-line.js'));
+for (const name of new Set(Object.values(SMALL_BUNDLES))) {
+  if (!BUNDLES.some((b) => b.name === name)) throw new Error(`command-line.ts names a bundle '${name}' that bundle.mjs does not build`);
 }
+for (const { name, entry } of BUNDLES) await bundleCli(path.join(root, `dist/cli-${name}.js`), path.join(root, entry));
+const loader = path.join(root, 'dist/cli.js');
+await build({ ...common, sourcemap: false, entryPoints: [path.join(root, 'src/cli/loader.ts')], outfile: loader });
+fs.writeFileSync(loader, plainBuiltins(fs.readFileSync(loader, 'utf8'), loader));
+for (const { name, warmUp } of BUNDLES) makeCodeCache(path.join(root, `dist/cli-${name}.cache`), warmUp);
+
+async function bundleCli(outfile, entry) {
+  await build({
+    ...common, entryPoints: [entry], outfile, plugins: [lazyChildProcess],
+    // import() of a built-in becomes a require: the loader's vm.Script then needs no dynamic
+    // import callback (registering one costs ~1 ms).
+    supported: { 'dynamic-import': false },
+  });
+  // Two rewrites of the bundle's requires of Node built-ins, each worth ~2 ms of every command.
+  // - plainBuiltins: made ~50 times at start-up.
+  // - child_process, crypto (pid files' temp names), net and readline (each with stream: crypto
+  //   alone is ~4 ms) are needed by few commands (create, exec, hooks) but required by modules
+  //   that most commands load: each is loaded on its first use, through a proxy (a function
+  //   declaration, so hoisted: it is appended after the last line). Same length too.
+  const LAZY_BUILTINS = ['node:child_process', 'node:crypto', 'node:net', 'node:readline'];
+  const LAZY_HELPER = 'function __lazy(id,m){return new Proxy({},{get:(_,key)=>(m??=require(id))[key]})}';
+  let bundled = plainBuiltins(fs.readFileSync(outfile, 'utf8'), outfile);
+  for (const id of LAZY_BUILTINS) bundled = bundled.replaceAll(`require("${id}")`, `__lazy("${id}") `);
+  bundled += `${LAZY_HELPER}\n`;
+  fs.writeFileSync(outfile, bundled);
+  // The build id that ties the code cache to this bundle (see loader.ts).
+  fs.appendFileSync(outfile, `//# runcell-build ${createHash('sha256').update(bundled).digest('hex')}\n`);
+}
+
+// `import * as fs` of a built-in becomes __toESM(require("node:fs")), a copy of every export as
+// a getter; the module object itself serves the same reads (no code here reads a built-in's
+// `.default`, which is all the copy adds; checked). The text keeps its length (spaces pad it),
+// so that a source map still fits.
+function plainBuiltins(text, file) {
+  return text.replace(/(\w+)=__toESM\(require\("(node:[\w/]+)"\)\)/g, (whole, name, id) => {
+    if (new RegExp(`\\b${name}\\.default\\b`).test(text)) throw new Error(`${file}: ${name}.default of ${id} is read: keep its __toESM`);
+    return `${name}=require("${id}")`.padEnd(whole.length);
+  });
+}
+
+function makeCodeCache(cache, args) {
+  fs.rmSync(cache, { force: true });
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'runcell-build-'));
+  try {
+    createRequire(import.meta.url)(path.join(root, 'dist/bench/fixture.js')).createBenchContainer(scratch, 'code-cache');
+    execFileSync(process.execPath, [path.join(root, 'dist/cli.js'), '--root', scratch, ...args], {
+      env: { ...process.env, RUNCELL_WRITE_CODE_CACHE: cache }, stdio: 'ignore',
+    });
+  } catch {
+    // Some of these commands fail, as they should (start or kill of a stopped container); the
+    // cache is written all the same.
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  if (!fs.existsSync(cache)) console.warn(`bundle: no code cache made (${cache}); the CLI starts slower`);
+}
+
 // The worker processes of `runcell bench locks`: started dozens at a time, so bundled too.
 await build({ ...common, entryPoints: [path.join(root, 'src/bench/worker.ts')], outfile: path.join(root, 'dist/bench-worker.js') });

@@ -1,9 +1,8 @@
-// Entry point of the CLI bundle (dist/cli-main.js), which dist/cli.js (loader.ts) loads with
-// its V8 code cache and then runs.
-import { main } from './main';
+// Entry point of the whole CLI's bundle (dist/cli-main.js), which dist/cli.js (loader.ts)
+// loads with its V8 code cache and then runs.
+import { registrationsFor } from './main';
+import { runAndSetExitCode } from './program';
 
 export function run(argv: readonly string[]): void {
-  main(argv).then((code) => {
-    process.exitCode = code;
-  });
+  runAndSetExitCode(argv, registrationsFor(argv));
 }

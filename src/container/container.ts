@@ -9,6 +9,7 @@ import { processStat, signalProcess, waitForExit, waitpid, WNOHANG } from '../sy
 import { log } from '../log';
 import { ContainerError } from './errors';
 import type { FullId } from './id';
+import { listRecords, loadRecord } from './read';
 import { observedStatus, ociState, validateRecord, type ContainerRecord, type OciState, type ProcessIdentity } from './record';
 import { Cgroup, detectLayout } from './cgroups';
 import { signalContainerProcesses } from './process-tree';
@@ -56,13 +57,7 @@ export class Container {
 
   /** Loads a container by id or unique id prefix. */
   static load(rootDir: string, partialId: string): Container {
-    const id = StateFile.resolve(rootDir, partialId);
-    const stateFile = new StateFile<unknown>(rootDir, id);
-    try {
-      return new Container(rootDir, validateRecord(stateFile.load(), id, stateFile.statePath));
-    } finally {
-      stateFile.close();
-    }
+    return new Container(rootDir, loadRecord(rootDir, partialId));
   }
 
   /**
@@ -70,23 +65,8 @@ export class Container {
    * snapshot: each state is read without its lock (see StateFile.peek).
    */
   static list(rootDir: string): ListResult {
-    const result: ListResult = { containers: [], damaged: [] };
-    for (const id of StateFile.list(rootDir)) {
-      const stateFile = new StateFile<unknown>(rootDir, id);
-      try {
-        result.containers.push(new Container(rootDir, validateRecord(stateFile.peek(), id, stateFile.statePath)));
-      } catch (error) {
-        // Destroyed between the directory listing and the load: simply no longer there.
-        if (error instanceof ContainerError && error.code === 'ERR_CONTAINER_NOT_FOUND') continue;
-        if (!(error instanceof Error)) throw error;
-        log.debug(`skipping container "${id.containerId}" of sandbox "${id.sandboxId}": ${error.message}`);
-        result.damaged.push({ id, error });
-      } finally {
-        stateFile.close();
-      }
-    }
-    result.containers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return result;
+    const { records, damaged } = listRecords(rootDir);
+    return { containers: records.map((record) => new Container(rootDir, record)), damaged };
   }
 
   /**

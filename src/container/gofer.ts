@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { lineReader } from '../lines';
+import { readFirstLine } from '../sys/fifo';
 import { initExecutable } from './init-binary';
 import { encodePlan, type LaunchPlan } from './launch-plan';
 import {
@@ -88,20 +89,26 @@ export class Gofer {
  */
 export async function openStartGate(gatePath: string, readyPath: string, state: string,
   goferGone: (error: unknown) => Error, processState?: string): Promise<Report | undefined> {
-  // The reply FIFO first: the gofer answers on it as soon as the gate's line is in.
-  const ready = new net.Socket({ fd: openFifo(readyPath, fs.constants.O_RDONLY), readable: true, writable: false });
-  const reply = lineReader(ready)().finally(() => ready.destroy());
-  let gate: number;
+  // The reply FIFO first: the gofer answers on it as soon as the gate's line is in. The gofer
+  // holds its write end from create on, so its end of file means that the gofer is gone.
+  const ready = openFifo(readyPath, fs.constants.O_RDONLY);
   try {
-    gate = openFifo(gatePath, fs.constants.O_WRONLY);
-  } catch (error) {
-    ready.destroy();
-    throw goferGone(error);
+    let gate: number;
+    try {
+      gate = openFifo(gatePath, fs.constants.O_WRONLY);
+    } catch (error) {
+      throw goferGone(error);
+    }
+    try {
+      fs.writeSync(gate, formatStartGate(state, processState));
+    } finally {
+      fs.closeSync(gate);
+    }
+    const line = await readFirstLine(ready);
+    return line === undefined ? undefined : parseReport(line);
+  } finally {
+    fs.closeSync(ready);
   }
-  fs.writeSync(gate, formatStartGate(state, processState));
-  fs.closeSync(gate);
-  const line = await reply;
-  return line === undefined ? undefined : parseReport(line);
 }
 
 // Never through a symlink, and only a FIFO: what start writes to the gate must not land in a

@@ -13,7 +13,6 @@ import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, type LinuxResources } from './cgroups';
 import { callerCgroupView, cgroupViewOf } from './cgroup-view';
 import { idmapHelpers, isRootless, requestedLimits, runningInUserNamespace } from './rootless';
-import { containerProcesses, signalContainerProcesses } from './process-tree';
 import { requireSystemdHost, startContainerUnit, Systemd, systemdUnitOf, updateContainerUnit, type SystemdUnit } from './systemd';
 import { cgroupStats, type Stats } from './stats';
 import { containerDeviceRules } from './device-filter';
@@ -23,13 +22,14 @@ import { ContainerError } from './errors';
 import { buildLaunchPlan, describeFailure, stepFailure, type LaunchPlan } from './launch-plan';
 import { Gofer, openStartGate } from './gofer';
 import { parseExitRecord, type ExitRecord } from './protocol';
-import { observedStatus, ociState, RECORD_VERSION, validateRecord, type ContainerRecord, type ProcessIdentity } from './record';
+import { observedStatus, ociState, RECORD_VERSION, type ContainerRecord, type ProcessIdentity } from './record';
 import { hooksOf, NATIVE_HOOK_STATE_LIMIT, nativeHookState, runHooks, runHooksWarning } from './hooks';
 import { containerProcessState, listenerOf, type SeccompProfile } from './seccomp';
 import { adjustGoferOOMScore, adjustSandboxOOMScore, readOOMScore, scoredMember } from './oom-score';
 import { joinSandbox, lockSandbox, membershipOf, type JoinedSandbox, type SandboxMembership } from './sandbox';
 import { StateFile, UntrustedFileError } from './state-file';
 import { writePidFile } from './pid-file';
+import { cgroupOf, withLockedRecord } from './control';
 import { requireStatus, Status, transition } from './status';
 
 export interface CreateOptions {
@@ -68,6 +68,7 @@ export interface CreateOptions {
 }
 
 export type { ExitRecord } from './protocol';
+export { containerPids, killContainer, pauseContainer, type KillOptions } from './control';
 
 function identityOf(pid: number): ProcessIdentity {
   return { pid, startTime: processStartTime(pid) };
@@ -257,22 +258,6 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
 }
 
 /**
- * Runs `action` on a container's record under its exclusive lock: resolved from a prefix,
- * loaded, validated; the lock is released however `action` ends.
- */
-async function withLockedRecord<T>(rootDir: string, partialId: string,
-  action: (record: ContainerRecord, stateFile: StateFile<ContainerRecord>) => T | Promise<T>): Promise<T> {
-  const id = StateFile.resolve(rootDir, partialId);
-  const stateFile = new StateFile<ContainerRecord>(rootDir, id);
-  try {
-    stateFile.lock();
-    return await action(validateRecord(stateFile.load(), id, stateFile.statePath), stateFile);
-  } finally {
-    stateFile.close();
-  }
-}
-
-/**
  * Opens the start gate: the init starts the user's process. Then the sandbox's OOM score is
  * adjusted to its members' (under the sandbox lock, which for a subcontainer is taken only
  * once its own is released: the sandbox's lock always comes first).
@@ -319,34 +304,6 @@ export async function startContainer(rootDir: string, partialId: string): Promis
     } finally {
       sandbox?.lock.close();
     }
-  }
-}
-
-export interface KillOptions {
-  /** Every process of the container, not only its main one. */
-  all?: boolean;
-}
-
-/**
- * Signals the container's process (its init while it is only created, as runc does). With
- * `all`, every process of the container; that succeeds even when the main process is gone.
- */
-export async function killContainer(rootDir: string, partialId: string, signal: number | string, options: KillOptions = {}): Promise<void> {
-  const container = Container.load(rootDir, partialId);
-  const record = container.record;
-  const status = container.status;
-  if (options.all) {
-    if (record.cgroupPath !== undefined) return new Cgroup(detectLayout(), record.cgroupPath).signalAll(signal);
-    // No cgroup (rootless): what /proc shows of the container, without a freezer to hold it.
-    signalContainerProcesses(record.init, record.user ?? null, signal);
-    return;
-  }
-  if (status === Status.Stopped || status === Status.Creating) {
-    throw new ContainerError('ERR_INVALID_STATE', `cannot kill container "${record.id}": container not running`, { containerId: record.id });
-  }
-  const target = status === Status.Created ? record.init : record.user ?? record.init;
-  if (target === null || !signalProcess(target.pid, target.startTime, signal)) {
-    throw new ContainerError('ERR_INVALID_STATE', `cannot kill container "${record.id}": container not running`, { containerId: record.id });
   }
 }
 
@@ -426,16 +383,6 @@ export async function runContainer(rootDir: string, id: string, options: RunOpti
   };
 }
 
-/** Freezes (pause) or thaws (resume) every process of the container. */
-export function pauseContainer(rootDir: string, partialId: string, pause: boolean): Promise<void> {
-  return withLockedRecord(rootDir, partialId, async (record, stateFile) => {
-    requireStatus(pause ? 'pause' : 'resume', record.id, observedStatus(record), pause ? Status.Running : Status.Paused);
-    await cgroupOf(record, 'freeze').setFrozen(pause);
-    record.status = transition(record.status, pause ? Status.Paused : Status.Running);
-    stateFile.saveLocked(record);
-  });
-}
-
 /**
  * New cgroup limits for a running (or created, or paused) container: `runcell update`. New
  * device rules replace the old ones, with the defaults after them as at create.
@@ -461,15 +408,6 @@ export function updateContainer(rootDir: string, partialId: string, resources: L
   });
 }
 
-function cgroupOf(record: ContainerRecord, purpose: string): Cgroup {
-  if (record.cgroupPath === undefined) {
-    // Rootless without a cgroup it may write (see rootlessCgroup): nothing to freeze or limit.
-    throw new ContainerError('ERR_INVALID_STATE', `container "${record.id}" has no cgroup to ${purpose} (it was created rootless, ` +
-      'where no cgroup could be made for it)', { containerId: record.id });
-  }
-  return new Cgroup(detectLayout(), record.cgroupPath);
-}
-
 /** The container's resource usage now, and whether it still runs (`runcell events`). */
 export function containerStats(rootDir: string, partialId: string): { id: string; running: boolean; stats: Stats } {
   const container = Container.load(rootDir, partialId);
@@ -478,13 +416,6 @@ export function containerStats(rootDir: string, partialId: string): { id: string
     throw new ContainerError('ERR_INVALID_STATE', `cannot read the stats of container "${container.id}": container not running`, { containerId: container.id });
   }
   return { id: container.id, running: true, stats: cgroupStats(cgroupOf(container.record, 'read')) };
-}
-
-/** The host pids of every process of the container. */
-export function containerPids(rootDir: string, partialId: string): number[] {
-  const { record } = Container.load(rootDir, partialId);
-  if (record.cgroupPath !== undefined) return new Cgroup(detectLayout(), record.cgroupPath).pids();
-  return containerProcesses(record.init, record.user ?? null);
 }
 
 // The user's D-Bus session bus, where its systemd instance answers (as runc finds it).

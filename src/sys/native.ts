@@ -56,6 +56,8 @@ export interface NativeBinding {
   kill(pid: number, signal: number): void;
   waitpid(pid: number, options: number): WaitStatus | null;
   waitForExit(pid: number): Promise<void>;
+  /** Settles once `fd` is readable or hung up (every writer of a FIFO gone); the fd stays open. */
+  waitReadable(fd: number): Promise<void>;
   procStat(pid: number): ProcStat;
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;

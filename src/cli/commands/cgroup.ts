@@ -1,4 +1,4 @@
-// pause, resume, ps, update, events: the commands that act on a container's cgroup.
+// update, events: the commands that set or read a container's cgroup limits and usage.
 import { Option, type Command } from 'commander';
 import type { Context } from '../context';
 import { parseDuration } from '../duration';
@@ -28,29 +28,6 @@ const RESOURCE_FLAGS: Array<[string, string]> = [
 ];
 
 export function register(program: Command, context: () => Context): void {
-  for (const [name, pause] of [['pause', true], ['resume', false]] as const) {
-    program.command(name).description(pause ? 'freeze every process of a container' : 'thaw a paused container')
-      .argument('<id>', 'container id (or a unique prefix of one)')
-      .action(async (id: string) => {
-        const { pauseContainer } = await import('../../container/lifecycle');
-        await pauseContainer(context().root, id, pause);
-      });
-  }
-
-  program.command('ps').description('list the processes of a container: ps(1) with these arguments (default -ef), the container\'s lines')
-    .argument('<id>', 'container id (or a unique prefix of one)')
-    .argument('[ps-args...]', 'arguments of ps(1), after the id (runcell ps ID aux, runcell ps ID -- -o pid,comm)')
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
-    .passThroughOptions()
-    .action(async (id: string, psArgs: string[], options: { format: 'table' | 'json' }) => {
-      const { containerPids } = await import('../../container/lifecycle');
-      const pids = containerPids(context().root, id);
-      // json: a bare array of host pids, as containerd parses it.
-      if (options.format === 'json') return writeOut(JSON.stringify(pids) + '\n');
-      const { psTable } = await import('../../container/ps');
-      writeOut(psTable(pids, psArgs));
-    });
-
   const update = program.command('update').description('set new cgroup limits on a container: LinuxResources JSON, or runc\'s flags')
     .argument('<id>', 'container id (or a unique prefix of one)')
     .option('-r, --resources <file>', 'the LinuxResources JSON: a file, or - for standard input (not with the flags below)');

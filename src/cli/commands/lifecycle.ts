@@ -1,7 +1,7 @@
-// create, start, run, kill, wait: runc's flags and output, each over one library call.
+// create, run: runc's flags and output, each over one library call. Two registrations, so that
+// each command line builds only its own command (and `start`, start.ts, comes between them).
 import type { Command } from 'commander';
 import type { Context } from '../context';
-import { writeOut } from '../output';
 import { forwardSignals } from '../signals';
 
 const count = (name: string) => (value: string) => {
@@ -33,7 +33,7 @@ function createFlags(command: Command): Command {
     .option('--no-new-keyring', 'accepted for compatibility (runcell creates no session keyring)');
 }
 
-export function register(program: Command, context: () => Context): void {
+export function registerCreate(program: Command, context: () => Context): void {
   createFlags(program.command('create').description('create a container: its process waits for `start`')
     .argument('<id>', 'the new container\'s id'))
     .action(async (id: string, options: CreateFlags) => {
@@ -43,14 +43,9 @@ export function register(program: Command, context: () => Context): void {
         consoleSocket: options.consoleSocket, systemdCgroup: context().systemdCgroup, rootless: context().rootless,
       });
     });
+}
 
-  program.command('start').description('start the process of a created container')
-    .argument('<id>', 'container id (or a unique prefix of one)')
-    .action(async (id: string) => {
-      const { startContainer } = await import('../../container/lifecycle');
-      await startContainer(context().root, id);
-    });
-
+export function registerRun(program: Command, context: () => Context): void {
   createFlags(program.command('run').description('create and start a container, and wait for it unless --detach')
     .argument('<id>', 'the new container\'s id'))
     .option('-d, --detach', 'return once the container runs')
@@ -75,22 +70,5 @@ export function register(program: Command, context: () => Context): void {
       const stopForwarding = forwardSignals((signal) => running.signal(signal));
       context().exitStatus = await running.exited;
       stopForwarding();
-    });
-
-  program.command('kill').description('send a signal (default SIGTERM) to a container')
-    .argument('<id>', 'container id (or a unique prefix of one)')
-    .argument('[signal]', 'signal name (with or without SIG) or number', 'SIGTERM')
-    .option('-a, --all', 'signal every process of the container')
-    .option('-s, --signal <signal>', 'the signal, as the OCI command line names it')
-    .action(async (id: string, signal: string, options: { all?: boolean; signal?: string }) => {
-      const { killContainer } = await import('../../container/lifecycle');
-      await killContainer(context().root, id, options.signal ?? signal, { all: options.all === true });
-    });
-
-  program.command('wait').description('wait for a container to exit and print its exit status')
-    .argument('<id>', 'container id (or a unique prefix of one)')
-    .action(async (id: string) => {
-      const { waitContainer } = await import('../../container/lifecycle');
-      writeOut(JSON.stringify(await waitContainer(context().root, id)) + '\n');
     });
 }

@@ -13,13 +13,12 @@ export function register(program: Command, context: () => Context): void {
       const { root, rootGiven } = context();
       // As runc: a missing default root is an empty list, a missing --root is a mistake.
       if (rootGiven && !fs.existsSync(root)) throw new Error(`root directory '${root}' does not exist`);
-      const { Container } = await import('../../container/container');
-      const { containers } = Container.list(root);
+      const { containerStates, listRecords } = await import('../../container/read');
       if (options.quiet) {
-        writeOut(containers.map((c) => c.id + '\n').join(''));
+        writeOut(listRecords(root).records.map((r) => r.id + '\n').join(''));
         return;
       }
-      const states = containers.map((c) => c.state());
+      const states = containerStates(root);
       if (options.format === 'json') {
         // runc encodes a nil slice: an empty list is `null`.
         writeOut(JSON.stringify(states.length > 0 ? states : null) + '\n');

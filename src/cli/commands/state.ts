@@ -8,8 +8,8 @@ export function register(program: Command, context: () => Context): void {
     .description('print the OCI state of a container')
     .argument('<id>', 'container id (or a unique prefix of one)')
     .action(async (id: string) => {
-      const { Container } = await import('../../container/container');
+      const { containerState } = await import('../../container/read');
       // Indented by two spaces and without a trailing newline, as runc prints it.
-      writeOut(JSON.stringify(Container.load(context().root, id).state(), null, 2));
+      writeOut(JSON.stringify(containerState(context().root, id), null, 2));
     });
 }
