@@ -145,6 +145,33 @@ export function useScratchRoot(onEach: (dir: string, root: string) => void): voi
 }
 
 /**
+ * For tests that only build launch plans: a bundle directory with an empty rootfs/bin for each
+ * test, given to `onEach`, removed afterwards.
+ */
+export function useScratchBundle(onEach: (bundle: string) => void): void {
+  let bundle: string | undefined;
+  beforeEach(() => {
+    bundle = tempDir();
+    fs.mkdirSync(path.join(bundle, 'rootfs', 'bin'), { recursive: true });
+    onEach(bundle);
+  });
+  afterEach(() => {
+    if (bundle !== undefined) fs.rmSync(bundle, { recursive: true, force: true });
+  });
+}
+
+/** The state files a launch plan names, for tests that only build one. */
+export const PLAN_FILES = { exit: '/r/c.exit', exitTmp: '/r/c.exittmp', gate: '/r/c.gate', ready: '/r/c.ready' };
+
+/**
+ * useScratch for tests of one container at a time: `onEach` also gets a fresh container id,
+ * `<prefix>-<pid>-<random>`, unique across test runs that share the host's cgroups.
+ */
+export function useScratchContainer(prefix: string, onEach: (dir: string, root: string, id: string) => void): void {
+  useScratch((dir, root) => onEach(dir, root, `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e6)}`));
+}
+
+/**
  * The same for tests of real containers: afterwards every container left in the root is
  * deleted (--force) first, so that no process or cgroup outlives its test.
  */

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Cgroup, detectLayout } from '../../src/container/cgroups';
-import { commandExists, run, runcell, useScratch } from '../helpers/env';
+import { commandExists, run, runcell, useScratchContainer } from '../helpers/env';
 import { makeBundle, whyNoContainers, type SpecEdit } from '../helpers/bundle';
 
 const skip = whyNoContainers();
@@ -19,11 +19,7 @@ const noRunc = commandExists('runc') ? '' : ' (skipped: needs runc, the referenc
 let dir: string;
 let root: string;
 let id: string;
-useScratch((d, r) => {
-  dir = d;
-  root = r;
-  id = `cgv-${process.pid}-${Math.floor(Math.random() * 1e6)}`; // cgroups are host-wide: ids must not clash
-});
+useScratchContainer('cgv', (d, r, i) => ([dir, root, id] = [d, r, i])); // ids unique: cgroups are host-wide
 
 const MEMORY = 64 * 1024 * 1024;
 const cgroupNs: SpecEdit = (spec) => spec.linux.namespaces.push({ type: 'cgroup' });

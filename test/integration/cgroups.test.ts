@@ -5,18 +5,14 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Cgroup, detectLayout, isPureV2 } from '../../src/container/cgroups';
 import { lineReader } from '../../src/lines';
-import { CLI, childEnv, commandExists, run, runcell, sleep, useScratch, waitFor } from '../helpers/env';
+import { CLI, childEnv, commandExists, run, runcell, sleep, waitFor, useScratchContainer } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 
 const skip = whyNoContainers();
 let dir: string;
 let root: string;
 let id: string;
-useScratch((d, r) => {
-  dir = d;
-  root = r;
-  id = `cg-${process.pid}-${Math.floor(Math.random() * 1e6)}`; // cgroups are host-wide: ids must not clash
-});
+useScratchContainer('cg', (d, r, i) => ([dir, root, id] = [d, r, i])); // ids unique: cgroups are host-wide
 
 const rc = (...args: string[]) => runcell(['--root', root, ...args]);
 

@@ -12,7 +12,7 @@ import { detectLayout } from '../../src/container/cgroups';
 import { Systemd, systemdUnitOf } from '../../src/container/systemd';
 import { lineReader } from '../../src/lines';
 import { initProgram } from '../../src/paths';
-import { commandExists, runcell, useScratch, waitFor } from '../helpers/env';
+import { commandExists, runcell, waitFor, useScratchContainer } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 
 const hasSystemd = fs.existsSync('/run/systemd/system');
@@ -20,11 +20,7 @@ const skip = whyNoContainers();
 let dir: string;
 let root: string;
 let id: string;
-useScratch((d, r) => {
-  dir = d;
-  root = r;
-  id = `sd-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-});
+useScratchContainer('sd', (d, r, i) => ([dir, root, id] = [d, r, i])); // ids unique: cgroups are host-wide
 
 // Every directory the container's cgroup could have on this host, cgroupfs or systemd.
 function cgroupDirectories(cgroupPath: string): string[] {

@@ -1,13 +1,11 @@
 // A cgroup mount of config.mounts shows the container's own cgroup and nothing else, read-only:
 // which host directories that is (cgroupViewOf), and the steps that mount them (the plan).
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildLaunchPlan, defaultSpec, setLogger, validateSpec, type Spec } from '../../src';
 import type { PlanOp } from '../../src/container/launch-plan';
 import { Cgroup, parseLayout } from '../../src/container/cgroups';
 import { cgroupViewOf, type CgroupView } from '../../src/container/cgroup-view';
-import { tempDir } from '../helpers/env';
+import { PLAN_FILES, useScratchBundle } from '../helpers/env';
 
 // This machine's layout: cpu and cpuacct apart, a name=systemd hierarchy, cgroup2 at unified.
 const HYBRID = `
@@ -70,13 +68,8 @@ describe('cgroupViewOf', () => {
 
 describe('the plan of a cgroup mount', () => {
   let bundle: string;
-  beforeEach(() => {
-    bundle = tempDir();
-    fs.mkdirSync(path.join(bundle, 'rootfs'), { recursive: true });
-  });
-  afterEach(() => fs.rmSync(bundle, { recursive: true, force: true }));
-
-  const files = { exit: '/r/c.exit', exitTmp: '/r/c.exittmp', gate: '/r/c.gate', ready: '/r/c.ready' };
+  useScratchBundle((b) => (bundle = b));
+  const files = PLAN_FILES;
   function planOf(cgroup: CgroupView | undefined, edit: (s: any) => void = () => {}): PlanOp[] { // eslint-disable-line @typescript-eslint/no-explicit-any
     const s = defaultSpec() as any; // eslint-disable-line @typescript-eslint/no-explicit-any
     s.process.terminal = false;

@@ -2,20 +2,14 @@
 // rlimits, the security labels, personality, and the fields runcell does not implement.
 // Without root: validation and the launch plan.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildExecPlan, buildLaunchPlan, defaultSpec, validateProcess, validateSpec, type Spec } from '../../src';
 import { appArmorEnabled, selinuxEnabled } from '../../src/container/lsm';
-import { tempDir } from '../helpers/env';
+import { PLAN_FILES, useScratchBundle } from '../helpers/env';
 
 let bundle: string;
-beforeEach(() => {
-  bundle = tempDir();
-  fs.mkdirSync(path.join(bundle, 'rootfs', 'bin'), { recursive: true });
-});
-afterEach(() => fs.rmSync(bundle, { recursive: true, force: true }));
-
-const files = { exit: '/r/c.exit', exitTmp: '/r/c.exittmp', gate: '/r/c.gate', ready: '/r/c.ready' };
+useScratchBundle((b) => (bundle = b));
+const files = PLAN_FILES;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function config(edit: (s: any) => void = () => {}): unknown {
   const s = defaultSpec() as any; // eslint-disable-line @typescript-eslint/no-explicit-any

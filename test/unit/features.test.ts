@@ -4,21 +4,16 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { buildLaunchPlan, defaultSpec, validateSpec, type Spec } from '../../src';
 import { features } from '../../src/oci/features';
 import { compileSeccomp } from '../../src/container/seccomp';
 import { HOOK_KINDS } from '../../src/container/hooks';
-import { tempDir } from '../helpers/env';
+import { PLAN_FILES, useScratchBundle } from '../helpers/env';
 
 let bundle: string;
-beforeEach(() => {
-  bundle = tempDir();
-  fs.mkdirSync(path.join(bundle, 'rootfs', 'bin'), { recursive: true });
-});
-afterEach(() => fs.rmSync(bundle, { recursive: true, force: true }));
-
-const files = { exit: '/r/c.exit', exitTmp: '/r/c.exittmp', gate: '/r/c.gate', ready: '/r/c.ready' };
+useScratchBundle((b) => (bundle = b));
+const files = PLAN_FILES;
 const cgroup = { version: 2, directory: '/sys/fs/cgroup/runcell/c' } as const;
 function builds(edit: (s: any) => void): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any
   const s = defaultSpec() as any; // eslint-disable-line @typescript-eslint/no-explicit-any

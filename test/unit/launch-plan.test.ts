@@ -1,18 +1,13 @@
 // The launch-plan builder, without root: what runs where, in which order, with which arguments.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildExecPlan, buildLaunchPlan, defaultSpec, describeFailure, encodePlan, validateSpec, type Spec } from '../../src';
-import { tempDir } from '../helpers/env';
+import { PLAN_FILES, useScratchBundle } from '../helpers/env';
 
 let bundle: string;
-beforeEach(() => {
-  bundle = tempDir();
-  fs.mkdirSync(path.join(bundle, 'rootfs', 'bin'), { recursive: true });
-});
-afterEach(() => fs.rmSync(bundle, { recursive: true, force: true }));
-
-const files = { exit: '/r/c.exit', exitTmp: '/r/c.exittmp', gate: '/r/c.gate', ready: '/r/c.ready' };
+useScratchBundle((b) => (bundle = b));
+const files = PLAN_FILES;
 function spec(edit: (s: any) => void = () => {}): Spec { // eslint-disable-line @typescript-eslint/no-explicit-any
   const s = defaultSpec() as any; // eslint-disable-line @typescript-eslint/no-explicit-any
   s.process.terminal = false;

@@ -2,13 +2,12 @@
 // directory, the limits a config asks for, the caller's cgroup view, and what the plan does for
 // a caller who is not root (the maps, setgroups, sysfs).
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildLaunchPlan, defaultSpec, validateSpec, type Spec } from '../../src';
 import { parseLayout } from '../../src/container/cgroups';
 import { callerCgroupView } from '../../src/container/cgroup-view';
 import { defaultRootDir, isRootless, requestedLimits, runningInUserNamespace } from '../../src/container/rootless';
-import { tempDir } from '../helpers/env';
+import { PLAN_FILES, useScratchBundle } from '../helpers/env';
 
 const HYBRID = `
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
@@ -59,13 +58,8 @@ describe('rootless rules', () => {
 
 describe('the plan of an unprivileged caller', () => {
   let bundle: string;
-  beforeEach(() => {
-    bundle = tempDir();
-    fs.mkdirSync(path.join(bundle, 'rootfs'), { recursive: true });
-  });
-  afterEach(() => fs.rmSync(bundle, { recursive: true, force: true }));
-
-  const files = { exit: '/r/c.exit', exitTmp: '/r/c.exittmp', gate: '/r/c.gate', ready: '/r/c.ready' };
+  useScratchBundle((b) => (bundle = b));
+  const files = PLAN_FILES;
   // The rootless spec of this process's own ids: the maps it may write itself.
   function spec(edit: (s: any) => void = () => {}): Spec { // eslint-disable-line @typescript-eslint/no-explicit-any
     const s = defaultSpec({ rootless: { uid: process.geteuid!(), gid: process.getegid!() } }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,14 +1,12 @@
 // Sandbox membership from annotations, the OOM-score policy, and the plans of subcontainers
 // and exec: without root.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildLaunchPlan, defaultSpec, validateSpec, type Process, type Spec } from '../../src';
 import { membershipOf } from '../../src/container/sandbox';
 import { sandboxOOMScore } from '../../src/container/oom-score';
 import { buildExecPlan } from '../../src/container/launch-plan';
 import { execProcess } from '../../src/container/exec';
-import { tempDir } from '../helpers/env';
+import { PLAN_FILES, useScratchBundle } from '../helpers/env';
 
 const defaultProcess = () => defaultSpec().process as Process;
 
@@ -48,12 +46,8 @@ describe('sandboxOOMScore', () => {
 
 describe('plans of subcontainers and exec', () => {
   let bundle: string;
-  beforeEach(() => {
-    bundle = tempDir();
-    fs.mkdirSync(path.join(bundle, 'rootfs'), { recursive: true });
-  });
-  afterEach(() => fs.rmSync(bundle, { recursive: true, force: true }));
-  const files = { exit: '/r/c.exit', exitTmp: '/r/c.exittmp', gate: '/r/c.gate', ready: '/r/c.ready' };
+  useScratchBundle((b) => (bundle = b));
+  const files = PLAN_FILES;
   const sandbox = { pid: 7, ipc: 8, uts: 9, network: 10 };
   const cgroup = { version: 2, directory: '/sys/fs/cgroup/runcell/m' } as const; // what the spec's cgroup mount shows
   const spec = (namespaces: object[]): Spec => {

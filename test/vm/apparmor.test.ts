@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { commandExists, run, runcell, startSleeper, useScratch } from '../helpers/env';
+import { commandExists, run, runcell, startSleeper, useScratchContainer } from '../helpers/env';
 import { makeBundle } from '../helpers/bundle';
 import { appArmorEnabled } from '../../src/container/lsm';
 
@@ -17,11 +17,7 @@ const PROFILE = 'runcell-test';
 let dir: string;
 let root: string;
 let id: string;
-useScratch((d, r) => {
-  dir = d;
-  root = r;
-  id = `aa-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-});
+useScratchContainer('aa', (d, r, i) => ([dir, root, id] = [d, r, i])); // ids unique: cgroups are host-wide
 const rc = (...args: string[]) => runcell(['--root', root, ...args]);
 
 const skip = !inVM ? 'runs in the test VM only, npm run test:vm' : !commandExists('apparmor_parser') ? 'needs apparmor_parser' : null;

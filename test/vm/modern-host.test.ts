@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, commandExists, run, runcell, useScratch } from '../helpers/env';
+import { CLI, commandExists, run, runcell, useScratchContainer } from '../helpers/env';
 import { makeBundle } from '../helpers/bundle';
 
 const inVM = process.env.RUNCELL_VM === '1';
@@ -16,11 +16,7 @@ const MiB = 1024 * 1024;
 let dir: string;
 let root: string;
 let id: string;
-useScratch((d, r) => {
-  dir = d;
-  root = r;
-  id = `mh-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-});
+useScratchContainer('mh', (d, r, i) => ([dir, root, id] = [d, r, i])); // ids unique: cgroups are host-wide
 const rc = (...args: string[]) => runcell(['--root', root, ...args]);
 
 describe.skipIf(!inVM)(`a new user on a modern host${inVM ? '' : ' (skipped: runs in the test VM only, npm run test:vm)'}`, () => {

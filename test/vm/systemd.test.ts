@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, commandExists, run, runcell, useScratch, waitFor } from '../helpers/env';
+import { CLI, commandExists, run, runcell, waitFor, useScratchContainer } from '../helpers/env';
 import { makeBundle } from '../helpers/bundle';
 
 const inVM = process.env.RUNCELL_VM === '1';
@@ -19,11 +19,7 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
 let dir: string;
 let root: string;
 let id: string;
-useScratch((d, r) => {
-  dir = d;
-  root = r;
-  id = `sd-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-});
+useScratchContainer('sd', (d, r, i) => ([dir, root, id] = [d, r, i])); // ids unique: cgroups are host-wide
 
 const rc = (...args: string[]) => runcell(['--root', root, ...args]);
 
