@@ -41,8 +41,8 @@ export async function runProgram(argv: readonly string[], registrations: readonl
         debug: options.debug === true,
       });
       setLogger(log);
-      const rootless = isRootless(ROOTLESS_SETTINGS.includes(options.rootless) ? options.rootless : 'auto');
       let root = options.root;
+      let rootless: boolean | undefined;
       context = {
         // The default is found when a command first needs it: `spec` or `features` need none, and
         // a user without XDG_RUNTIME_DIR may still run them.
@@ -52,7 +52,11 @@ export async function runProgram(argv: readonly string[], registrations: readonl
         },
         rootGiven: options.root !== undefined,
         systemdCgroup: options.systemdCgroup === true,
-        rootless,
+        // Only create and run ask (auto reads /proc/self/uid_map: no work for the other verbs).
+        get rootless() {
+          rootless ??= isRootless(ROOTLESS_SETTINGS.includes(options.rootless) ? options.rootless : 'auto');
+          return rootless;
+        },
         log,
       };
     }
