@@ -701,19 +701,26 @@ export class Cgroup {
    * soon as its last process dies, and on v2 a SIGKILL ends even frozen processes.
    */
   async setFrozen(frozen: boolean): Promise<void> {
-    const [file, value, done] = this.isV2
-      ? [path.join(this.layout.unified!, this.cgroupPath, 'cgroup.freeze'), frozen ? '1' : '0', null]
-      : [path.join(this.freezerMount(), this.cgroupPath, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED', frozen ? 'FROZEN' : 'THAWED'];
     try {
-      fs.writeFileSync(file, value);
-      // Freezing is asynchronous: poll the state, briefly (the kernel offers no event on v1).
-      for (let i = 0; i < 1000; i++) {
-        const state = this.isV2
-          ? /frozen (\d)/.exec(fs.readFileSync(path.join(this.layout.unified!, this.cgroupPath, 'cgroup.events'), 'utf8'))?.[1] === (frozen ? '1' : '0')
-          : fs.readFileSync(file, 'utf8').trim() === done;
-        if (state) return;
-        await new Promise((resolve) => setTimeout(resolve, 1));
+      // Freezing is asynchronous. v2 says when it is done: a change of cgroup.events ("frozen 1")
+      // is a file-modified event, so we wait for it. v1 has no event: its state is polled.
+      let reached: boolean;
+      if (this.isV2) {
+        const dir = path.join(this.layout.unified!, this.cgroupPath);
+        const events = path.join(dir, 'cgroup.events');
+        const isDone = () => /frozen (\d)/.exec(fs.readFileSync(events, 'utf8'))?.[1] === (frozen ? '1' : '0');
+        reached = await untilChanged(events, isDone, FREEZE_TIMEOUT_MS, () => fs.writeFileSync(path.join(dir, 'cgroup.freeze'), frozen ? '1' : '0'));
+      } else {
+        const file = path.join(this.freezerMount(), this.cgroupPath, 'freezer.state');
+        const wanted = frozen ? 'FROZEN' : 'THAWED';
+        fs.writeFileSync(file, wanted);
+        reached = false;
+        for (let i = 0; i < FREEZE_TIMEOUT_MS && !reached; i++) {
+          reached = fs.readFileSync(file, 'utf8').trim() === wanted;
+          if (!reached) await new Promise((resolve) => setTimeout(resolve, 1));
+        }
       }
+      if (reached) return;
     } catch (error) {
       if (!frozen && isErrno(error, 'ENOENT')) return;
       throw error;
@@ -850,4 +857,50 @@ function loadDeviceProgram(program: Buffer): number {
       throw again;
     }
   }
+}
+
+// How long a freeze or a thaw may take before it is an error (runc gives up after about a second too).
+const FREEZE_TIMEOUT_MS = 1000;
+
+/**
+ * Runs `act`, then waits until `isDone()` holds, re-checking on each inotify event of `file`
+ * (watched before `act`, so no change is missed) and once more at the deadline. Whether it held.
+ */
+function untilChanged(file: string, isDone: () => boolean, timeoutMs: number, act: () => void): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const watcher = fs.watch(file, { persistent: false });
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (outcome: () => boolean) => {
+      clearTimeout(timer);
+      watcher.close();
+      try {
+        resolve(outcome());
+      } catch (error) {
+        reject(error);
+      }
+    };
+    const check = () => {
+      try {
+        if (isDone()) finish(() => true);
+      } catch (error) {
+        finish(() => {
+          throw error;
+        });
+      }
+    };
+    watcher.on('change', check);
+    watcher.on('error', (error) => finish(() => {
+      throw error;
+    }));
+    timer = setTimeout(() => finish(isDone), timeoutMs);
+    try {
+      act();
+    } catch (error) {
+      finish(() => {
+        throw error;
+      });
+      return;
+    }
+    check();
+  });
 }
