@@ -12,6 +12,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/magic.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -61,10 +62,6 @@ static int write_file(const char *path, const char *content) {
   int fd = open(path, O_WRONLY | O_CLOEXEC);
   return fd < 0 ? fail() : write_and_close(fd, content);
 }
-
-#ifndef PROC_SUPER_MAGIC
-#define PROC_SUPER_MAGIC 0x9fa0
-#endif
 
 /* write-proc PATH CONTENT: CONTENT written to PATH under "/proc", which must be a procfs, reached
  * without crossing a mount (openat2 RESOLVE_NO_XDEV): a file bound over the path, a plain one or
