@@ -12,7 +12,8 @@
         "native/addon/oom.cc",
         "native/addon/seccomp.cc",
         "native/addon/bpf.cc",
-        "native/addon/exe.cc"
+        "native/addon/exe.cc",
+        "native/addon/spawn.cc"
       ],
       "libraries": [ "-lseccomp" ],
       "dependencies": [

@@ -42,6 +42,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterSeccomp(env, exports);
   RegisterBpf(env, exports);
   RegisterExe(env, exports);
+  RegisterSpawn(env, exports);
   return exports;
 }
 

@@ -11,5 +11,6 @@ void RegisterOOM(Napi::Env env, Napi::Object exports);
 void RegisterSeccomp(Napi::Env env, Napi::Object exports);
 void RegisterBpf(Napi::Env env, Napi::Object exports);
 void RegisterExe(Napi::Env env, Napi::Object exports);
+void RegisterSpawn(Napi::Env env, Napi::Object exports);
 
 }  // namespace runcell

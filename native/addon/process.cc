@@ -62,7 +62,8 @@ Napi::Value Waitpid(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// waitForExit(pid): a promise settled when the process exits, whether or not it is our child.
+// waitForExit(pid, keepAlive = true): a promise settled when the process exits, whether or not
+// it is our child; without keepAlive the watch alone does not keep the event loop running.
 // The pidfd becomes readable at exit (also when the process is a zombie nobody reaps yet), and
 // libuv polls it on the event loop: no thread, no timer, no kill(pid, 0) loop.
 // waitReadable(fd) is the same watch on a descriptor of the caller's (not closed here).
@@ -101,8 +102,9 @@ void OnFdReadable(uv_poll_t* poll, int status, int /*events*/) {
   uv_close(reinterpret_cast<uv_handle_t*>(poll), OnWatchClosed);
 }
 
-// A promise settled when `fd` has one of `events` (a hang-up counts as readable).
-Napi::Value WatchFd(Napi::Env env, int fd, bool ownsFd, int events) {
+// A promise settled when `fd` has one of `events` (a hang-up counts as readable). Unless
+// `keepAlive`, the watch does not keep the event loop alive by itself (uv_unref).
+Napi::Value WatchFd(Napi::Env env, int fd, bool ownsFd, int events, bool keepAlive = true) {
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
     if (ownsFd) ::close(fd);
@@ -114,6 +116,7 @@ Napi::Value WatchFd(Napi::Env env, int fd, bool ownsFd, int events) {
   int rc = uv_poll_init(loop, &watch->poll, fd);
   if (rc == 0) {
     rc = uv_poll_start(&watch->poll, events, OnFdReadable);
+    if (rc == 0 && !keepAlive) uv_unref(reinterpret_cast<uv_handle_t*>(&watch->poll));
     if (rc != 0) {
       uv_close(reinterpret_cast<uv_handle_t*>(&watch->poll), OnWatchClosed);
     }
@@ -140,7 +143,8 @@ Napi::Value WaitForExit(const Napi::CallbackInfo& info) {
     return RejectedWithErrno(env, errno, "pidfd_open", nullptr);
   }
   ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);  // pidfd_open sets it already; say so for readers.
-  return WatchFd(env, pidfd, true, UV_READABLE);
+  bool keepAlive = info.Length() < 2 || info[1].ToBoolean().Value();
+  return WatchFd(env, pidfd, true, UV_READABLE, keepAlive);
 }
 
 // pidfdOpen(pid) -> fd, and pidfdSendSignal(fd, signal): a signal that reaches exactly the

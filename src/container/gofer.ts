@@ -1,10 +1,12 @@
 // The CLI's end of runcell-init's protocol (protocol.ts): the gofer during create, its start
 // gate, and the exec helper. Callers see typed reports, never lines.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { lineReader } from '../lines';
-import { readFirstLine } from '../sys/fifo';
+import { LineReader, readFirstLine } from '../sys/fifo';
+import { reapChild } from '../sys/process';
+import { pipe, spawnProcess } from '../sys/spawn';
 import { initExecutable } from './init-binary';
 import { encodePlan, type LaunchPlan } from './launch-plan';
 import {
@@ -13,72 +15,87 @@ import {
 
 /** A running `runcell-init gofer`, until create commits or fails. */
 export class Gofer {
-  private readonly control: net.Socket;
-  private readonly reports: () => Promise<string | undefined>;
+  private readonly reports: LineReader;
+  private closed = false;
 
-  private constructor(readonly process: ChildProcess, planFd: number) {
-    this.control = process.stdio[planFd] as net.Socket;
-    this.reports = lineReader(process.stdio[planFd + 1] as net.Socket);
+  // control: our end of its plan pipe (blocking); reportFd: ours of its report pipe (non-blocking).
+  private constructor(readonly pid: number, private readonly control: number, private readonly reportFd: number) {
+    this.reports = new LineReader(reportFd);
   }
 
   /**
    * Starts the gofer with `stdio` as its descriptors 0..planFd-1 and `extra` after its plan
-   * (planFd) and report (planFd + 1) pipes; resolves once it runs.
+   * (planFd) and report (planFd + 1) pipes. Through the addon's posix_spawn, not
+   * node:child_process (see sys/spawn.ts); it is reaped when it exits, without keeping this
+   * process alive for it.
    */
-  static async spawn(stdio: number[], planFd: number, extra: number[]): Promise<Gofer> {
+  static spawn(stdio: number[], planFd: number, extra: number[]): Gofer {
     const init = initExecutable();
-    const child = spawn(init.file, ['gofer', String(planFd), String(planFd + 1)], {
-      argv0: init.argv0,
-      stdio: [...stdio, 'pipe', 'pipe', ...extra],
-      env: {},
-    });
-    const gofer = new Gofer(child, planFd);
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
-    return gofer;
-  }
-
-  get pid(): number {
-    return this.process.pid!;
+    const [planRead, planWrite] = pipe();
+    let reportRead = -1;
+    let reportWrite = -1;
+    let pid: number;
+    try {
+      [reportRead, reportWrite] = pipe({ nonBlockingRead: true });
+      pid = spawnProcess(init.file, [init.argv0, 'gofer', String(planFd), String(planFd + 1)],
+        [...stdio, planRead, reportWrite, ...extra]);
+    } catch (error) {
+      fs.closeSync(planWrite);
+      if (reportRead !== -1) fs.closeSync(reportRead);
+      throw error;
+    } finally {
+      // The child's ends are the child's alone: its exit must read as our end of file.
+      fs.closeSync(planRead);
+      if (reportWrite !== -1) fs.closeSync(reportWrite);
+    }
+    reapChild(pid, { keepAlive: false }).catch(() => {});
+    return new Gofer(pid, planWrite, reportRead);
   }
 
   sendPlan(plan: LaunchPlan): void {
-    this.control.write(encodePlan(plan));
+    this.send(encodePlan(plan));
   }
 
   /** Its next report; undefined when it exited without one. */
   async nextReport(): Promise<Report | undefined> {
-    const line = await this.reports();
+    const line = await this.reports.next();
     return line === undefined ? undefined : parseReport(line);
   }
 
   /** After a "cgroup" report: the init is placed. */
   cgroupPlaced(): void {
-    this.control.write(formatCgroupPlaced());
+    this.send(formatCgroupPlaced());
   }
 
   /** After a "hooks" report: the runtime's hooks ran, `state` goes to the createContainer hooks. */
   continueHooks(state: string): void {
-    this.control.write(formatContinue(state));
+    this.send(formatContinue(state));
   }
 
   /** After a "hooks" report: the runtime's hooks failed. */
   abort(): void {
-    this.control.write(formatAbort());
+    this.send(formatAbort());
   }
 
-  /** The container is recorded: the gofer keeps the init. Resolves once the line is written. */
-  async commit(): Promise<void> {
-    this.control.end(formatCommit());
-    await new Promise<void>((resolve) => this.control.once('finish', () => resolve()));
+  /** The container is recorded: the gofer keeps the init. Throws (EPIPE) when it is gone. */
+  commit(): void {
+    this.send(formatCommit());
   }
 
-  /** The gofer outlives this process: nothing of ours may keep it, or keep the event loop alive. */
+  /** The gofer outlives this process: nothing of ours may keep it. */
   detach(): void {
-    for (const stream of this.process.stdio) stream?.destroy();
-    this.process.unref();
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.control);
+    fs.closeSync(this.reportFd);
+  }
+
+  // A whole message, on a blocking pipe the gofer reads as it comes (a plan larger than the
+  // pipe's buffer waits for it to read). A gofer that is gone fails it with EPIPE (Node ignores
+  // SIGPIPE).
+  private send(message: string | Buffer): void {
+    const data = typeof message === 'string' ? Buffer.from(message) : message;
+    for (let done = 0; done < data.length;) done += fs.writeSync(this.control, data, done, data.length - done);
   }
 }
 

@@ -1,7 +1,7 @@
-// Reading a FIFO without node:net: a descriptor opened O_NONBLOCK is read when the event loop
-// says it is readable (the addon's waitReadable, a libuv poll), so `start` waits for the
-// gofer's answer without loading net and stream (~3 ms of every start, issue 13), and without
-// polling on a timer.
+// Reading a FIFO or a pipe without node:net: a descriptor opened O_NONBLOCK is read when the
+// event loop says it is readable (the addon's waitReadable, a libuv poll), so `start` waits for
+// the gofer's answer, and `create` for its reports, without loading net and stream (~3 ms of
+// every start, issue 13), and without polling on a timer.
 import * as fs from 'node:fs';
 import { isErrno } from './errno';
 import { native } from './native';
@@ -17,32 +17,61 @@ export function waitReadable(fd: number): Promise<void> {
 }
 
 /**
- * The first line (without its newline, or a trailing \r) from the non-blocking descriptor `fd`
- * of a FIFO; what came before the end of file if no newline did; undefined at an end of file
- * with nothing before it. Reads nothing after the line's chunk is in: for a one-line reply.
+ * Successive lines (without their newline, or a trailing \r) from the non-blocking descriptor
+ * `fd` of a pipe or FIFO, one per call; what came after the last newline at the end of file,
+ * then undefined. Reads only when the caller asks for a line not yet in: nothing is read ahead
+ * of a one-line reply. The caller closes `fd`.
  */
-export async function readFirstLine(fd: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  const buffer = Buffer.allocUnsafe(4096);
-  for (;;) {
-    await waitReadable(fd);
+export class LineReader {
+  private readonly lines: string[] = [];
+  private partial: Buffer[] = [];
+  private ended = false;
+  private readonly buffer = Buffer.allocUnsafe(4096);
+
+  constructor(private readonly fd: number) {}
+
+  async next(): Promise<string | undefined> {
+    while (this.lines.length === 0 && !this.ended) {
+      await waitReadable(this.fd);
+      this.readAvailable();
+    }
+    return this.lines.shift();
+  }
+
+  // Reads what is there, until EAGAIN (woken, and it was gone: wait again), a newline or EOF.
+  private readAvailable(): void {
     for (;;) {
       let n: number;
       try {
-        n = fs.readSync(fd, buffer, 0, buffer.length, null);
+        n = fs.readSync(this.fd, this.buffer, 0, this.buffer.length, null);
       } catch (error) {
-        if (isErrno(error, 'EAGAIN')) break; // woken, and someone else had it: wait again
+        if (isErrno(error, 'EAGAIN')) return;
         throw error;
       }
-      if (n === 0) return chunks.length === 0 ? undefined : Buffer.concat(chunks).toString('utf8');
-      const chunk = Buffer.from(buffer.subarray(0, n));
-      const newline = chunk.indexOf(0x0a);
-      if (newline !== -1) {
-        chunks.push(chunk.subarray(0, newline));
-        const line = Buffer.concat(chunks).toString('utf8');
-        return line.endsWith('\r') ? line.slice(0, -1) : line;
+      if (n === 0) {
+        this.ended = true;
+        if (this.partial.length > 0) this.lines.push(Buffer.concat(this.partial).toString('utf8'));
+        this.partial = [];
+        return;
       }
-      chunks.push(chunk);
+      let chunk = Buffer.from(this.buffer.subarray(0, n));
+      for (let newline = chunk.indexOf(0x0a); newline !== -1; newline = chunk.indexOf(0x0a)) {
+        const line = Buffer.concat([...this.partial, chunk.subarray(0, newline)]).toString('utf8');
+        this.lines.push(line.endsWith('\r') ? line.slice(0, -1) : line);
+        this.partial = [];
+        chunk = chunk.subarray(newline + 1);
+      }
+      if (chunk.length > 0) this.partial.push(chunk);
+      if (this.lines.length > 0) return;
     }
   }
+}
+
+/**
+ * The first line (without its newline, or a trailing \r) from the non-blocking descriptor `fd`
+ * of a FIFO; what came before the end of file if no newline did; undefined at an end of file
+ * with nothing before it. For a one-line reply.
+ */
+export function readFirstLine(fd: number): Promise<string | undefined> {
+  return new LineReader(fd).next();
 }

@@ -55,7 +55,14 @@ export interface NativeBinding {
   flockAsync(fd: number, operation: number, path?: string): Promise<void>;
   kill(pid: number, signal: number): void;
   waitpid(pid: number, options: number): WaitStatus | null;
-  waitForExit(pid: number): Promise<void>;
+  waitForExit(pid: number, keepAlive: boolean): Promise<void>;
+  /** pipe2(O_CLOEXEC): [read end, write end], each made O_NONBLOCK if asked. */
+  pipe(nonBlockingRead: boolean, nonBlockingWrite: boolean): [number, number];
+  /**
+   * posix_spawn of `file` with `argv`, an empty environment, `fds[i]` as descriptor i (and no
+   * other), default signal dispositions and an empty mask: the child's pid.
+   */
+  spawn(file: string, argv: string[], fds: number[]): number;
   /** Settles once `fd` is readable or hung up (every writer of a FIFO gone); the fd stays open. */
   waitReadable(fd: number): Promise<void>;
   procStat(pid: number): ProcStat;

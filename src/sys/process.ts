@@ -52,13 +52,21 @@ export function waitpid(pid: number, options = 0): WaitStatus | null {
   return native.waitpid(validateInteger(pid, 'pid'), validateInteger(options, 'options', 0));
 }
 
+export interface WaitOptions {
+  /**
+   * false: the wait alone does not keep the event loop (and so the program) alive, as an
+   * unref()ed child process: for a process that may outlive us (a container's gofer).
+   */
+  keepAlive?: boolean;
+}
+
 /**
  * Resolves when the process exits, child or not, zombie or reaped; driven by a pidfd on the
  * event loop (no polling). Rejects with ESRCH from pidfd_open when there is no such process.
  */
-export function waitForExit(pid: number): Promise<void> {
+export function waitForExit(pid: number, options: WaitOptions = {}): Promise<void> {
   try {
-    return native.waitForExit(validateInteger(pid, 'pid', 1));
+    return native.waitForExit(validateInteger(pid, 'pid', 1), options.keepAlive ?? true);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -68,8 +76,8 @@ export function waitForExit(pid: number): Promise<void> {
  * Waits for a child of ours to exit (through a pidfd) and reaps it: its exit code, or
  * 128+signal as shells report it; null when it is not our child, or was reaped already.
  */
-export async function reapChild(pid: number): Promise<number | null> {
-  await waitForExit(pid).catch((error) => {
+export async function reapChild(pid: number, options: WaitOptions = {}): Promise<number | null> {
+  await waitForExit(pid, options).catch((error) => {
     if (!isErrno(error, 'ESRCH')) throw error;
   });
   try {
