@@ -4,7 +4,7 @@
 // bundles of a few verbs (entries/).
 import { Command, CommanderError, Option } from 'commander';
 import { defaultRootDir, isRootless, ROOTLESS_SETTINGS, type RootlessSetting } from '../container/rootless';
-import { setLogger } from '../log';
+import { logPhase, setLogger } from '../log';
 import { COMMIT, OCI_VERSION, VERSION } from '../version';
 import type { Context } from './context';
 import { ReportedFailure } from './exit';
@@ -82,7 +82,7 @@ export async function runProgram(argv: readonly string[], registrations: readonl
       outputError: (message) => getContext().log.error(message.replace(/^error: /, '').trim()),
     })
     .hook('preAction', () => {
-      getContext().log.debug(`runcell ${argv.slice(2).join(' ')}`);
+      logPhase(`runcell ${argv.slice(2).join(' ')}`);
     });
 
   for (const register of registrations) register(program, getContext);

@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import { isErrno } from '../sys/errno';
 import { processStat, signalProcess, waitForExit, waitpid, WNOHANG } from '../sys/process';
-import { log } from '../log';
+import { log, logPhase } from '../log';
 import { ContainerError } from './errors';
 import type { FullId } from './id';
 import { listRecords, loadRecord } from './read';
@@ -142,8 +142,10 @@ async function removeContainer(rootDir: string, id: FullId, force: boolean,
     }
     if (record !== null && !force) requireStatus('delete', record.id, observedStatus(record), Status.Created, Status.Stopped);
     await beforeStop?.();
+    logPhase('delete: record locked and read');
     await destroyProcesses(record ?? recordedProcesses(stateFile), id.containerId);
     stateFile.destroy();
+    logPhase('delete: files removed');
     return record;
   } finally {
     stateFile.close();
@@ -172,6 +174,7 @@ async function destroyProcesses(remains: Remains, containerId: string): Promise<
   // No cgroup (rootless): what /proc shows of the container goes first, exec'd processes too.
   if (cgroup === undefined) signalContainerProcesses(remains.init, remains.user ?? null, 'SIGKILL');
   await stopProcesses(remains, containerId);
+  logPhase('delete: processes gone');
   // Its processes gone, a scope goes by itself; stopping it is for a slice, and resets a failed
   // unit. systemd out of reach is no reason to keep a dead container: warn and go on.
   if (remains.systemdUnit !== undefined) {

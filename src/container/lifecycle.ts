@@ -16,7 +16,7 @@ import { idmapHelpers, isRootless, requestedLimits, runningInUserNamespace } fro
 import { requireSystemdHost, startContainerUnit, Systemd, systemdUnitOf, updateContainerUnit, type SystemdUnit } from './systemd';
 import { cgroupStats, type Stats } from './stats';
 import { containerDeviceRules } from './device-filter';
-import { log } from '../log';
+import { log, logPhase } from '../log';
 import { Container, currentOwner, stopProcesses, type RecordedProcesses } from './container';
 import { ContainerError } from './errors';
 import { buildLaunchPlan, describeFailure, stepFailure, type LaunchPlan } from './launch-plan';
@@ -79,6 +79,7 @@ export async function createContainer(rootDir: string, id: string, options: Crea
   const bundle = path.resolve(options.bundle);
   // A bad config.json is refused before anything exists.
   const spec = loadSpec(bundle);
+  logPhase('create: config.json read');
   const terminal = spec.process?.terminal === true;
   if (terminal && options.consoleSocket === undefined && !options.terminalPassthrough) {
     throw new SpecError(`${path.join(bundle, 'config.json')}: config.process.terminal: a terminal needs --console-socket ` +
@@ -150,6 +151,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     } else if (!rootless) {
       cgroup = ours;
       cgroup.create(containerResources(spec));
+      logPhase('create: cgroup made');
     } else {
       cgroup = await rootlessCgroup(ours, spec, id);
       if (cgroup === undefined) {
@@ -181,16 +183,19 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
       unprivileged: process.geteuid!() !== 0,
       idmapHelpers: process.geteuid!() !== 0 ? idmapHelpers() : undefined,
     });
+    logPhase('create: launch plan built');
     // exec reads the container's process and seccomp profile from this copy, whatever becomes of
     // the bundle (runc keeps the config in its state the same way).
     stateFile.saveSideFileLocked('spec', 'spectmp', JSON.stringify(spec));
     const stdio = options.stdio ?? [0, 1, 2];
-    gofer = await Gofer.spawn([...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i)], planFd, sandboxFds);
+    gofer = Gofer.spawn([...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i)], planFd, sandboxFds);
+    logPhase('create: gofer started');
     record.gofer = identityOf(gofer.pid);
     stateFile.saveLocked(record);
     writeProcessIds(stateFile, record);
     gofer.sendPlan(plan);
     let report = await gofer.nextReport();
+    logPhase(`create: gofer reported "${report?.type}"`);
     if (report?.type === 'cgroup' && unit !== undefined) {
       // The init is cloned and waits: systemd puts it in the container's scope (see systemd.ts).
       cgroup = ours; // from here on the unit, and so the cgroup, may exist: remove it on failure
@@ -237,8 +242,9 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     stateFile.saveLocked(record);
     writeProcessIds(stateFile, record);
     if (options.pidFile !== undefined) writePidFile(options.pidFile, initPid);
-    await gofer.commit();
+    gofer.commit();
     gofer.detach();
+    logPhase('create: committed');
   } catch (error) {
     // Whatever this create made goes; nothing else is touched.
     gofer?.detach();
@@ -277,6 +283,7 @@ export async function startContainer(rootDir: string, partialId: string): Promis
     } catch (error) {
       throw new ContainerError('ERR_START_FAILED', `cannot start container "${record.id}": ${(error as Error).message}`, { containerId: record.id, cause: error });
     }
+    logPhase('start: record locked and read');
     const reply = await openStartGate(stateFile.pathOf('gate'), stateFile.pathOf('ready'), hookState, (error) =>
       new ContainerError('ERR_INVALID_STATE', `cannot start container "${record.id}": container not running (its gofer is gone)`,
         { containerId: record.id, cause: error }), processState);
@@ -288,6 +295,7 @@ export async function startContainer(rootDir: string, partialId: string): Promis
         : reply === undefined ? 'its gofer exited without a report' : `its gofer sent "${reply.type}" where "started" was due`;
       throw new ContainerError('ERR_START_FAILED', `cannot start container "${record.id}": ${why}`, { containerId: record.id });
     }
+    logPhase('start: the gofer answered');
     record.user = userProcess(record.init!);
     record.status = transition(record.status, Status.Running);
     stateFile.saveLocked(record);
