@@ -41,4 +41,6 @@ export const SMALL_BUNDLES: Readonly<Record<string, string>> = {
   state: 'query', list: 'query',
   kill: 'control', pause: 'control', resume: 'control', ps: 'control',
   delete: 'delete',
+  // The whole CLI, with a code cache made by a real container's run (bundle.mjs).
+  create: 'create', run: 'create',
 };
