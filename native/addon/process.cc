@@ -87,7 +87,7 @@ void OnFdReadable(uv_poll_t* poll, int status, int /*events*/) {
   auto* watch = static_cast<FdWatch*>(poll->data);
   uv_poll_stop(poll);
   Napi::Env env(watch->env);
-  {
+  try {
     Napi::HandleScope handleScope(env);
     // A callback scope, so that promise reactions run now rather than at some later
     // unrelated callback.
@@ -98,6 +98,9 @@ void OnFdReadable(uv_poll_t* poll, int status, int /*events*/) {
     } else {
       watch->deferred.Reject(MakeErrnoError(env, -status, "poll", nullptr).Value());
     }
+  } catch (const Napi::Error&) {
+    // The environment is being torn down (an unref'd watch firing while Node exits): nobody
+    // is left to settle the promise for. An exception must not leave a libuv callback.
   }
   uv_close(reinterpret_cast<uv_handle_t*>(poll), OnWatchClosed);
 }
