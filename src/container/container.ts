@@ -249,7 +249,9 @@ export function currentOwner(): string {
  */
 export async function stopProcesses(record: Pick<ContainerRecord, 'init' | 'gofer' | 'user'>, containerId: string): Promise<void> {
   for (const proc of [record.init, record.user ?? null, record.gofer]) {
-    if (proc !== null && signalProcess(proc.pid, proc.startTime, 'SIGKILL')) await waitUntilGone(proc, containerId);
+    if (proc === null) continue;
+    if (signalProcess(proc.pid, proc.startTime, 'SIGKILL')) await waitUntilGone(proc, containerId);
+    else reapIfOurChild(proc); // exited already: a library's init (its child) is left a zombie until reaped
   }
 }
 
@@ -267,14 +269,16 @@ async function waitUntilGone(proc: ProcessIdentity, containerId: string): Promis
   } finally {
     clearTimeout(timer);
   }
-  reapIfOurChild(proc.pid);
+  reapIfOurChild(proc);
 }
 
-// A process we started (e.g. `run` in the foreground) is our child: reap it rather than leave a
-// zombie behind.
-function reapIfOurChild(pid: number): void {
+// A process we started (`run` in the foreground, any container's init in a library: the gofer
+// clones it with CLONE_PARENT) is our child: reap it rather than leave a zombie behind. Only
+// while it is still the process recorded (a zombie keeps its pid, so the start time decides).
+function reapIfOurChild(proc: ProcessIdentity): void {
   try {
-    if (processStat(pid).ppid === process.pid) waitpid(pid, WNOHANG);
+    const stat = processStat(proc.pid);
+    if (stat.ppid === process.pid && stat.startTime === proc.startTime) waitpid(proc.pid, WNOHANG);
   } catch (error) {
     if (!isErrno(error, 'ENOENT', 'ESRCH', 'ECHILD')) throw error;
   }
