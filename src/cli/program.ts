@@ -82,7 +82,8 @@ export async function runProgram(argv: readonly string[], registrations: readonl
       outputError: (message) => getContext().log.error(message.replace(/^error: /, '').trim()),
     })
     .hook('preAction', () => {
-      logPhase(`runcell ${argv.slice(2).join(' ')}`);
+      getContext().log.debug(`runcell ${argv.slice(2).join(' ')}`);
+      logPhase('command line parsed');
     });
 
   for (const register of registrations) register(program, getContext);

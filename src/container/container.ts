@@ -248,11 +248,15 @@ export function currentOwner(): string {
  * gone. Never signals a pid that now belongs to someone else (runsc does, bug 5 of runsc.md).
  */
 export async function stopProcesses(record: Pick<ContainerRecord, 'init' | 'gofer' | 'user'>, containerId: string): Promise<void> {
+  const killed: ProcessIdentity[] = [];
   for (const proc of [record.init, record.user ?? null, record.gofer]) {
     if (proc === null) continue;
-    if (signalProcess(proc.pid, proc.startTime, 'SIGKILL')) await waitUntilGone(proc, containerId);
+    if (signalProcess(proc.pid, proc.startTime, 'SIGKILL')) killed.push(proc);
     else reapIfOurChild(proc); // exited already: a library's init (its child) is left a zombie until reaped
   }
+  // Signalled in that order, then awaited together: each exit (the init's takes its
+  // namespaces down with it) overlaps the others'.
+  await Promise.all(killed.map((proc) => waitUntilGone(proc, containerId)));
 }
 
 async function waitUntilGone(proc: ProcessIdentity, containerId: string): Promise<void> {
