@@ -885,9 +885,26 @@ static int gofer(int plan_fd, int report_fd) {
   detach_stdio();
   setsid();
   /* Keep only the init's socket and the two FIFOs: the caller's other descriptors (those
-   * passed on to the container) are not ours to hold. */
-  for (int fd = 3; fd < 1024; fd++) {
-    if (fd != ctl[0] && fd != gate && fd != ready) close(fd);
+   * passed on to the container) are not ours to hold. close_range over the gaps between them
+   * (three calls, not a thousand closes); one close at a time where the kernel lacks it. */
+  int keep[3] = {ctl[0], gate, ready};
+  for (int i = 0; i < 3; i++) {
+    for (int j = i + 1; j < 3; j++) {
+      if (keep[j] < keep[i]) {
+        int t = keep[i];
+        keep[i] = keep[j];
+        keep[j] = t;
+      }
+    }
+  }
+  unsigned first = 3;
+  for (int i = 0; i <= 3; i++) {
+    unsigned last = i < 3 ? (unsigned)keep[i] - 1 : ~0U;
+    if (i < 3 && keep[i] < 3) continue;
+    if (first <= last && syscall(SYS_close_range, first, last, 0U) != 0) {
+      for (unsigned fd = first; fd <= last && fd < 1024; fd++) close((int)fd);
+    }
+    if (i < 3) first = (unsigned)keep[i] + 1;
   }
   for (;;) {
     /* The gate is polled until its line is in (a negative fd is skipped by poll). */
