@@ -33,6 +33,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,35 @@ static void write_all(int fd, const char *s) {
 
 static pid_t clone_process(unsigned long flags) {
   return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#define CLONE_INTO_CGROUP_FLAG 0x200000000ULL
+
+/* clone3's arguments (struct clone_args of <linux/sched.h>, which clashes with <sched.h>). */
+struct clone3_args {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+/* A clone straight into the cgroup2 directory `dir` (CLONE_INTO_CGROUP, Linux 5.7): no write
+ * of the pid to cgroup.procs afterwards, which takes the kernel's threadgroup lock for writing
+ * and with it an RCU grace period (~10 ms here). -1 with errno ENOSYS, E2BIG or EINVAL where
+ * the kernel has no such clone; the caller then clones and writes. With CLONE_PARENT the exit
+ * signal must be 0 (the child gets ours). */
+static pid_t clone_into_cgroup(unsigned long flags, const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct clone3_args args = {0};
+  args.flags = flags | CLONE_INTO_CGROUP_FLAG;
+  args.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
+  args.cgroup = (uint64_t)fd;
+  pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+  int err = errno;
+  close(fd); /* in the child too: the init holds no host file */
+  errno = err;
+  return pid;
 }
 
 static int status_of(int wstatus) {
@@ -750,7 +780,26 @@ static int gofer(int plan_fd, int report_fd) {
       return 1;
     }
   }
-  pid_t init = clone_process(CLONE_PARENT | strtoul(clone_flags, NULL, 0));
+  /* g-clone-into DIR: the init starts in the container's cgroup2 directory (then only the v1
+   * hierarchies are left to join, which the init does itself: see launch-plan.ts). */
+  int into_index = -1;
+  for (int i = 0; i < plan.count; i++) {
+    if (strcmp(plan.ops[i].argv[0], "g-clone-into") == 0 && plan.ops[i].argc > 1) into_index = i;
+  }
+  unsigned long init_flags = CLONE_PARENT | strtoul(clone_flags, NULL, 0);
+  bool placed = false;
+  pid_t init;
+  if (into_index >= 0) {
+    init = clone_into_cgroup(init_flags, plan.ops[into_index].argv[1]);
+    if (init >= 0) placed = true;
+    else if (errno == ENOSYS || errno == E2BIG || errno == EINVAL) init = clone_process(init_flags);
+    else {
+      dprintf(report_fd, REPORT_ERROR, into_index, errno);
+      return 1;
+    }
+  } else {
+    init = clone_process(init_flags);
+  }
   if (init < 0) {
     dprintf(report_fd, REPORT_ERROR, -1, errno);
     return 1;
@@ -776,10 +825,22 @@ static int gofer(int plan_fd, int report_fd) {
       return 1;
     }
   }
-  /* The init joins its cgroup before it runs anything, so everything it starts is counted. */
+  /* The init joins its cgroup before it runs anything, so everything it starts is counted.
+   * g-clone-into that the kernel could not do: its cgroup.procs is written instead. */
   for (int i = 0; i < plan.count; i++) {
-    if (strcmp(plan.ops[i].argv[0], "g-cgroup") != 0) continue;
-    cleanup_close int fd = open(plan.ops[i].argv[1], O_WRONLY | O_CLOEXEC);
+    char procs[4096];
+    const char *file = plan.ops[i].argv[1];
+    if (i == into_index && !placed) {
+      if (snprintf(procs, sizeof procs, "%s/cgroup.procs", plan.ops[i].argv[1]) >= (int)sizeof procs) {
+        kill(init, SIGKILL);
+        dprintf(report_fd, REPORT_ERROR, i, ENAMETOOLONG);
+        return 1;
+      }
+      file = procs;
+    } else if (strcmp(plan.ops[i].argv[0], "g-cgroup") != 0) {
+      continue;
+    }
+    cleanup_close int fd = open(file, O_WRONLY | O_CLOEXEC);
     char pid[16];
     int len = snprintf(pid, sizeof pid, "%d", init);
     if (fd < 0 || write(fd, pid, len) != len) {

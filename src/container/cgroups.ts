@@ -496,6 +496,12 @@ export class Cgroup {
     return [...dirs];
   }
 
+  /** directories(), as its cgroup2 one (if any) and its v1 ones. */
+  hierarchyDirectories(): { unified: string | null; v1: string[] } {
+    if (this.isV2) return { unified: this.unifiedDir, v1: [] };
+    return { unified: this.unifiedDir, v1: [...new Set([...this.layout.v1.values()].map((mountPoint) => path.join(mountPoint, this.cgroupPath)))] };
+  }
+
   /** The cgroup.procs files a process is written into to join. */
   procsFiles(): string[] {
     return this.directories().map((dir) => path.join(dir, 'cgroup.procs'));

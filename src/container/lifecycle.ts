@@ -167,6 +167,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     const plan = buildLaunchPlan(spec, {
       bundle,
       cgroupProcs: record.cgroupPath === undefined ? [] : ours.procsFiles(),
+      cgroupDirs: record.cgroupPath === undefined ? undefined : ours.hierarchyDirectories(),
       cgroup: record.cgroupPath === undefined ? callerCgroupView(ours.layout) : cgroupViewOf(ours),
       cgroupManager: unit !== undefined,
       consoleSocket: options.consoleSocket === undefined ? undefined : path.resolve(options.consoleSocket),
