@@ -98,6 +98,29 @@ describe('buildLaunchPlan', () => {
     expect(p.ops.findIndex((o) => o.op === 'i-mount-path' && o.args[1] === '/')).toBeLessThan(names.indexOf('i-open-root'));
   });
 
+  it('puts the init in its cgroup before anything else: cloned into the cgroup2 directory, joining each v1 one itself; the gofer writes cgroup.procs under a manager or in a user namespace', () => {
+    const dirs = { unified: '/sys/fs/cgroup/unified/runcell/c', v1: ['/sys/fs/cgroup/cpu/runcell/c', '/sys/fs/cgroup/pids/runcell/c'] };
+    const cgroupProcs = [...dirs.v1, dirs.unified].map((d) => `${d}/cgroup.procs`);
+    const joined = buildLaunchPlan(spec(), { bundle, files, extraFds: 0, cgroup, cgroupProcs, cgroupDirs: dirs }).ops;
+    const names = joined.map((o) => o.op);
+    expect(joined.find((o) => o.op === 'g-clone-into')!.args).toEqual([dirs.unified]);
+    expect(names).not.toContain('g-cgroup');
+    const firstInit = names.findIndex((n) => /^[ip]-/.test(n));
+    expect(joined.slice(firstInit, firstInit + 2).map((o) => [o.op, ...o.args])).toEqual(
+      dirs.v1.map((d) => ['i-write', `${d}/tasks`, '0']));
+    const underManager = buildLaunchPlan(spec(), { bundle, files, extraFds: 0, cgroup, cgroupProcs, cgroupDirs: dirs, cgroupManager: true }).ops;
+    const inUserNs = buildLaunchPlan(spec((s) => {
+      s.linux.namespaces.push({ type: 'user' });
+      s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    }), { bundle, files, extraFds: 0, cgroup, cgroupProcs, cgroupDirs: dirs }).ops;
+    for (const other of [underManager, inUserNs]) {
+      expect(other.filter((o) => o.op === 'g-cgroup').map((o) => o.args[0])).toEqual(cgroupProcs);
+      expect(other.map((o) => o.op)).not.toContain('g-clone-into');
+      expect(other.some((o) => o.op === 'i-write' && o.args[0].endsWith('/tasks'))).toBe(false);
+    }
+  });
+
   it('creates new namespaces in the gofer\'s clone (user, pid) and the init\'s unshare (the rest)', () => {
     const p = plan(spec((s) => {
       s.linux.namespaces.push({ type: 'user' });
