@@ -29,24 +29,33 @@ export class Gofer {
    * node:child_process (see sys/spawn.ts); it is reaped when it exits, without keeping this
    * process alive for it.
    */
-  static spawn(stdio: number[], planFd: number, extra: number[]): Gofer {
+  static async spawn(stdio: number[], planFd: number, extra: number[]): Promise<Gofer> {
     const init = initExecutable();
     const [planRead, planWrite] = pipe();
     let reportRead = -1;
     let reportWrite = -1;
-    let pid: number;
+    let spawned: Promise<number>;
     try {
       [reportRead, reportWrite] = pipe({ nonBlockingRead: true });
-      pid = spawnProcess(init.file, [init.argv0, 'gofer', String(planFd), String(planFd + 1)],
+      spawned = spawnProcess(init.file, [init.argv0, 'gofer', String(planFd), String(planFd + 1)],
         [...stdio, planRead, reportWrite, ...extra]);
     } catch (error) {
       fs.closeSync(planWrite);
       if (reportRead !== -1) fs.closeSync(reportRead);
       throw error;
     } finally {
-      // The child's ends are the child's alone: its exit must read as our end of file.
+      // The child's ends are the child's alone (it has its copies): its exit must read as our
+      // end of file.
       fs.closeSync(planRead);
       if (reportWrite !== -1) fs.closeSync(reportWrite);
+    }
+    let pid: number;
+    try {
+      pid = await spawned;
+    } catch (error) {
+      fs.closeSync(planWrite);
+      if (reportRead !== -1) fs.closeSync(reportRead);
+      throw error;
     }
     reapChild(pid, { keepAlive: false }).catch(() => {});
     return new Gofer(pid, planWrite, reportRead);

@@ -189,7 +189,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     // the bundle (runc keeps the config in its state the same way).
     stateFile.saveSideFileLocked('spec', 'spectmp', JSON.stringify(spec));
     const stdio = options.stdio ?? [0, 1, 2];
-    gofer = Gofer.spawn([...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i)], planFd, sandboxFds);
+    gofer = await Gofer.spawn([...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i)], planFd, sandboxFds);
     logPhase('create: gofer started');
     record.gofer = identityOf(gofer.pid);
     stateFile.saveLocked(record);

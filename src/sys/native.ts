@@ -59,10 +59,11 @@ export interface NativeBinding {
   /** pipe2(O_CLOEXEC): [read end, write end], each made O_NONBLOCK if asked. */
   pipe(nonBlockingRead: boolean, nonBlockingWrite: boolean): [number, number];
   /**
-   * posix_spawn of `file` with `argv`, an empty environment, `fds[i]` as descriptor i (and no
-   * other), default signal dispositions and an empty mask: the child's pid.
+   * posix_spawn (on a libuv pool thread) of `file` with `argv`, an empty environment, `fds[i]`
+   * as descriptor i (and no other; duplicated before this returns), default signal dispositions
+   * and an empty mask: the child's pid.
    */
-  spawn(file: string, argv: string[], fds: number[]): number;
+  spawn(file: string, argv: string[], fds: number[]): Promise<number>;
   /** Settles once `fd` is readable or hung up (every writer of a FIFO gone); the fd stays open. */
   waitReadable(fd: number): Promise<void>;
   procStat(pid: number): ProcStat;

@@ -11,11 +11,16 @@ export function pipe(options: { nonBlockingRead?: boolean; nonBlockingWrite?: bo
 
 /**
  * Starts `file` with `argv` (argv[0] first) and an empty environment, its descriptor i being
- * our `fds[i]` (ours stay open; every other descriptor of ours is close-on-exec), every signal
- * at its default and none blocked. The child's pid; ErrnoError from posix_spawn (ENOENT,
- * EACCES, ...) when it could not be executed. The caller reaps it.
+ * our `fds[i]` (taken when this returns: the caller may close its own then; every other
+ * descriptor of ours is close-on-exec), every signal at its default and none blocked. The
+ * clone and exec run off the event loop. Resolves to the child's pid; rejects with ErrnoError
+ * from posix_spawn (ENOENT, EACCES, ...) when it could not be executed. The caller reaps it.
  */
-export function spawnProcess(file: string, argv: readonly string[], fds: readonly number[]): number {
-  fds.forEach((fd, i) => validateInteger(fd, `fds[${i}]`, 0));
-  return native.spawn(file, [...argv], [...fds]);
+export function spawnProcess(file: string, argv: readonly string[], fds: readonly number[]): Promise<number> {
+  try {
+    fds.forEach((fd, i) => validateInteger(fd, `fds[${i}]`, 0));
+    return native.spawn(file, [...argv], [...fds]);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
