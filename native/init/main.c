@@ -269,7 +269,8 @@ struct clone3_args {
 /* A clone straight into the cgroup2 directory `dir` (CLONE_INTO_CGROUP, Linux 5.7): no write
  * of the pid to cgroup.procs afterwards, which takes the kernel's threadgroup lock for writing
  * and with it an RCU grace period (~10 ms here). -1 with errno ENOSYS, E2BIG or EINVAL where
- * the kernel has no such clone; the caller then clones and writes. With CLONE_PARENT the exit
+ * the kernel has no such clone (or EPERM from a seccomp filter); the caller then clones and
+ * writes. With CLONE_PARENT the exit
  * signal must be 0 (the child gets ours). */
 static pid_t clone_into_cgroup(unsigned long flags, const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -792,7 +793,9 @@ static int gofer(int plan_fd, int report_fd) {
   if (into_index >= 0) {
     init = clone_into_cgroup(init_flags, plan.ops[into_index].argv[1]);
     if (init >= 0) placed = true;
-    else if (errno == ENOSYS || errno == E2BIG || errno == EINVAL) init = clone_process(init_flags);
+    /* EPERM too: a seccomp filter around us may refuse clone3 that way (Docker's says ENOSYS);
+     * a real refusal to place the init there fails the write below all the same. */
+    else if (errno == ENOSYS || errno == E2BIG || errno == EINVAL || errno == EPERM) init = clone_process(init_flags);
     else {
       dprintf(report_fd, REPORT_ERROR, into_index, errno);
       return 1;
