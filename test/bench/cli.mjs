@@ -147,6 +147,22 @@ const median = (xs) => {
 
 async function main() {
   makeBundles();
+  try {
+    await measure();
+  } finally {
+    // Also after a failed set-up (runcell's container not made, runc's already running).
+    for (const rt of ['runc', 'runcell']) {
+      for (const [what, id] of [['still', 'c'], ['life', 'st'], ['life', 'dl'], ['life', 'kd'], ['life', 'ch'], ['life', 'rn']]) {
+        try {
+          execFileSync(rt === 'runc' ? 'runc' : runcell, ['--root', rootOf(rt, what), 'delete', '--force', id], { stdio: 'ignore' });
+        } catch { /* not there */ }
+      }
+    }
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function measure() {
   for (const rt of ['runc', 'runcell']) {
     execFileSync(rt === 'runc' ? 'runc' : runcell, ['--root', rootOf(rt, 'still'), 'run', '-d', '-b', sleeper, 'c'], { stdio: 'ignore' });
   }
@@ -160,22 +176,11 @@ async function main() {
     ['runcell list (100 stopped)', `${runcell} --root ${rootOf('list', '100')} list`],
     ['runcell list (1000 stopped)', `${runcell} --root ${rootOf('list', '1000')} list`],
   ];
-  try {
-    for (let round = 0; round < rounds; round++) {
-      hyperfine(entries, Math.ceil(runs / rounds));
-      await libraryRound(Math.ceil(runs / rounds), parallel);
-    }
-    report(parallel);
-  } finally {
-    for (const rt of ['runc', 'runcell']) {
-      for (const [what, id] of [['still', 'c'], ['life', 'st'], ['life', 'dl'], ['life', 'kd'], ['life', 'ch'], ['life', 'rn']]) {
-        try {
-          execFileSync(rt === 'runc' ? 'runc' : runcell, ['--root', rootOf(rt, what), 'delete', '--force', id], { stdio: 'ignore' });
-        } catch { /* not there */ }
-      }
-    }
-    fs.rmSync(work, { recursive: true, force: true });
+  for (let round = 0; round < rounds; round++) {
+    hyperfine(entries, Math.ceil(runs / rounds));
+    await libraryRound(Math.ceil(runs / rounds), parallel);
   }
+  report(parallel);
 }
 
 function report(parallel) {
