@@ -1,0 +1,232 @@
+// `runcell restore`: a new container from a checkpoint's images (checkpoint.ts).
+//
+// The checkpoint holds the user's process tree alone (CRIU cannot dump the nested pid
+// namespaces of init and process), so the restored container gets a new init of another kind:
+// runcell-init's reaper (native/init/main.c, run_reaper), cloned by a gofer as at create, with
+// the calling CLI as its parent (conmon and containerd's shim adopt it), put in the container's
+// new cgroup, and a child subreaper. It starts `criu swrk`, which this process drives over a
+// socket pair, and CRIU restores the tree as its own sibling (rst_sibling): the reaper's child.
+// The reaper reaps it and reports its status to the gofer, which records it (`<id>.exit`), as
+// the init does: state, wait, kill, exec and delete work as for any container.
+//
+// Why not the container's init as that parent: the init lives in the container's pid namespace
+// and mount namespace, where neither CRIU nor the image directory is, and CRIU restores the
+// process's pid namespace as a child of its own. The reaper lives on the host side; what it
+// lacks against an init is the container's namespaces (the state's pid names it, so
+// `nsenter -t PID` enters the host's): `exec` and `ps` go by the restored process's.
+//
+// Crash safety is create's: the state is saved as `creating` before any process exists, the
+// gofer keeps the reaper only once the state names it and the restored process and the CLI
+// has said "commit"; whatever a failed or killed restore left is in the container's cgroup,
+// which the state names, so `delete --force` removes it.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadSpec, SpecError, type Spec } from '../oci/spec';
+import { log } from '../log';
+import { Cgroup, detectLayout } from './cgroups';
+import { Container, currentOwner, stopProcesses } from './container';
+import { CriuSession, locateCriu, ReqType } from './criu';
+import { criuFlagOptions, openDirectory, type CriuFlags } from './checkpoint';
+import { EXTERNAL_NETNS_KEY, parseMountInfo, readDescription, type CheckpointDescription } from './checkpoint-image';
+import { ContainerError } from './errors';
+import { Gofer } from './gofer';
+import { cgroupPathOf, containerResources, identityOf, writeProcessIds } from './lifecycle';
+import type { LaunchPlan, PlanOp } from './launch-plan';
+import { writePidFile } from './pid-file';
+import { RECORD_VERSION, type ContainerRecord } from './record';
+import { membershipOf } from './sandbox';
+import { StateFile } from './state-file';
+import { Status, transition } from './status';
+
+export interface RestoreOptions extends CriuFlags {
+  /** The checkpoint's images (--image-path). */
+  imagePath: string;
+  /** The bundle of the restored container (config.json, its root filesystem). */
+  bundle: string;
+  /** Write the container's pid (its reaper's) here. */
+  pidFile?: string;
+  /** The container's stdin, stdout and stderr: this process's own by default. */
+  stdio?: [number, number, number];
+  /** For a terminal: refused, a checkpoint never holds one (see checkpoint-image.ts). */
+  consoleSocket?: string;
+}
+
+/** Restores the checkpoint in `options.imagePath` as a new, running container `id`. */
+export async function restoreContainer(rootDir: string, id: string, options: RestoreOptions): Promise<Container> {
+  const bundle = path.resolve(options.bundle);
+  const spec = loadSpec(bundle);
+  const configFile = path.join(bundle, 'config.json');
+  const fail = (why: string, cause?: unknown) =>
+    new ContainerError('ERR_RESTORE_FAILED', `cannot restore container "${id}": ${why}`, { containerId: id, cause });
+  const flagOpts = criuFlagOptions(options, 'restore');
+  if (process.geteuid!() !== 0) throw fail('restoring needs root (CRIU restores namespaces and mounts): not available rootless');
+  if (options.consoleSocket !== undefined || spec.process?.terminal === true) {
+    throw new SpecError(`${configFile}: config.process.terminal: a checkpoint of runcell never holds a terminal, ` +
+      'so there is none to send to a console socket; leave process.terminal and --console-socket out');
+  }
+  const membership = membershipOf(id, spec.annotations);
+  if (!membership.isRoot || membership.isCriSandbox) {
+    throw fail('a container of a sandbox (CRI annotations) cannot be restored: sandboxes are never checkpointed (see checkpoint.ts)');
+  }
+  let description: CheckpointDescription;
+  try {
+    description = readDescription(options.imagePath);
+  } catch (error) {
+    throw fail((error as Error).message, error);
+  }
+  const criu = await locateCriu(options.criu);
+
+  const stateFile = new StateFile<ContainerRecord>(rootDir, { containerId: id, sandboxId: id });
+  stateFile.lockForNew();
+  const record: ContainerRecord = {
+    version: RECORD_VERSION,
+    id,
+    sandboxId: id,
+    status: Status.Creating,
+    bundle,
+    rootfs: path.resolve(bundle, spec.root?.path ?? 'rootfs'),
+    created: new Date().toISOString(),
+    owner: currentOwner(),
+    annotations: spec.annotations ?? {},
+    init: null,
+    gofer: null,
+    user: null,
+  };
+  let gofer: Gofer | undefined;
+  let cgroup: Cgroup | undefined;
+  let session: CriuSession | undefined;
+  const fds: number[] = [];
+  try {
+    record.cgroupPath = cgroupPathOf(spec, id, false).cgroupPath;
+    stateFile.saveLocked(record);
+    const ours = new Cgroup(detectLayout(), record.cgroupPath);
+    ours.assertUnused();
+    cgroup = ours;
+    cgroup.create(containerResources(spec));
+    stateFile.saveSideFileLocked('spec', 'spectmp', JSON.stringify(spec));
+
+    const external = description.mounts.map((mount) => `mnt[${mount.destination}]:${mountSource(mount, spec, bundle, record.cgroupPath!, configFile)}`);
+    const netns = externalNetwork(spec, description, configFile);
+    const pair = CriuSession.pair();
+    session = pair.session;
+    fds.push(pair.peerFd);
+    if (netns !== undefined) fds.push(fs.openSync(netns, fs.constants.O_RDONLY));
+    // In the gofer (and the reaper, and criu): 0-2 the container's stdio, 3 and 4 the plan and
+    // report pipes, then criu's socket and the network namespace.
+    const planFd = 3;
+    const criuFd = planFd + 2;
+    const plan: LaunchPlan = { ops: [] };
+    const add = (op: string, args: Array<string | number>, description: string) =>
+      plan.ops.push({ op, args: args.map(String), description } satisfies PlanOp);
+    add('g-files', [stateFile.pathOf('exit'), stateFile.pathOf('exittmp'), stateFile.pathOf('gate'), stateFile.pathOf('ready')], 'prepare the container\'s files');
+    add('g-mkfifo', [stateFile.pathOf('gate')], `create "${stateFile.pathOf('gate')}"`);
+    add('g-mkfifo', [stateFile.pathOf('ready')], `create "${stateFile.pathOf('ready')}"`);
+    add('g-clone', [0], 'clone the reaper');
+    for (const procs of ours.procsFiles()) add('g-cgroup', [procs], `join the cgroup "${path.dirname(procs)}"`);
+    add('g-restore', [criu.path, criuFd, process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...fds.slice(1).map((_, i) => criuFd + 1 + i)],
+      `start CRIU "${criu.path}"`);
+
+    gofer = await Gofer.spawn([...(options.stdio ?? [0, 1, 2])], planFd, fds);
+    for (const fd of fds.splice(0)) fs.closeSync(fd); // theirs now
+    record.gofer = identityOf(gofer.pid);
+    stateFile.saveLocked(record);
+    writeProcessIds(stateFile, record);
+    gofer.sendPlan(plan);
+    const report = await gofer.nextReport();
+    if (report?.type !== 'ready') {
+      throw fail(report?.type === 'error'
+        ? `${plan.ops[report.step]?.description ?? 'the reaper'}: errno ${report.errno}`
+        : report === undefined ? 'its gofer exited without a report' : `its gofer sent "${report.type}" where "ready" was due`);
+    }
+    record.init = identityOf(report.pid);
+    stateFile.saveLocked(record);
+    writeProcessIds(stateFile, record);
+
+    const imagesDirFd = openDirectory(options.imagePath, '--image-path');
+    fds.push(imagesDirFd);
+    const workDirFd = options.workPath === undefined ? undefined : openDirectory(options.workPath, '--work-path');
+    if (workDirFd !== undefined) fds.push(workDirFd);
+    // Each descriptor the process had from outside, replaced by ours (criu's 0-2 are the
+    // container's stdio); two of one pipe are one key, inherited once.
+    const inheritFd: Array<{ key: string; fd: number }> = [];
+    description.stdio.forEach((key, fd) => {
+      if (key !== null && !inheritFd.some((i) => i.key === key)) inheritFd.push({ key, fd });
+    });
+    if (netns !== undefined) inheritFd.push({ key: EXTERNAL_NETNS_KEY, fd: criuFd + 1 });
+    const response = await session.request(ReqType.Restore, {
+      ...flagOpts,
+      imagesDirFd,
+      workDirFd,
+      root: record.rootfs,
+      rstSibling: true,
+      // The reaper is in the container's cgroup and CRIU with it: the tree is made there. A
+      // mode asked for applies the image's cgroup settings under that cgroup.
+      manageCgroupsMode: options.manageCgroupsMode ?? 'ignore',
+      cgRoot: options.manageCgroupsMode === undefined ? undefined : [{ path: record.cgroupPath }],
+      inheritFd,
+      external,
+      logLevel: 4,
+      logFile: 'restore.log',
+    });
+    if (!response.success || response.restoredPid === undefined) {
+      const logFile = path.join(options.workPath ?? options.imagePath, 'restore.log');
+      throw fail(`criu restore failed${response.errmsg ? `: ${response.errmsg}` : ''}${response.errno ? ` (errno ${response.errno})` : ''}; see ${logFile}`);
+    }
+    await session.close();
+    record.user = identityOf(response.restoredPid);
+    record.status = transition(transition(record.status, Status.Created), Status.Running);
+    stateFile.saveLocked(record);
+    writeProcessIds(stateFile, record);
+    if (options.pidFile !== undefined) writePidFile(options.pidFile, record.init.pid);
+    await gofer.commit();
+    gofer.detach();
+  } catch (error) {
+    gofer?.detach();
+    await session?.close().catch(() => {});
+    // The restored tree, if CRIU made one, is in the cgroup, not among the recorded processes.
+    await cgroup?.signalAll('SIGKILL').catch((e) => log.warn(`killing what the restore of "${id}" left: ${(e as Error).message}`));
+    await stopProcesses(record, id).catch((e) => log.warn(`cleaning up container "${id}": ${(e as Error).message}`));
+    await cgroup?.remove().catch((e) => log.warn(`removing the cgroup of container "${id}": ${(e as Error).message}`));
+    stateFile.destroy();
+    throw error;
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
+    stateFile.close();
+  }
+  return Container.load(rootDir, id);
+}
+
+/**
+ * Where an external mount of the image is bound from now: a bind mount from the restoring
+ * bundle's source for that destination (as runc), a cgroup view from the new container's
+ * cgroup in a hierarchy this host has mounted (the image only names it: it is checked here).
+ */
+function mountSource(mount: CheckpointDescription['mounts'][number], spec: Spec, bundle: string, cgroupPath: string, configFile: string): string {
+  if (mount.kind === 'bind') {
+    const index = (spec.mounts ?? []).findIndex((m) => path.posix.normalize(m.destination) === mount.destination);
+    const source = spec.mounts?.[index]?.source;
+    if (source === undefined) {
+      throw new SpecError(`${configFile}: config.mounts: the checkpoint has a bind mount on "${mount.destination}", which the config does not`);
+    }
+    return path.resolve(bundle, source);
+  }
+  const host = parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  if (!host.some((m) => m.mountPoint === mount.hierarchy && m.root === '/' && (m.fsType === 'cgroup' || m.fsType === 'cgroup2'))) {
+    throw new Error(`the checkpoint's mount "${mount.destination}" shows the cgroup hierarchy "${mount.hierarchy}", which this host has not mounted`);
+  }
+  return path.join(mount.hierarchy, cgroupPath);
+}
+
+// A network namespace the checkpoint left out (joined by path): the config must name one again.
+function externalNetwork(spec: Spec, description: CheckpointDescription, configFile: string): string | undefined {
+  const index = (spec.linux?.namespaces ?? []).findIndex((ns) => ns.type === 'network');
+  const nsPath = index < 0 ? undefined : spec.linux!.namespaces![index].path;
+  if (description.externalNetwork && !nsPath) {
+    throw new SpecError(`${configFile}: config.linux.namespaces: the checkpoint joined a network namespace by path; the config must name one to join`);
+  }
+  if (!description.externalNetwork && nsPath) {
+    throw new SpecError(`${configFile}: config.linux.namespaces[${index}].path: the checkpoint has a network namespace of its own, ` +
+      `so "${nsPath}" cannot be joined`);
+  }
+  return nsPath || undefined;
+}
