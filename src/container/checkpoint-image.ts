@@ -120,7 +120,13 @@ export function externalStdio(pid: number, mountIds: Set<number>): { paths: stri
     if (link.startsWith('pipe:[')) {
       keys.push(link);
     } else if (socket !== null) {
-      // A unix socket to a peer outside (Node's 'pipe' stdio, a shim's): external by inode.
+      // CRIU finds sockets through the process's network namespace (sock_diag): one made in
+      // another (Node's 'pipe' stdio is a socketpair of the caller's) it cannot dump at all.
+      if (!unixSocketsOf(pid).has(socket[1])) {
+        throw new Error(`its descriptor ${fd} is a socket of another network namespace (${link}; Node's 'pipe' stdio is one), which CRIU ` +
+          'cannot dump: give the container pipes, files or /dev/null as stdio');
+      }
+      // A unix socket to a peer outside the container: external by inode.
       external.add(`unix[${socket[1]}]`);
       keys.push(link);
     } else if (/^\/dev\/pts\/\d+$/.test(link) || link === '/dev/console') {
@@ -139,6 +145,12 @@ export function externalStdio(pid: number, mountIds: Set<number>): { paths: stri
     }
   }
   return { paths, keys, external: [...external] };
+}
+
+// The inodes of the unix sockets of the network namespace of `pid`.
+function unixSocketsOf(pid: number): Set<string> {
+  const lines = fs.readFileSync(`/proc/${pid}/net/unix`, 'utf8').split('\n').slice(1);
+  return new Set(lines.map((line) => line.trim().split(/\s+/)[6]).filter((ino) => ino !== undefined));
 }
 
 /** Reads and checks `<image>/runcell.json`. */

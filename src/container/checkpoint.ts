@@ -17,7 +17,7 @@ import { isErrno } from '../sys/errno';
 import { isProcessAlive, waitForExit } from '../sys/process';
 import type { Spec } from '../oci/spec';
 import { withLockedRecord } from './control';
-import { CriuSession, locateCriu, ReqType, type CgroupMode, type CriuOpts } from './criu';
+import { criuLogErrors, CriuSession, locateCriu, ReqType, type CgroupMode, type CriuOpts } from './criu';
 import {
   DESCRIPTION_FILE, DESCRIPTORS_FILE, EXTERNAL_NETNS_KEY, externalMounts, externalStdio, type CheckpointDescription,
 } from './checkpoint-image';
@@ -152,7 +152,8 @@ export async function checkpointContainer(rootDir: string, partialId: string, op
       });
       if (!response.success) {
         const log = path.join(options.workPath ?? options.imagePath, 'dump.log');
-        throw fail(`criu dump failed${response.errmsg ? `: ${response.errmsg}` : ''}${response.errno ? ` (errno ${response.errno})` : ''}; see ${log}`);
+        const why = criuLogErrors(log) ?? response.errmsg;
+        throw fail(`criu dump failed${why ? `: ${why}` : ''}; see ${log}`);
       }
     } finally {
       await session.close();

@@ -242,6 +242,22 @@ function lookPath(name: string): string | undefined {
 
 // ---- a session with `criu swrk` ------------------------------------------------------------
 
+/**
+ * What went wrong, from CRIU's log: its last errors (CRIU's own message is the first error it
+ * logged, often a harmless one such as "Can't setup RLIMIT_NOFILE").
+ */
+export function criuLogErrors(logFile: string, count = 3): string | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(logFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const errors = text.split('\n').filter((line) => /\bError\b/.test(line) && !/RLIMIT_NOFILE/.test(line))
+    .map((line) => line.replace(/^\(\s*[\d.]+\)\s*(\d+:\s*)?/, '').trim());
+  return errors.length === 0 ? undefined : errors.slice(-count).join('; ');
+}
+
 /** Answers a notification (CRIU waits for it); throwing fails the dump or restore. */
 export type NotifyHandler = (script: string, pid: number | undefined) => void | Promise<void>;
 
@@ -270,7 +286,8 @@ export class CriuSession {
         child.once('spawn', resolve);
         child.once('error', reject);
       });
-      child.unref();
+      // Not unref'd: while we wait for an answer only this child keeps the event loop alive (our
+      // socket is read through a poll that does not), and Node would end the program mid-wait.
       return new CriuSession(ours, child);
     } catch (error) {
       fs.closeSync(ours);

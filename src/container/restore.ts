@@ -25,7 +25,7 @@ import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { log } from '../log';
 import { Cgroup, detectLayout } from './cgroups';
 import { Container, currentOwner, stopProcesses } from './container';
-import { CriuSession, locateCriu, ReqType } from './criu';
+import { criuLogErrors, CriuSession, locateCriu, ReqType } from './criu';
 import { criuFlagOptions, openDirectory, type CriuFlags } from './checkpoint';
 import { EXTERNAL_NETNS_KEY, parseMountInfo, readDescription, type CheckpointDescription } from './checkpoint-image';
 import { ContainerError } from './errors';
@@ -105,6 +105,7 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
     cgroup.create(containerResources(spec));
     stateFile.saveSideFileLocked('spec', 'spectmp', JSON.stringify(spec));
 
+    makeMountPoints(record.rootfs, spec, description);
     const external = description.mounts.map((mount) => `mnt[${mount.destination}]:${mountSource(mount, spec, bundle, record.cgroupPath!, configFile)}`);
     const netns = externalNetwork(spec, description, configFile);
     const pair = CriuSession.pair();
@@ -170,7 +171,8 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
     });
     if (!response.success || response.restoredPid === undefined) {
       const logFile = path.join(options.workPath ?? options.imagePath, 'restore.log');
-      throw fail(`criu restore failed${response.errmsg ? `: ${response.errmsg}` : ''}${response.errno ? ` (errno ${response.errno})` : ''}; see ${logFile}`);
+      const why = criuLogErrors(logFile) ?? response.errmsg;
+      throw fail(`criu restore failed${why ? `: ${why}` : ''}; see ${logFile}`);
     }
     await session.close();
     record.user = identityOf(response.restoredPid);
@@ -215,6 +217,39 @@ function mountSource(mount: CheckpointDescription['mounts'][number], spec: Spec,
     throw new Error(`the checkpoint's mount "${mount.destination}" shows the cgroup hierarchy "${mount.hierarchy}", which this host has not mounted`);
   }
   return path.join(mount.hierarchy, cgroupPath);
+}
+
+/**
+ * CRIU mounts the image's mounts on their mount points in the root, which a new bundle's root
+ * filesystem may lack (the init made them at create): the bind mounts' are made, as runc's
+ * restore does, a directory or an empty file as the source is. The root is hostile: each
+ * component is looked at without following it, and a symlink is refused rather than entered.
+ */
+function makeMountPoints(rootfs: string, spec: Spec, description: CheckpointDescription): void {
+  for (const mount of description.mounts) {
+    if (mount.kind !== 'bind') continue;
+    const source = (spec.mounts ?? []).find((m) => path.posix.normalize(m.destination) === mount.destination)?.source;
+    const parts = mount.destination.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.includes('..')) throw new Error(`the checkpoint's mount point "${mount.destination}" climbs out of the root`);
+    let current = rootfs;
+    for (const [i, part] of parts.entries()) {
+      current = path.join(current, part);
+      let stat: fs.Stats | undefined;
+      try {
+        stat = fs.lstatSync(current);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+      if (stat?.isSymbolicLink()) {
+        throw new Error(`the mount point "${mount.destination}" passes through a symlink in the root filesystem ("${current}"): refused`);
+      }
+      if (stat !== undefined) continue;
+      const last = i === parts.length - 1;
+      const file = last && source !== undefined && fs.existsSync(source) && !fs.statSync(source).isDirectory();
+      if (file) fs.closeSync(fs.openSync(current, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o644));
+      else fs.mkdirSync(current, 0o755);
+    }
+  }
 }
 
 // A network namespace the checkpoint left out (joined by path): the config must name one again.
