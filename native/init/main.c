@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -1088,6 +1089,23 @@ static int exec_helper(int plan_fd, int report_fd) {
   return 0;
 }
 
+/* ---- root-readonly (restore) ------------------------------------------------------------- */
+
+/* `runcell-init root-readonly PID`: makes the root mount of PID's mount namespace read-only
+ * (root.readonly), and only that attribute. CRIU restores the root as a bind of the bundle's
+ * root filesystem, writable; the CLI runs this at CRIU's "post-restore" notification, while
+ * the restored tree is still stopped. Exits 0, or with the errno of the step that failed. */
+static int root_readonly(const char *pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%s/ns/mnt", pid);
+  cleanup_close int ns = open(path, O_RDONLY | O_CLOEXEC);
+  if (ns < 0 || setns(ns, CLONE_NEWNS) != 0) return errno;
+  /* setns made that namespace's root our root and cwd: "/" is the container's root mount. */
+  struct mount_attr attr = {MOUNT_ATTR_RDONLY, 0, 0, 0};
+  if (syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof attr) != 0) return errno;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   main_argc = argc;
   main_argv = argv;
@@ -1102,6 +1120,9 @@ int main(int argc, char **argv) {
   }
   if (argc == 4 && strcmp(argv[1], "exec") == 0) {
     return exec_helper(atoi(argv[2]), atoi(argv[3]));
+  }
+  if (argc == 3 && strcmp(argv[1], "root-readonly") == 0) {
+    return root_readonly(argv[2]);
   }
   fprintf(stderr, "usage: runcell-init gofer|exec PLAN_FD REPORT_FD (started by runcell, not by hand)\n");
   return 2;

@@ -19,6 +19,7 @@
 // gofer keeps the reaper only once the state names it and the restored process and the CLI
 // has said "commit"; whatever a failed or killed restore left is in the container's cgroup,
 // which the state names, so `delete --force` removes it.
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
@@ -30,6 +31,8 @@ import { criuFlagOptions, openDirectory, type CriuFlags } from './checkpoint';
 import { EXTERNAL_NETNS_KEY, parseMountInfo, readDescription, type CheckpointDescription } from './checkpoint-image';
 import { ContainerError } from './errors';
 import { Gofer } from './gofer';
+import { initExecutable } from './init-binary';
+import { ErrnoError } from '../sys/errno';
 import { cgroupPathOf, containerResources, identityOf, writeProcessIds } from './lifecycle';
 import type { LaunchPlan, PlanOp } from './launch-plan';
 import { writePidFile } from './pid-file';
@@ -59,6 +62,10 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
   const fail = (why: string, cause?: unknown) =>
     new ContainerError('ERR_RESTORE_FAILED', `cannot restore container "${id}": ${why}`, { containerId: id, cause });
   const flagOpts = criuFlagOptions(options, 'restore');
+  if (options.manageCgroupsMode === 'ignore' && (spec.linux?.namespaces ?? []).some((ns) => ns.type === 'cgroup')) {
+    throw new SpecError(`${configFile}: config.linux.namespaces: --manage-cgroups-mode ignore would restore the process in the host's ` +
+      'cgroup namespace, not the container\'s own');
+  }
   if (process.geteuid!() !== 0) throw fail('restoring needs root (CRIU restores namespaces and mounts): not available rootless');
   if (options.consoleSocket !== undefined || spec.process?.terminal === true) {
     throw new SpecError(`${configFile}: config.process.terminal: a checkpoint of runcell never holds a terminal, ` +
@@ -154,21 +161,30 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
       if (key !== null && !inheritFd.some((i) => i.key === key)) inheritFd.push({ key, fd });
     });
     if (netns !== undefined) inheritFd.push({ key: EXTERNAL_NETNS_KEY, fd: criuFd + 1 });
+    // CRIU binds the root writable: at post-restore (the tree made, not yet resumed) it is
+    // made read-only for root.readonly, as at create (runc's restored root stays writable).
+    const onNotify = async (script: string, pid: number | undefined) => {
+      if (script === 'post-restore' && spec.root?.readonly === true) {
+        if (pid === undefined) throw new Error('CRIU\'s post-restore notification names no process');
+        await rootReadonly(pid);
+      }
+    };
     const response = await session.request(ReqType.Restore, {
       ...flagOpts,
       imagesDirFd,
       workDirFd,
       root: record.rootfs,
       rstSibling: true,
-      // The reaper is in the container's cgroup and CRIU with it: the tree is made there. A
-      // mode asked for applies the image's cgroup settings under that cgroup.
-      manageCgroupsMode: options.manageCgroupsMode ?? 'ignore',
-      cgRoot: options.manageCgroupsMode === undefined ? undefined : [{ path: record.cgroupPath }],
+      // The reaper is in the container's new cgroup, and CRIU with it; the image's cgroups are
+      // placed under that one (cg_root, as runc), which also roots a cgroup namespace there
+      // (with "ignore" CRIU leaves the tree in the host's cgroup namespace: refused below).
+      manageCgroupsMode: options.manageCgroupsMode ?? 'soft',
+      cgRoot: [{ path: record.cgroupPath }],
       inheritFd,
       external,
       logLevel: 4,
       logFile: 'restore.log',
-    });
+    }, onNotify);
     if (!response.success || response.restoredPid === undefined) {
       const logFile = path.join(options.workPath ?? options.imagePath, 'restore.log');
       const why = criuLogErrors(logFile) ?? response.errmsg;
@@ -249,6 +265,20 @@ function makeMountPoints(rootfs: string, spec: Spec, description: CheckpointDesc
       if (file) fs.closeSync(fs.openSync(current, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o644));
       else fs.mkdirSync(current, 0o755);
     }
+  }
+}
+
+// runcell-init root-readonly PID: the root mount of PID's mount namespace made read-only.
+async function rootReadonly(pid: number): Promise<void> {
+  const init = initExecutable();
+  const status = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(init.file, ['root-readonly', String(pid)], { argv0: init.argv0, stdio: 'ignore', env: {} });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve(code));
+  });
+  if (status !== 0) {
+    const errno = status ?? 0;
+    throw new Error(`making the restored root read-only (root.readonly): ${errno > 0 ? new ErrnoError(errno, 'mount_setattr').code : `status ${status}`}`);
   }
 }
 

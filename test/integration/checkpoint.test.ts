@@ -145,6 +145,37 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
     expect(await rc('list', '-q')).toMatchObject({ stdout: '' });
   });
 
+  it('the restored container sees what the original saw: its mounts, hostname, and its own cgroup as the root of its cgroup namespace', async () => {
+    const counter = counterBundle('seen');
+    makeBundle(counter.bundle, COUNTER, (spec) => {
+      spec.hostname = 'counter';
+      spec.linux.namespaces.push({ type: 'cgroup' });
+      spec.mounts.push({ destination: '/out', type: 'bind', source: path.join(counter.bundle, 'out'), options: ['rbind', 'rw'] });
+    });
+    expect(await rcDetached('run', '-d', '-b', counter.bundle, ID('orig'))).toEqual({ code: 0, stderr: '' });
+    await countsPast(counter.log, 3);
+    // What the container sees: its mounts (where, what, how), its hostname, its cgroups.
+    const seen = async (id: string) => {
+      const result = await rc('exec', id, 'sh', '-c', 'cat /proc/self/mountinfo; hostname; cat /proc/self/cgroup');
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      return result.stdout.split('\n').map((line) => {
+        const fields = line.split(' ');
+        // mountinfo: mount point, file system, options and root; not the ids, which differ.
+        return fields.length > 6 ? [fields[4], fields[fields.indexOf('-') + 1], fields[5], fields[3]].join(' ') : line;
+      }).sort();
+    };
+    const before = await seen(ID('orig'));
+    expect(before).toContain('counter');
+    expect(before.filter((line) => /^\d+:/.test(line)).every((line) => line.endsWith(':/'))).toBe(true);
+    const images = path.join(dir, 'images');
+    expect(await rc('checkpoint', '--leave-running', '--image-path', images, ID('orig'))).toMatchObject({ code: 0, stderr: '' });
+    expect(await rcDetached('restore', '-d', '--image-path', images, '-b', counter.bundle, ID('copy'))).toEqual({ code: 0, stderr: '' });
+    expect(await seen(ID('copy'))).toEqual(before);
+    // Its cgroup namespace is rooted at its own new cgroup, not the original's.
+    const user = recordOf(ID('copy')).user!.pid;
+    expect(fs.readFileSync(`/proc/${user}/cgroup`, 'utf8')).toContain(`/runcell/${ID('copy')}`);
+  });
+
   it('a checkpoint killed half-way leaves the container running and its state intact', async () => {
     const { log } = await runCounter(ID('orig'));
     const before = fs.readFileSync(path.join(root, `${ID('orig')}_sandbox:${ID('orig')}.state`), 'utf8');
