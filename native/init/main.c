@@ -625,6 +625,31 @@ static void run_reaper(int ctl, const struct op *op) {
     send_msg(ctl, INIT_ERROR "%d %d", op->index, op->argc < 4 ? EINVAL : errno);
     _exit(1);
   }
+  /* CRIU mounts what it works on (a cgroup yard, its restore's mount tree) in its own mount
+   * namespace: a slave of the host's, so nothing of it shows on the host, and nothing is left
+   * there if CRIU is killed half-way (`delete --force` empties the cgroup it runs in). The
+   * yard is given to it ready, `g-restore-yard DIR NAME SOURCE...`: a tmpfs on DIR with each
+   * host hierarchy SOURCE bound on DIR/NAME (CRIU would mount one in its working directory,
+   * which is the CLI's image directory, a mount of the host's namespace, not ours). */
+  if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) {
+    send_msg(ctl, INIT_ERROR "%d %d", op->index, errno);
+    _exit(1);
+  }
+  for (int i = 0; i < plan.count; i++) {
+    const struct op *yard = &plan.ops[i];
+    if (strcmp(yard->argv[0], "g-restore-yard") != 0) continue;
+    int err = yard->argc < 2 || yard->argc % 2 != 0 ? EINVAL : 0;
+    if (err == 0 && mount("tmpfs", yard->argv[1], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) err = errno;
+    for (int j = 2; err == 0 && j + 1 < yard->argc; j += 2) {
+      char target[4096];
+      snprintf(target, sizeof target, "%s/%s", yard->argv[1], yard->argv[j]);
+      if (mkdir(target, 0700) != 0 || mount(yard->argv[j + 1], target, NULL, MS_BIND, NULL) != 0) err = errno;
+    }
+    if (err != 0) {
+      send_msg(ctl, INIT_ERROR "%d %d", yard->index, err);
+      _exit(1);
+    }
+  }
   int criu_fd = atoi(op->argv[2]);
   pid_t criu = fork();
   if (criu < 0) {

@@ -38,12 +38,13 @@ export const DESCRIPTORS_FILE = 'descriptors.json';
 /** The key CRIU's inherit_fd and --external name a host network namespace by (runc's). */
 export const EXTERNAL_NETNS_KEY = 'extRootNetNS';
 
-interface MountInfo {
+export interface MountInfo {
   id: number;
   dev: string;
   root: string;
   mountPoint: string;
   fsType: string;
+  superOptions: string[];
 }
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
@@ -59,6 +60,7 @@ export function parseMountInfo(text: string): MountInfo[] {
       root: unescape(fields[3]),
       mountPoint: unescape(fields[4]),
       fsType: fields[separator + 1],
+      superOptions: (fields[separator + 3] ?? '').split(','),
     };
   });
 }

@@ -147,6 +147,7 @@ export async function checkpointContainer(rootDir: string, partialId: string, op
         manageCgroupsMode: options.manageCgroupsMode,
         emptyNs,
         external,
+        cgroupDumpController: ownControllers(user.pid),
         logLevel: 4,
         logFile: 'dump.log',
       });
@@ -189,6 +190,23 @@ function refuseSandbox(record: ContainerRecord, fail: (why: string) => Error): v
   if (membershipOf(record.id, record.annotations).isCriSandbox) {
     throw fail('it is a sandbox (pod) root: its members\' pid namespaces nest in its own, which CRIU cannot dump (checkpoint the pod\'s containers with their engine)');
   }
+}
+
+/**
+ * The cgroup controllers in which the process has a cgroup below the hierarchy's root: the ones
+ * CRIU is to dump. CRIU dumps, for each controller, the whole subtree of the task's cgroup, and
+ * a restore recreates it under the new cgroup: in a hierarchy where runcell makes no cgroup
+ * (name=systemd on hybrid hosts) that would be every cgroup of the host, copied again into the
+ * hierarchy by every restore.
+ */
+function ownControllers(pid: number): string[] {
+  const controllers: string[] = [];
+  for (const line of fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
+    const match = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (match === null || match[2] === '/') continue;
+    controllers.push(match[1] === '' ? 'unified' : match[1]);
+  }
+  return controllers;
 }
 
 function storedSpec(stateFile: StateFile<ContainerRecord>): Spec {

@@ -25,6 +25,7 @@ import * as path from 'node:path';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { log } from '../log';
 import { Cgroup, detectLayout } from './cgroups';
+import { startContainerUnit, Systemd, type SystemdUnit } from './systemd';
 import { Container, currentOwner, stopProcesses } from './container';
 import { criuLogErrors, CriuSession, locateCriu, ReqType } from './criu';
 import { criuFlagOptions, openDirectory, type CriuFlags } from './checkpoint';
@@ -52,6 +53,8 @@ export interface RestoreOptions extends CriuFlags {
   stdio?: [number, number, number];
   /** For a terminal: refused, a checkpoint never holds one (see checkpoint-image.ts). */
   consoleSocket?: string;
+  /** The systemd cgroup driver (--systemd-cgroup): the cgroup is a transient scope, as at create. */
+  systemdCgroup?: boolean;
 }
 
 /** Restores the checkpoint in `options.imagePath` as a new, running container `id`. */
@@ -102,14 +105,25 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
   let gofer: Gofer | undefined;
   let cgroup: Cgroup | undefined;
   let session: CriuSession | undefined;
+  // Under --systemd-cgroup: the unit, and the bus it is asked for on.
+  let unit: SystemdUnit | undefined;
+  let systemd: Systemd | undefined;
   const fds: number[] = [];
+  let yard: ReturnType<typeof cgroupYard> | undefined;
   try {
-    record.cgroupPath = cgroupPathOf(spec, id, false).cgroupPath;
+    const placement = cgroupPathOf(spec, id, options.systemdCgroup === true);
+    record.cgroupPath = placement.cgroupPath;
+    unit = placement.unit;
+    if (unit !== undefined) record.systemdUnit = unit.name;
     stateFile.saveLocked(record);
     const ours = new Cgroup(detectLayout(), record.cgroupPath);
     ours.assertUnused();
-    cgroup = ours;
-    cgroup.create(containerResources(spec));
+    if (unit !== undefined) {
+      systemd = await Systemd.connect();
+    } else {
+      cgroup = ours;
+      cgroup.create(containerResources(spec));
+    }
     stateFile.saveSideFileLocked('spec', 'spectmp', JSON.stringify(spec));
 
     makeMountPoints(record.rootfs, spec, description);
@@ -130,7 +144,10 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
     add('g-mkfifo', [stateFile.pathOf('gate')], `create "${stateFile.pathOf('gate')}"`);
     add('g-mkfifo', [stateFile.pathOf('ready')], `create "${stateFile.pathOf('ready')}"`);
     add('g-clone', [0], 'clone the reaper');
+    if (unit !== undefined) add('g-cgroup-manager', [], 'wait for systemd to place the reaper');
     for (const procs of ours.procsFiles()) add('g-cgroup', [procs], `join the cgroup "${path.dirname(procs)}"`);
+    yard = cgroupYard(options.workPath ?? options.imagePath);
+    add('g-restore-yard', [yard.yard, ...yard.binds], `mount a cgroup yard for CRIU on "${yard.yard}"`);
     add('g-restore', [criu.path, criuFd, process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...fds.slice(1).map((_, i) => criuFd + 1 + i)],
       `start CRIU "${criu.path}"`);
 
@@ -140,7 +157,14 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
     stateFile.saveLocked(record);
     writeProcessIds(stateFile, record);
     gofer.sendPlan(plan);
-    const report = await gofer.nextReport();
+    let report = await gofer.nextReport();
+    if (report?.type === 'cgroup' && unit !== undefined) {
+      // The reaper is cloned and waits: systemd puts it in the container's scope (systemd.ts).
+      cgroup = ours; // from here on the unit, and so the cgroup, may exist: remove it on failure
+      await startContainerUnit(systemd!, unit, id, report.pid, ours, containerResources(spec));
+      gofer.cgroupPlaced();
+      report = await gofer.nextReport();
+    }
     if (report?.type !== 'ready') {
       throw fail(report?.type === 'error'
         ? `${plan.ops[report.step]?.description ?? 'the reaper'}: errno ${report.errno}`
@@ -184,6 +208,7 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
       external,
       logLevel: 4,
       logFile: 'restore.log',
+      configFile: yard.configFile,
     }, onNotify);
     if (!response.success || response.restoredPid === undefined) {
       const logFile = path.join(options.workPath ?? options.imagePath, 'restore.log');
@@ -204,11 +229,16 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
     // The restored tree, if CRIU made one, is in the cgroup, not among the recorded processes.
     await cgroup?.signalAll('SIGKILL').catch((e) => log.warn(`killing what the restore of "${id}" left: ${(e as Error).message}`));
     await stopProcesses(record, id).catch((e) => log.warn(`cleaning up container "${id}": ${(e as Error).message}`));
+    if (systemd !== undefined && cgroup !== undefined) {
+      await systemd.stopUnit(unit!.name).catch((e) => log.warn(`stopping the systemd unit of container "${id}": ${(e as Error).message}`));
+    }
     await cgroup?.remove().catch((e) => log.warn(`removing the cgroup of container "${id}": ${(e as Error).message}`));
     stateFile.destroy();
     throw error;
   } finally {
     for (const fd of fds) fs.closeSync(fd);
+    if (yard !== undefined) fs.rmSync(yard.dir, { recursive: true, force: true });
+    systemd?.close();
     stateFile.close();
   }
   return Container.load(rootDir, id);
@@ -280,6 +310,36 @@ async function rootReadonly(pid: number): Promise<void> {
     const errno = status ?? 0;
     throw new Error(`making the restored root read-only (root.readonly): ${errno > 0 ? new ErrnoError(errno, 'mount_setattr').code : `status ${status}`}`);
   }
+}
+
+/**
+ * A cgroup yard for CRIU (--cgroup-yard, through a configuration file: CRIU 3.17's RPC has no
+ * field for it): a directory `yard` the reaper mounts a tmpfs on in its own mount namespace,
+ * with each hierarchy this process is in bound under the name CRIU gives it ("cpu,cpuacct",
+ * "systemd" for name=systemd, "unified" for v2). Given one, CRIU mounts none in the host's
+ * mount namespace (see run_reaper). The directory, in the work directory beside CRIU's log,
+ * goes after the restore; a CLI killed half-way leaves it there, empty but for the file.
+ */
+function cgroupYard(workDir: string): { dir: string; yard: string; configFile: string; binds: string[] } {
+  const mounts = parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.root === '/');
+  fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  const dir = fs.mkdtempSync(path.join(workDir, '.runcell-cgyard-'));
+  const yard = path.join(dir, 'yard');
+  const binds: string[] = [];
+  for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const match = /^\d+:([^:]*):/.exec(line);
+    if (match === null) continue;
+    const controllers = match[1];
+    const mount = controllers === ''
+      ? mounts.find((m) => m.fsType === 'cgroup2')
+      : mounts.find((m) => m.fsType === 'cgroup' && controllers.split(',').every((c) => m.superOptions.includes(c)));
+    if (mount === undefined) continue; // not mounted here: CRIU reports what it misses
+    binds.push(controllers === '' ? 'unified' : controllers.replace(/^name=/, ''), mount.mountPoint);
+  }
+  fs.mkdirSync(yard, 0o700);
+  const configFile = path.join(dir, 'criu.conf');
+  fs.writeFileSync(configFile, `cgroup-yard ${yard}\n`, { mode: 0o600 });
+  return { dir, yard, configFile, binds };
 }
 
 // A network namespace the checkpoint left out (joined by path): the config must name one again.

@@ -200,6 +200,28 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
     expect(await rc('checkpoint', '--image-path', path.join(dir, 'again'), ID('orig'))).toMatchObject({ code: 0, stderr: '' });
   });
 
+  it('a restore killed at any instant leaves nothing that delete --force cannot remove', { timeout: 120_000 }, async () => {
+    const { bundle } = await runCounter(ID('orig'));
+    const images = path.join(dir, 'images');
+    expect(await rc('checkpoint', '--image-path', images, ID('orig'))).toMatchObject({ code: 0, stderr: '' });
+    const cgroupDir = (id: string) => `/sys/fs/cgroup/pids/runcell/${id}`;
+    // A restore takes some hundreds of milliseconds here: kill it at instants spread over them.
+    for (let delayMs = 0; delayMs <= 450; delayMs += 50) {
+      const id = ID(`crash${delayMs}`);
+      const cli = spawn(CLI, ['--root', root, '--criu', criu.path!, 'restore', '-d', '--image-path', images, '-b', bundle, id],
+        { env: childEnv(), stdio: 'ignore' });
+      const exited = new Promise((resolve) => cli.once('exit', resolve));
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      cli.kill('SIGKILL');
+      await exited;
+      expect(await rc('delete', '--force', id)).toMatchObject({ code: 0, stderr: '' });
+      expect(fs.readdirSync(root).filter((f) => f.startsWith(`${id}_`))).toEqual([]);
+      // Its cgroup, and so every process a restore made (reaper, CRIU, the tree), is gone.
+      await waitFor(() => !fs.existsSync(cgroupDir(id)), `the cgroup of ${id} to go`);
+    }
+    expect((await rc('list', '-q')).stdout).toBe(`${ID('orig')}\n`);
+  });
+
   it('bad input: a clear error, a non-zero exit, no damage', async () => {
     const { bundle } = await runCounter(ID('orig'));
     const images = path.join(dir, 'images');

@@ -91,7 +91,7 @@ export function register(program: Command, context: () => Context): void {
       const root = context().root;
       await restoreContainer(root, id, {
         ...libraryFlags(options, context()),
-        bundle: options.bundle, pidFile: options.pidFile, consoleSocket: options.consoleSocket,
+        bundle: options.bundle, pidFile: options.pidFile, consoleSocket: options.consoleSocket, systemdCgroup: context().systemdCgroup,
       });
       if (options.detach) return;
       // In the foreground, as `run`: stand for the container until it exits, then delete it.
