@@ -98,6 +98,14 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
     expect(fs.readFileSync(`/proc/${record.user!.pid}/status`, 'utf8')).toMatch(new RegExp(`^PPid:\\s+${state.pid}$`, 'm'));
     expect(fs.readFileSync(`/proc/${record.user!.pid}/cgroup`, 'utf8')).toContain(`/runcell/${ID('copy')}`);
     expect((await rc('ps', ID('copy'))).stdout).toContain(String(record.user!.pid));
+    // CRIU made no cgroup but the container's: none below it, none in a hierarchy where runcell
+    // makes none (name=systemd), and left no mount of its work on the host.
+    for (const hierarchy of fs.readdirSync('/sys/fs/cgroup')) {
+      const own = `/sys/fs/cgroup/${hierarchy}/runcell/${ID('copy')}`;
+      if (fs.existsSync(own)) expect(fs.readdirSync(own, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
+    }
+    expect(fs.existsSync(`/sys/fs/cgroup/systemd/runcell/${ID('copy')}`)).toBe(false);
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toMatch(/cgyard|\.criu\./);
 
     // exec joins the restored process's namespaces: its pid namespace, where it is pid 1.
     expect((await rc('exec', ID('copy'), 'sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "')).stdout).toBe(`${COUNTER.slice(0, 2).join(' ')} ${COUNTER[2]} `);
@@ -220,6 +228,7 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
       await waitFor(() => !fs.existsSync(cgroupDir(id)), `the cgroup of ${id} to go`);
     }
     expect((await rc('list', '-q')).stdout).toBe(`${ID('orig')}\n`);
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toMatch(/cgyard|\.criu\./);
   });
 
   it('bad input: a clear error, a non-zero exit, no damage', async () => {
