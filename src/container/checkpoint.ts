@@ -197,16 +197,20 @@ function refuseSandbox(record: ContainerRecord, fail: (why: string) => Error): v
  * CRIU is to dump. CRIU dumps, for each controller, the whole subtree of the task's cgroup, and
  * a restore recreates it under the new cgroup: in a hierarchy where runcell makes no cgroup
  * (name=systemd on hybrid hosts) that would be every cgroup of the host, copied again into the
- * hierarchy by every restore.
+ * hierarchy by every restore. Undefined when there is none to leave out.
  */
-function ownControllers(pid: number): string[] {
+function ownControllers(pid: number): string[] | undefined {
   const controllers: string[] = [];
+  let atRoot = false;
   for (const line of fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
     const match = /^\d+:([^:]*):(.*)$/.exec(line);
-    if (match === null || match[2] === '/') continue;
-    controllers.push(match[1] === '' ? 'unified' : match[1]);
+    if (match === null) continue;
+    if (match[2] === '/') atRoot = true;
+    else controllers.push(match[1] === '' ? 'unified' : match[1]);
   }
-  return controllers;
+  // Nothing to leave out (pure v2, where the container always has its cgroup): CRIU's default,
+  // which names the controllers as it knows them.
+  return atRoot ? controllers : undefined;
 }
 
 function storedSpec(stateFile: StateFile<ContainerRecord>): Spec {
