@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
 import { isProcessAlive, waitForExit } from '../sys/process';
 import type { Spec } from '../oci/spec';
-import { withLockedRecord } from './control';
+import { cgroupOf, withLockedRecord } from './control';
 import { criuLogErrors, CriuSession, locateCriu, ReqType, type CgroupMode, type CriuOpts } from './criu';
 import {
   DESCRIPTION_FILE, DESCRIPTORS_FILE, EXTERNAL_NETNS_KEY, externalMounts, externalStdio, type CheckpointDescription,
@@ -108,8 +108,11 @@ export async function checkpointContainer(rootDir: string, partialId: string, op
     const fail = (why: string, cause?: unknown) =>
       new ContainerError('ERR_CHECKPOINT_FAILED', `cannot checkpoint container "${id}": ${why}`, { containerId: id, cause });
     const status = observedStatus(record);
-    if (status === Status.Paused) throw fail('it is paused (resume it first: CRIU freezes the processes itself)');
-    requireStatus('checkpoint', id, status, Status.Running);
+    requireStatus('checkpoint', id, status, Status.Running, Status.Paused);
+    // A paused container (containerd's shim pauses before it checkpoints) is taken through its
+    // frozen cgroup (runc's freeze_cgroup); CRIU leaves the freezer as it found it.
+    const paused = status === Status.Paused;
+    const freezer = paused ? cgroupOf(record, 'checkpoint') : undefined;
     refuseSandbox(record, fail);
     const spec = storedSpec(stateFile);
     const user = record.user;
@@ -148,6 +151,7 @@ export async function checkpointContainer(rootDir: string, partialId: string, op
         emptyNs,
         external,
         cgroupDumpController: ownControllers(user.pid),
+        freezeCgroup: freezer?.freezerDir(),
         logLevel: 4,
         logFile: 'dump.log',
       });
@@ -160,6 +164,12 @@ export async function checkpointContainer(rootDir: string, partialId: string, op
       await session.close();
       fs.closeSync(imagesDirFd);
       if (workDirFd !== undefined) fs.closeSync(workDirFd);
+    }
+    if (freezer !== undefined && (!options.leaveRunning || !freezer.isFrozen())) {
+      // Thawed (by CRIU, or by us for the killed tree to go): running again, as far as it runs.
+      if (!options.leaveRunning) await freezer.setFrozen(false);
+      record.status = transition(record.status, Status.Running);
+      stateFile.saveLocked(record);
     }
     if (!options.leaveRunning) await stopped(record, stateFile);
   });

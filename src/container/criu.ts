@@ -134,6 +134,8 @@ export interface CriuOpts {
   external?: string[];
   emptyNs?: number;
   orphanPtsMaster?: boolean;
+  /** A frozen (paused) container's freezer cgroup: CRIU takes the tree through it. */
+  freezeCgroup?: string;
   /** The cgroup controllers to dump ("unified" for v2), and no other. */
   cgroupDumpController?: string[];
   /** A CRIU configuration file (its long options, one a line). */
@@ -149,6 +151,7 @@ function encodeOpts(o: CriuOpts): Buffer {
   if (o.manageCgroupsMode !== undefined) fields.push([24, true], [34, CGROUP_MODES[o.manageCgroupsMode]]);
   for (const root of o.cgRoot ?? []) fields.push([25, encodeMessage([[1, root.ctrl], [2, root.path]])]);
   for (const controller of o.cgroupDumpController ?? []) fields.push([43, controller]);
+  fields.push([44, o.freezeCgroup]);
   fields.push([26, o.rstSibling]);
   for (const inherit of o.inheritFd ?? []) fields.push([27, encodeMessage([[1, inherit.key], [2, inherit.fd]])]);
   for (const external of o.external ?? []) fields.push([37, external]);

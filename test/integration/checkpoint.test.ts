@@ -184,6 +184,27 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
     expect(fs.readFileSync(`/proc/${user}/cgroup`, 'utf8')).toContain(`/runcell/${ID('copy')}`);
   });
 
+  it('a paused container is checkpointed through its frozen cgroup (containerd pauses first): it stays paused with --leave-running', async () => {
+    const { log } = await runCounter(ID('orig'));
+    expect(await rc('pause', ID('orig'))).toMatchObject({ code: 0 });
+    const images = path.join(dir, 'images');
+    expect(await rc('checkpoint', '--leave-running', '--image-path', images, ID('orig'))).toMatchObject({ code: 0, stderr: '' });
+    expect(await stateOf(ID('orig'))).toMatchObject({ status: 'paused' });
+    const at = last(log);
+    expect(await rc('resume', ID('orig'))).toMatchObject({ code: 0 });
+    await countsPast(log, at + 2);
+    // Without --leave-running: thawed for the tree to go, and stopped.
+    expect(await rc('pause', ID('orig'))).toMatchObject({ code: 0 });
+    expect(await rc('checkpoint', '--image-path', path.join(dir, 'again'), ID('orig'))).toMatchObject({ code: 0, stderr: '' });
+    expect(await stateOf(ID('orig'))).toMatchObject({ status: 'stopped' });
+    // The first image restores, counting on from the paused count.
+    const copy = counterBundle('copy');
+    expect(await rcDetached('restore', '-d', '--image-path', images, '-b', copy.bundle, ID('copy'))).toEqual({ code: 0, stderr: '' });
+    await countsPast(copy.log, 2);
+    expectConsecutive(numbers(copy.log), numbers(copy.log)[0]);
+    expect(numbers(copy.log)[0]).toBe(at + 1);
+  });
+
   it('a checkpoint killed half-way leaves the container running and its state intact', async () => {
     const { log } = await runCounter(ID('orig'));
     const before = fs.readFileSync(path.join(root, `${ID('orig')}_sandbox:${ID('orig')}.state`), 'utf8');
@@ -250,10 +271,11 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
     fs.writeFileSync(old, '#!/bin/sh\necho "Version: 3.0"\n', { mode: 0o755 });
     await refused(['--criu', old, 'checkpoint', '--image-path', images, ID('orig')], /CRIU ".*old-criu" is version 3\.0\.0: checkpoint and restore need CRIU \d+\.\d+ or newer/);
     await refused(['--criu', 'no-such-criu', 'checkpoint', '--image-path', images, ID('orig')], /"no-such-criu" is not in PATH: checkpoint and restore need CRIU/);
-    // Paused: refused (CRIU freezes it itself).
-    expect(await rc('pause', ID('orig'))).toMatchObject({ code: 0 });
-    await refused(['checkpoint', '--image-path', images, ID('orig')], /it is paused/);
-    expect(await rc('resume', ID('orig'))).toMatchObject({ code: 0 });
+    // Created (not started): nothing to dump.
+    const created = makeBundle(path.join(dir, 'created'), COUNTER);
+    expect(await rcDetached('create', '-b', created, ID('created'))).toEqual({ code: 0, stderr: '' });
+    await refused(['checkpoint', '--image-path', images, ID('created')], new RegExp(`cannot checkpoint container "${ID('created')}" in state created`));
+    expect(await rc('delete', ID('created'))).toMatchObject({ code: 0 });
     // A container whose stdio is a socket of another network namespace (Node's 'pipe').
     const piped = counterBundle(ID('piped'));
     expect(await rc('run', '-d', '-b', piped.bundle, ID('piped'))).toMatchObject({ code: 0 });
