@@ -76,12 +76,17 @@ describe.skipIf(!inVM || !commandExists('ctr'))(`containerd checkpoint${inVM ? '
     try {
       const checkpointed = await ctr('task', 'checkpoint', id);
       expect(checkpointed, checkpointed.stderr).toMatchObject({ code: 0 });
-      // The checkpoint is an image of containerd's content store.
-      expect(checkpointed.stdout).toMatch(/checkpoint/);
+      // The checkpoint is an image of containerd's content store; the task runs on (ctr
+      // checkpoints with --leave-running unless told --exit; the shim paused it meanwhile).
+      const image = checkpointed.stdout.trim();
+      expect(image).toMatch(/checkpoint/);
+      expect((await ctr('images', 'ls', '-q')).stdout.split('\n')).toContain(image);
+      expect((await ctr('task', 'ls')).stdout).toMatch(new RegExp(`^${id}\\s+\\d+\\s+RUNNING`, 'm'));
     } finally {
       await ctr('task', 'kill', '-s', 'SIGKILL', id);
       await ctr('task', 'rm', '-f', id);
       await ctr('container', 'rm', id);
+      await ctr('images', 'rm', `checkpoint/${id}`).catch(() => undefined);
     }
   });
 });
