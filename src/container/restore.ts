@@ -35,7 +35,7 @@ import { Gofer } from './gofer';
 import { initExecutable } from './init-binary';
 import { ErrnoError } from '../sys/errno';
 import { cgroupPathOf, containerResources, identityOf, writeProcessIds } from './lifecycle';
-import type { LaunchPlan, PlanOp } from './launch-plan';
+import { describeFailure, type LaunchPlan, type PlanOp } from './launch-plan';
 import { writePidFile } from './pid-file';
 import { RECORD_VERSION, type ContainerRecord } from './record';
 import { membershipOf } from './sandbox';
@@ -167,7 +167,7 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
     }
     if (report?.type !== 'ready') {
       throw fail(report?.type === 'error'
-        ? `${plan.ops[report.step]?.description ?? 'the reaper'}: errno ${report.errno}`
+        ? describeFailure(plan, report.step, report.errno)
         : report === undefined ? 'its gofer exited without a report' : `its gofer sent "${report.type}" where "ready" was due`);
     }
     record.init = identityOf(report.pid);
@@ -201,7 +201,7 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
       rstSibling: true,
       // The reaper is in the container's new cgroup, and CRIU with it; the image's cgroups are
       // placed under that one (cg_root, as runc), which also roots a cgroup namespace there
-      // (with "ignore" CRIU leaves the tree in the host's cgroup namespace: refused below).
+      // (with "ignore" CRIU leaves the tree in the host's cgroup namespace: refused above).
       manageCgroupsMode: options.manageCgroupsMode ?? 'soft',
       cgRoot: [{ path: record.cgroupPath }],
       inheritFd,
