@@ -32,6 +32,12 @@ export type {
 } from './bench/types';
 export { createContainer, startContainer, killContainer, waitContainer, runContainer } from './container/lifecycle';
 export { execContainer } from './container/exec';
+export { checkpointContainer } from './container/checkpoint';
+export type { CheckpointOptions, CriuFlags } from './container/checkpoint';
+export { restoreContainer } from './container/restore';
+export type { RestoreOptions } from './container/restore';
+export { locateCriu, requiredCriuVersion } from './container/criu';
+export type { CriuBinary } from './container/criu';
 export type { ExecOptions, ExecProcess } from './container/exec';
 export { membershipOf } from './container/sandbox';
 export type { SandboxMembership } from './container/sandbox';

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -224,7 +225,22 @@ Napi::Value ProcStat(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// seqpacketPair(): a connected AF_UNIX SOCK_SEQPACKET pair, both ends close-on-exec, as CRIU's
+// `swrk` mode wants it (each protobuf message is one packet; Node makes stream pairs only).
+Napi::Value SeqpacketPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == -1) {
+    ThrowErrno(env, errno, "socketpair");
+  }
+  Napi::Array pair = Napi::Array::New(env, 2);
+  pair.Set(0u, Napi::Number::New(env, fds[0]));
+  pair.Set(1u, Napi::Number::New(env, fds[1]));
+  return pair;
+}
+
 void RegisterProcess(Napi::Env env, Napi::Object exports) {
+  exports.Set("seqpacketPair", Napi::Function::New(env, SeqpacketPair, "seqpacketPair"));
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
   exports.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid"));
   exports.Set("waitForExit", Napi::Function::New(env, WaitForExit, "waitForExit"));

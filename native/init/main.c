@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -60,13 +61,18 @@ static char **main_argv;
 
 /* The init is a clone of the gofer and would show as "runcell-init gofer 3 4": make it read
  * "runcell-init init", rewriting the arguments in place (the kernel reads them from memory). */
-static void show_as_init(void) {
+static void show_as(const char *role) {
   if (main_argc < 2) return;
   char *start = main_argv[1];
   char *end = main_argv[main_argc - 1] + strlen(main_argv[main_argc - 1]);
-  if (end - start < 4) return;
+  size_t len = strlen(role);
+  if ((size_t)(end - start) < len) return;
   memset(start, 0, end - start);
-  memcpy(start, "init", 4);
+  memcpy(start, role, len);
+}
+
+static void show_as_init(void) {
+  show_as("init");
 }
 
 static void write_all(int fd, const char *s);
@@ -633,6 +639,93 @@ static void run_init(int ctl) {
   }
 }
 
+/* ---- reaper (a restored container's init) ----------------------------------------------- */
+
+/* `runcell restore`: CRIU cannot dump nested pid namespaces, so a checkpoint holds the user's
+ * process tree alone (pid 1 of its own namespace), and on restore something must again be its
+ * parent, reap it and report its status to the gofer, as the init does. That is us: a child
+ * subreaper on the host side, the parent of `criu swrk FD`, which the CLI drives over FD and
+ * which restores the tree as its own sibling (rst_sibling), so as our child. `g-restore CRIU FD
+ * PATH [FD...]`: the descriptors after PATH are criu's too (a network namespace it joins), and
+ * none of them stays open here once criu has them. */
+static void run_reaper(int ctl, const struct op *op) {
+  char msg[256];
+  show_as("reaper");
+  if (recv_msg(ctl, msg, sizeof msg) <= 0 || !msg_is(msg, INIT_SETUP)) _exit(1);
+  if (op->argc < 4 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+    send_msg(ctl, INIT_ERROR "%d %d", op->index, op->argc < 4 ? EINVAL : errno);
+    _exit(1);
+  }
+  /* CRIU mounts what it works on (a cgroup yard, its restore's mount tree) in its own mount
+   * namespace: a slave of the host's, so nothing of it shows on the host, and nothing is left
+   * there if CRIU is killed half-way (`delete --force` empties the cgroup it runs in). The
+   * yard is given to it ready, `g-restore-yard DIR NAME SOURCE...`: a tmpfs on DIR with each
+   * host hierarchy SOURCE bound on DIR/NAME (CRIU would mount one in its working directory,
+   * which is the CLI's image directory, a mount of the host's namespace, not ours). */
+  if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) {
+    send_msg(ctl, INIT_ERROR "%d %d", op->index, errno);
+    _exit(1);
+  }
+  for (int i = 0; i < plan.count; i++) {
+    const struct op *yard = &plan.ops[i];
+    if (strcmp(yard->argv[0], "g-restore-yard") != 0) continue;
+    int err = yard->argc < 2 || yard->argc % 2 != 0 ? EINVAL : 0;
+    if (err == 0 && mount("tmpfs", yard->argv[1], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) err = errno;
+    for (int j = 2; err == 0 && j + 1 < yard->argc; j += 2) {
+      char target[4096];
+      snprintf(target, sizeof target, "%s/%s", yard->argv[1], yard->argv[j]);
+      if (mkdir(target, 0700) != 0 || mount(yard->argv[j + 1], target, NULL, MS_BIND, NULL) != 0) err = errno;
+    }
+    if (err != 0) {
+      send_msg(ctl, INIT_ERROR "%d %d", yard->index, err);
+      _exit(1);
+    }
+  }
+  int criu_fd = atoi(op->argv[2]);
+  pid_t criu = fork();
+  if (criu < 0) {
+    send_msg(ctl, INIT_ERROR "%d %d", op->index, errno);
+    _exit(1);
+  }
+  if (criu == 0) {
+    close(ctl);
+    static char env_path[4096];
+    snprintf(env_path, sizeof env_path, "PATH=%s", op->argv[3]);
+    char *envp[] = {env_path, NULL};
+    char *argv[] = {op->argv[1], "swrk", op->argv[2], NULL};
+    execve(op->argv[1], argv, envp);
+    _exit(127);
+  }
+  close(criu_fd);
+  for (int i = 4; i < op->argc; i++) close(atoi(op->argv[i]));
+  send_msg(ctl, INIT_READY);
+  /* Our children: criu, and the restored tree's root once criu has made it (criu's helpers are
+   * its own children; the tree's orphans go to its root, pid 1 of its namespace). */
+  for (;;) {
+    int wstatus;
+    pid_t pid = waitpid(-1, &wstatus, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      _exit(255); /* ECHILD: criu has gone and restored nothing */
+    }
+    if (pid == criu) {
+      /* Nothing privileged is left to do: keep nothing that could be turned against the host. */
+      prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+      for (int cap = 0; cap <= 63; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;
+      }
+      struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+      struct __user_cap_data_struct none[2];
+      memset(none, 0, sizeof none);
+      syscall(SYS_capset, &header, none);
+      continue;
+    }
+    int status = status_of(wstatus);
+    send_msg(ctl, INIT_EXIT "%d", status);
+    _exit(status);
+  }
+}
+
 /* ---- gofer ------------------------------------------------------------------------------ */
 
 static int write_exit_record(const char *path, const char *tmp, int status) {
@@ -807,11 +900,21 @@ static int gofer(int plan_fd, int report_fd) {
     dprintf(report_fd, REPORT_ERROR, -1, errno);
     return 1;
   }
+  const struct op *restore = NULL;
+  for (int i = 0; i < plan.count; i++) {
+    if (strcmp(plan.ops[i].argv[0], "g-restore") == 0) restore = &plan.ops[i];
+  }
   if (init == 0) {
     close(ctl[0]);
     close(plan_fd);
     close(report_fd);
+    if (restore != NULL) run_reaper(ctl[1], restore);
     run_init(ctl[1]);
+  }
+  /* criu's descriptors are the reaper's alone: criu's end of the CLI's socket must reach EOF
+   * when criu is done. */
+  for (int i = 2; restore != NULL && i < restore->argc; i++) {
+    if (i != 3) close(atoi(restore->argv[i]));
   }
   /* Only after the clone: the init, our copy, must stay dumpable until its maps are written. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -1092,6 +1195,23 @@ static int exec_helper(int plan_fd, int report_fd) {
   return 0;
 }
 
+/* ---- root-readonly (restore) ------------------------------------------------------------- */
+
+/* `runcell-init root-readonly PID`: makes the root mount of PID's mount namespace read-only
+ * (root.readonly), and only that attribute. CRIU restores the root as a bind of the bundle's
+ * root filesystem, writable; the CLI runs this at CRIU's "post-restore" notification, while
+ * the restored tree is still stopped. Exits 0, or with the errno of the step that failed. */
+static int root_readonly(const char *pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%s/ns/mnt", pid);
+  cleanup_close int ns = open(path, O_RDONLY | O_CLOEXEC);
+  if (ns < 0 || setns(ns, CLONE_NEWNS) != 0) return errno;
+  /* setns made that namespace's root our root and cwd: "/" is the container's root mount. */
+  struct mount_attr attr = {MOUNT_ATTR_RDONLY, 0, 0, 0};
+  if (syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof attr) != 0) return errno;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   main_argc = argc;
   main_argv = argv;
@@ -1106,6 +1226,9 @@ int main(int argc, char **argv) {
   }
   if (argc == 4 && strcmp(argv[1], "exec") == 0) {
     return exec_helper(atoi(argv[2]), atoi(argv[3]));
+  }
+  if (argc == 3 && strcmp(argv[1], "root-readonly") == 0) {
+    return root_readonly(argv[2]);
   }
   fprintf(stderr, "usage: runcell-init gofer|exec PLAN_FD REPORT_FD (started by runcell, not by hand)\n");
   return 2;

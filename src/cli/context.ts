@@ -10,6 +10,8 @@ export interface Context {
   systemdCgroup: boolean;
   /** --rootless, resolved (auto: runc's rule, see container/rootless.ts). */
   rootless: boolean;
+  /** --criu: the CRIU of checkpoint and restore (default: criu in PATH). */
+  criu?: string;
   log: CliLog;
   /** Set by a command whose exit status is not simply success (run: the container's). */
   exitStatus?: number;

@@ -3,6 +3,7 @@ import { commandOf } from './command-line';
 import { runProgram, type Register } from './program';
 import * as benchCommand from './commands/bench';
 import * as cgroupCommands from './commands/cgroup';
+import * as checkpointCommands from './commands/checkpoint';
 import * as deleteCommand from './commands/delete';
 import * as demoCommand from './commands/demo';
 import * as execCommand from './commands/exec';
@@ -24,7 +25,7 @@ export function main(argv: readonly string[]): Promise<number> {
 // In the order of `runcell --help`.
 const ALL_COMMANDS: readonly Register[] = [
   lifecycleCommands.registerCreate, startCommand.register, lifecycleCommands.registerRun, killCommand.register,
-  waitCommand.register, execCommand.register,
+  waitCommand.register, execCommand.register, checkpointCommands.register,
   pauseCommands.register, cgroupCommands.register, featuresCommand.register,
   listCommand.register, stateCommand.register, deleteCommand.register, specCommand.register,
   benchCommand.register, demoCommand.register,
@@ -36,7 +37,7 @@ const ALL_COMMANDS: readonly Register[] = [
 const COMMAND_MODULES: Readonly<Record<string, Register>> = {
   create: lifecycleCommands.registerCreate, start: startCommand.register, run: lifecycleCommands.registerRun,
   kill: killCommand.register, wait: waitCommand.register,
-  exec: execCommand.register,
+  exec: execCommand.register, checkpoint: checkpointCommands.register, restore: checkpointCommands.register,
   pause: pauseCommands.register, resume: pauseCommands.register, ps: pauseCommands.register,
   update: cgroupCommands.register, events: cgroupCommands.register,
   features: featuresCommand.register, list: listCommand.register, state: stateCommand.register,

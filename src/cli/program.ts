@@ -21,6 +21,7 @@ interface GlobalOptions {
   debug?: boolean;
   systemdCgroup?: boolean;
   rootless: RootlessSetting;
+  criu?: string;
 }
 
 /**
@@ -51,6 +52,7 @@ export async function runProgram(argv: readonly string[], registrations: readonl
           return root;
         },
         rootGiven: options.root !== undefined,
+        criu: options.criu,
         systemdCgroup: options.systemdCgroup === true,
         // Only create and run ask (auto reads /proc/self/uid_map: no work for the other verbs).
         get rootless() {
@@ -73,6 +75,7 @@ export async function runProgram(argv: readonly string[], registrations: readonl
     .option('--systemd-cgroup', 'make each new container\'s cgroup a systemd scope (linux.cgroupsPath "slice:prefix:name")')
     .addOption(new Option('--rootless <value>', 'work as a user without privileges: no cgroup unless one can be written, limits refused without one ' +
       '(auto: when not the host\'s root)').choices(ROOTLESS_SETTINGS).default('auto'))
+    .option('--criu <path>', 'the CRIU binary of checkpoint and restore (default: criu in PATH)')
     .version(`runcell version ${VERSION}\ncommit: ${COMMIT}\nspec: ${OCI_VERSION}`, '-v, --version', 'print the version')
     .exitOverride()
     .configureOutput({

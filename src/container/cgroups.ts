@@ -796,6 +796,18 @@ export class Cgroup {
     }
   }
 
+  /** The cgroup directory through which the container is frozen (v2's own, v1's freezer one). */
+  freezerDir(): string {
+    return this.isV2 ? path.join(this.layout.unified!, this.cgroupPath) : path.join(this.freezerMount(), this.cgroupPath);
+  }
+
+  /** Whether the cgroup is frozen now (asked to be: cgroup.freeze, freezer.state). */
+  isFrozen(): boolean {
+    return this.isV2
+      ? fs.readFileSync(path.join(this.freezerDir(), 'cgroup.freeze'), 'utf8').trim() === '1'
+      : fs.readFileSync(path.join(this.freezerDir(), 'freezer.state'), 'utf8').trim() !== 'THAWED';
+  }
+
   private freezerMount(): string {
     const mount = this.layout.v1.get('freezer');
     if (mount === undefined) throw new ContainerError('ERR_INVALID_STATE', 'no freezer cgroup controller is mounted');

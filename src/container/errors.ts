@@ -16,7 +16,11 @@ export type ContainerErrorCode =
   | 'ERR_EXEC_FAILED'
   | 'ERR_OOM_SCORE'
   /** systemd (the cgroup driver of --systemd-cgroup) is missing, unreachable, or refused. */
-  | 'ERR_SYSTEMD';
+  | 'ERR_SYSTEMD'
+  /** CRIU (checkpoint, restore) is missing, too old, or failed to run. */
+  | 'ERR_CRIU'
+  | 'ERR_CHECKPOINT_FAILED'
+  | 'ERR_RESTORE_FAILED';
 
 export class ContainerError extends Error {
   readonly code: ContainerErrorCode;

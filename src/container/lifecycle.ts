@@ -70,7 +70,7 @@ export interface CreateOptions {
 export type { ExitRecord } from './protocol';
 export { containerPids, killContainer, pauseContainer, type KillOptions } from './control';
 
-function identityOf(pid: number): ProcessIdentity {
+export function identityOf(pid: number): ProcessIdentity {
   return { pid, startTime: processStartTime(pid) };
 }
 
@@ -509,7 +509,7 @@ async function rootlessCgroup(cgroup: Cgroup, spec: Spec, id: string): Promise<C
 // linux.cgroupsPath: absolute, or relative to the root of the hierarchy; under --systemd-cgroup
 // systemd's "slice:prefix:name", whose unit's cgroup it is (a host that cannot is refused here,
 // before anything exists).
-function cgroupPathOf(spec: Spec, id: string, systemdCgroup: boolean): { cgroupPath: string; unit?: SystemdUnit } {
+export function cgroupPathOf(spec: Spec, id: string, systemdCgroup: boolean): { cgroupPath: string; unit?: SystemdUnit } {
   const given = spec.linux?.cgroupsPath;
   if (systemdCgroup) {
     const unit = systemdUnitOf(given, id);
@@ -527,7 +527,7 @@ function cgroupPathOf(spec: Spec, id: string, systemdCgroup: boolean): { cgroupP
 // "deny all" there must not take /dev/null away), even when the spec names none: a device no
 // rule allows is denied, as with runc. A node of linux.devices is created, not allowed: its rule
 // is linux.resources.devices's to give, as with runc (engines write both).
-function containerResources(spec: Spec, resources = (spec.linux?.resources ?? {}) as LinuxResources): LinuxResources {
+export function containerResources(spec: Spec, resources = (spec.linux?.resources ?? {}) as LinuxResources): LinuxResources {
   return { ...resources, devices: containerDeviceRules(resources.devices) };
 }
 
@@ -588,7 +588,7 @@ function readExitRecord(stateFile: StateFile): ExitRecord | null {
 
 // The processes and the cgroup of the container, also outside its state file: if that is ever
 // damaged, `delete --force` still finds what to stop and remove (see Container.delete).
-function writeProcessIds(stateFile: StateFile<ContainerRecord>, record: ContainerRecord): void {
+export function writeProcessIds(stateFile: StateFile<ContainerRecord>, record: ContainerRecord): void {
   // Its temp file is one of the container's own files: a crash between write and rename leaves
   // nothing delete cannot find.
   const ids: RecordedProcesses = { gofer: record.gofer, init: record.init, cgroupPath: record.cgroupPath, systemdUnit: record.systemdUnit };

@@ -67,6 +67,8 @@ export interface NativeBinding {
   /** Settles once `fd` is readable or hung up (every writer of a FIFO gone); the fd stays open. */
   waitReadable(fd: number): Promise<void>;
   procStat(pid: number): ProcStat;
+  /** A connected AF_UNIX SOCK_SEQPACKET pair, both close-on-exec. */
+  seqpacketPair(): [number, number];
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   setOOMScoreAdj(pid: number, score: number): boolean;
