@@ -185,6 +185,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
       sandbox: sandbox === undefined ? undefined
         : { pid: planFd + 2, ipc: planFd + 3, uts: planFd + 4, network: planFd + 5 },
       unprivileged: process.geteuid!() !== 0,
+      inUserNamespace: runningInUserNamespace(),
       idmapHelpers: process.geteuid!() !== 0 ? idmapHelpers() : undefined,
     });
     // exec reads the container's process and seccomp profile from this copy, whatever becomes of

@@ -254,6 +254,29 @@ const SYSTEMD_RUNTIME_DIR = '/run/systemd/system';
 const DEFAULT_SYSTEM_BUS = 'unix:path=/var/run/dbus/system_bus_socket';
 
 /**
+ * The uid the user's bus sees as ours (SO_PEERCRED, in its own user namespace, the host's): our
+ * uid through /proc/self/uid_map, which maps it to the parent user namespace's (rootless podman
+ * runs its runtime as root of a namespace mapping 0 to the user's uid); our own outside one.
+ * runc asks busctl for the bus's OwnerUID instead; one level of mapping is what podman makes.
+ */
+export function busUid(uid = process.getuid!(), uidMap = readUidMap()): number {
+  for (const line of uidMap.split('\n')) {
+    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+    if ([inside, outside, count].some((n) => !Number.isSafeInteger(n))) continue;
+    if (uid >= inside && uid < inside + count) return outside + (uid - inside);
+  }
+  return uid;
+}
+
+function readUidMap(): string {
+  try {
+    return fs.readFileSync('/proc/self/uid_map', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
  * Which systemd a container's unit belongs to: the host's (PID 1, on the system bus), or, for a
  * rootless container, the user's own instance (user@UID.service, on the user's bus).
  */
@@ -353,6 +376,7 @@ export class Systemd {
     const dbus = loadDBus();
     let address: string;
     let bus: DBus.MessageBus;
+    let restoreUid = () => {};
     if (instance === 'system') {
       address = process.env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS;
       bus = dbus.systemBus();
@@ -364,13 +388,31 @@ export class Systemd {
           'instance): leave the flag out to use the delegated cgroup, if any');
       }
       address = user;
-      bus = dbus.sessionBus({ busAddress: address, authMethods: ['EXTERNAL'] } as Parameters<DBusModule['sessionBus']>[0]);
+      // dbus-next says who we are with process.getuid(), which in a user namespace (rootless
+      // podman runs its runtime as root of one) is not the uid the bus sees on the socket: it
+      // is told the host's for as long as the handshake takes.
+      const hostUid = busUid();
+      const ownUid = process.getuid!;
+      if (hostUid !== ownUid()) process.getuid = () => hostUid;
+      try {
+        bus = dbus.sessionBus({ busAddress: address, authMethods: ['EXTERNAL'] } as Parameters<DBusModule['sessionBus']>[0]);
+      } catch (error) {
+        process.getuid = ownUid;
+        throw error;
+      }
+      restoreUid = () => {
+        process.getuid = ownUid;
+      };
     }
     const systemd = new Systemd(dbus, bus, address, instance);
     const busName = instance === 'system' ? 'the system bus' : 'the user\'s bus';
     bus.on('error', (error: unknown) => systemd.fail(error instanceof Error ? error : new Error(String(error))));
     try {
-      await systemd.whileConnected(new Promise<void>((resolve) => bus.once('connect', resolve)), `connecting to ${busName}`);
+      try {
+        await systemd.whileConnected(new Promise<void>((resolve) => bus.once('connect', resolve)), `connecting to ${busName}`);
+      } finally {
+        restoreUid();
+      }
       // The job signals; go-systemd asks for the same match (a job's requester gets them).
       await systemd.whileConnected(bus.call(new dbus.Message({
         destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'AddMatch',
