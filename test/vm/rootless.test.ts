@@ -264,6 +264,11 @@ describe.skipIf(skip !== null)(`rootless in the VM, as ${USER}${skip ? ` (skippe
     // runc refuses it too (its message: "container could not join or create cgroup").
     const runc = await asUser(['runc', '--root', path.join(XDG, 'runc'), 'run', newId('nodelegation-runc')]);
     expect(runc.code).not.toBe(0);
+    // --systemd-cgroup without a user bus to ask the user's systemd on: said so.
+    const noBus = await run('runuser', ['-u', USER, '--', 'env', '-i', `PATH=${path.dirname(process.execPath)}:/usr/bin:/bin`, `USER=${USER}`,
+      `XDG_RUNTIME_DIR=${dir}/home`, CLI, '--root', `${dir}/home/runcell`, '--systemd-cgroup', 'run', newId('nobus')], { cwd: bundle });
+    expect(noBus.code).toBe(1);
+    expect(noBus.stderr).toContain('--systemd-cgroup (rootless): there is no user bus to reach the user\'s systemd instance on');
   }, VM_TIMEOUT_MS);
 
   it.skipIf(!commandExists('podman'))('rootless podman runs with runcell as its runtime: root inside, the --memory limit seen', async () => {
