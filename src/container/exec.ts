@@ -10,6 +10,7 @@ import { processStartTime, reapChild, signalProcess } from '../sys/process';
 import { loadSpec, SpecError, validateProcess, validateSpec, type Process, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, isPureV2 } from './cgroups';
 import { requireJoinable } from './rootless-cgroup';
+import { runningInUserNamespace } from './rootless';
 import { Container } from './container';
 import { ContainerError } from './errors';
 import { buildExecPlan, CAPABILITIES, describeFailure, type LaunchPlan, type NamespaceType } from './launch-plan';
@@ -117,7 +118,8 @@ export async function execContainer(rootDir: string, partialId: string, options:
       'so their namespaces are not this user\'s to open); start it first');
   }
   const layout = detectLayout();
-  if (unprivileged && record.cgroupPath !== undefined && isPureV2(layout)) {
+  // Rootless (a user, or root of a user namespace: podman's runtime), the kernel may refuse the move.
+  if ((unprivileged || runningInUserNamespace()) && record.cgroupPath !== undefined && isPureV2(layout)) {
     requireJoinable(layout.unified!, record.cgroupPath, fs.readFileSync('/proc/self/cgroup', 'utf8'), `cannot exec in container "${record.id}"`);
   }
   const namespaces = openNamespaces(target, unprivileged ? UNPRIVILEGED_JOIN_ORDER : JOIN_ORDER, { skipOwn: true });

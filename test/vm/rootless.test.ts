@@ -271,7 +271,7 @@ describe.skipIf(skip !== null)(`rootless in the VM, as ${USER}${skip ? ` (skippe
     expect(noBus.stderr).toContain('--systemd-cgroup (rootless): there is no user bus to reach the user\'s systemd instance on');
   }, VM_TIMEOUT_MS);
 
-  it.skipIf(!commandExists('podman'))('rootless podman runs with runcell as its runtime: root inside, the --memory limit seen', async () => {
+  it.skipIf(!commandExists('podman'))('rootless podman runs with runcell as its runtime: root inside, the --memory limit seen; exec, pause, rm', async () => {
     // The user's own image store (the VM README): imported once, from the VM's busybox tarball.
     if ((await asUser(['podman', 'image', 'exists', 'localhost/busybox'])).code !== 0) {
       expect(await asUser(['podman', 'import', `${ROOTFS}.tar`, 'localhost/busybox'])).toMatchObject({ code: 0 });
@@ -283,5 +283,23 @@ describe.skipIf(skip !== null)(`rootless in the VM, as ${USER}${skip ? ` (skippe
     const theirs = await asUser(['podman', 'run', '--rm', '--memory', '64m', 'localhost/busybox', 'sh', '-c', script]);
     expect(theirs).toMatchObject({ code: 0, stdout: ours.stdout });
     expect(stateFiles()).toEqual([]);
+
+    // A detached one: exec (conmon runs it from the user's instance), pause and unpause, rm.
+    const podman = (...args: string[]) => asUser(['podman', '--runtime', CLI, ...args]);
+    const name = `rl-podman-${process.pid}`;
+    expect(await podman('run', '-d', '--name', name, 'localhost/busybox', 'sleep', '1000')).toMatchObject({ code: 0 });
+    try {
+      // podman makes a cgroup namespace: the container sees its own cgroup as the root.
+      expect(await podman('exec', name, 'sh', '-c', 'id -u; cat /proc/self/cgroup')).toMatchObject({ code: 0, stdout: '0\n0::/\n' });
+      expect(await podman('pause', name)).toMatchObject({ code: 0 });
+      expect((await podman('inspect', '--format', '{{.State.Status}}', name)).stdout.trim()).toBe('paused');
+      expect(await podman('unpause', name)).toMatchObject({ code: 0 });
+      expect((await podman('inspect', '--format', '{{.State.Status}}', name)).stdout.trim()).toBe('running');
+      expect(await podman('rm', '-f', '-t', '0', name)).toMatchObject({ code: 0 });
+    } finally {
+      await podman('rm', '-f', '-t', '0', name);
+    }
+    expect(stateFiles()).toEqual([]);
+    expect(leftCgroups()).toEqual([]);
   }, VM_TIMEOUT_MS);
 });
