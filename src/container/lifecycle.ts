@@ -410,6 +410,14 @@ export function updateContainer(rootDir: string, partialId: string, resources: L
       const spec = stored !== null ? JSON.parse(stored) as Spec : { ociVersion: '' };
       wanted = containerResources(spec, resources);
     }
+    // Rootless, what cannot hold in the user's cgroup is refused by name before anything is written.
+    if (process.geteuid!() !== 0 || runningInUserNamespace()) {
+      if (resources.devices !== undefined && resources.devices !== null) {
+        throw new SpecError('linux.resources.devices: device rules cannot be set rootless (a device program or v1\'s devices files ' +
+          'need CAP_SYS_ADMIN over the host\'s user namespace; nor can the container make device nodes)');
+      }
+      if (cgroup.isV2) requireDelegated(wanted, cgroup.layout.unified!, cgroup.cgroupPath, 'linux.resources');
+    }
     if (record.systemdUnit !== undefined) await updateContainerUnit(record.systemdUnit, cgroup, wanted, record.systemdInstance);
     else cgroup.apply(wanted);
   });

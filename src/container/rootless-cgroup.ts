@@ -29,11 +29,11 @@ export function delegatedCgroupPath(given: string | undefined, id: string, procS
 }
 
 /**
- * Refuses, naming the field and the controller, a limit whose controller does not reach the
- * cgroup `cgroupPath` for this user (see controllerStop): the kernel would have no file for it,
- * or refuse the write, and the limit would not hold.
+ * Refuses, naming the field (under `where`: the config's, or update's) and the controller, a limit
+ * whose controller does not reach the cgroup `cgroupPath` for this user (see controllerStop): the
+ * kernel would have no file for it, or refuse the write, and the limit would not hold.
  */
-export function requireDelegated(resources: LinuxResources, unified: string, cgroupPath: string): void {
+export function requireDelegated(resources: LinuxResources, unified: string, cgroupPath: string, where = 'config.linux.resources'): void {
   for (const { field, controller } of v2ControllersByField(resources)) {
     const stop = controllerStop(unified, cgroupPath, controller);
     if (stop === null) continue;
@@ -44,7 +44,7 @@ export function requireDelegated(resources: LinuxResources, unified: string, cgr
         return 'unreadable';
       }
     };
-    throw new SpecError(`config.linux.resources.${field}: the ${controller} cgroup controller is not delegated to uid ${process.geteuid?.()}: ` +
+    throw new SpecError(`${where}.${field}: the ${controller} cgroup controller is not delegated to uid ${process.geteuid?.()}: ` +
       `${stop} does not pass it on (cgroup.subtree_control: ${read('cgroup.subtree_control')}; cgroup.controllers: ${read('cgroup.controllers')}) ` +
       'and is not this user\'s to change; remove the limit, or have it delegated (systemd: Delegate= of user@.service)');
   }

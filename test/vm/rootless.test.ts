@@ -165,7 +165,7 @@ describe.skipIf(skip !== null)(`rootless in the VM, as ${USER}${skip ? ` (skippe
     for (const file of ['sub', 'sub1000']) fs.rmSync(path.join(bundle, 'rootfs/tmp', file));
   }, VM_TIMEOUT_MS);
 
-  it('run from the user\'s systemd instance: a cgroup in its delegated subtree, with exec, pause/resume, ps, kill --all and delete', async () => {
+  it('run from the user\'s systemd instance: a cgroup in its delegated subtree, with exec, update, events, pause/resume, ps, kill --all and delete', async () => {
     writeSpec(['sh', '-c', 'sleep 1000 & wait'], (spec) => {
       spec.linux.resources = { memory: { limit: 64 * MiB }, pids: { limit: 50 } };
     });
@@ -189,6 +189,16 @@ describe.skipIf(skip !== null)(`rootless in the VM, as ${USER}${skip ? ` (skippe
     expect(outside.code).not.toBe(0);
     expect(outside.stderr).toContain(`may not move into the container's cgroup "${cgroup}"`);
     expect(outside.stderr).toContain('/sys/fs/cgroup/user.slice/cgroup.procs');
+
+    // update: a delegated controller's limit changes; one not delegated is refused by name.
+    expect(await rc(['update', '--memory', String(96 * MiB), id])).toMatchObject({ code: 0, stderr: '' });
+    expect(read(cgroup, 'memory.max')).toBe(String(96 * MiB));
+    const cpuset = await rc(['update', '--cpuset-cpus', '0', id]);
+    expect(cpuset.code).toBe(1);
+    expect(cpuset.stderr).toContain(`linux.resources.cpu.cpus: the cpuset cgroup controller is not delegated to uid ${UID}`);
+    // events reads the user's cgroup.
+    const events = await rc(['events', '--stats', id]);
+    expect(JSON.parse(events.stdout).data.memory.usage.limit).toBe(96 * MiB);
 
     expect(await rc(['pause', id])).toMatchObject({ code: 0, stderr: '' });
     expect(read(cgroup, 'cgroup.freeze')).toBe('1');
