@@ -402,6 +402,59 @@ export function v2Settings(r: LinuxResources): Setting[] {
   return groupsOf(r).flatMap((group) => V2_BUILDERS[group](r));
 }
 
+/**
+ * The cgroup v2 controllers `resources` needs, with the field that needs each ("memory" for
+ * linux.resources.memory, `unified["io.max"]` for a unified key), device rules aside (an eBPF
+ * program, no controller): what a rootless container asks of the controllers delegated to it.
+ */
+export function v2ControllersByField(r: LinuxResources): Array<{ field: string; controller: string }> {
+  const out: Array<{ field: string; controller: string }> = [];
+  for (const group of groupsOf(r)) {
+    if (group === 'devices') continue;
+    for (const setting of V2_BUILDERS[group](r)) {
+      if (setting.controller === 'cgroup') continue; // cgroup.* files: the core's, always there
+      const field = group === 'unified' ? `unified[${JSON.stringify(setting.file)}]` : group === 'cpuset' ? `cpu.${setting.file === 'cpuset.cpus' ? 'cpus' : 'mems'}` : group;
+      if (!out.some((o) => o.field === field && o.controller === setting.controller)) out.push({ field, controller: setting.controller });
+    }
+  }
+  return out;
+}
+
+/**
+ * Where `controller` stops on its way down the cgroup2 hierarchy (mounted at `unified`) to the
+ * cgroup `cgroupPath`, for this process: the first ancestor that neither passes it on (its
+ * cgroup.subtree_control) nor can be made to by us (the controller is not in its
+ * cgroup.controllers, or its cgroup.subtree_control is not ours to write); null when every
+ * ancestor passes it on or we may enable it there (or is not made yet, see below). A controller is delegated to a user when the
+ * answer is null (systemd's Delegate= passes it on to the user's own cgroups).
+ */
+export function controllerStop(unified: string, cgroupPath: string, controller: string): string | null {
+  const parts = cgroupPath.split('/').filter(Boolean);
+  const words = (file: string) => {
+    try {
+      return new Set(fs.readFileSync(file, 'utf8').split(/\s+/).filter(Boolean));
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return new Set<string>();
+      throw error;
+    }
+  };
+  for (let depth = 0; depth < parts.length; depth++) {
+    const dir = path.join(unified, ...parts.slice(0, depth));
+    // Not made yet (the slice of a unit systemd is about to start): whoever makes it, we or the
+    // user's systemd, owns it and may pass on whatever its parent passed on, checked above.
+    if (!fs.existsSync(dir)) return null;
+    const control = path.join(dir, 'cgroup.subtree_control');
+    if (words(control).has(controller)) continue;
+    if (!words(path.join(dir, 'cgroup.controllers')).has(controller)) return dir;
+    try {
+      fs.accessSync(control, fs.constants.W_OK);
+    } catch {
+      return dir;
+    }
+  }
+  return null;
+}
+
 export interface ResourcePlan {
   settings: Setting[];
   /** The device rules and where they go: v1's files are among the settings, v2's an eBPF program. */

@@ -163,7 +163,7 @@ async function removeMembers(rootDir: string, sandboxId: string): Promise<void> 
 }
 
 
-type Remains = Pick<ContainerRecord, 'init' | 'gofer' | 'user' | 'cgroupPath' | 'systemdUnit'>;
+type Remains = Pick<ContainerRecord, 'init' | 'gofer' | 'user' | 'cgroupPath' | 'systemdUnit' | 'systemdInstance'>;
 
 // Destroy's order: every process of the cgroup (exec'd and forked ones too), the recorded ones
 // (the gofer is outside the cgroup), the systemd unit if the cgroup is one, then the cgroup; the
@@ -178,14 +178,14 @@ async function destroyProcesses(remains: Remains, containerId: string): Promise<
   // Its processes gone, a scope goes by itself; stopping it is for a slice, and resets a failed
   // unit. systemd out of reach is no reason to keep a dead container: warn and go on.
   if (remains.systemdUnit !== undefined) {
-    await stopContainerUnit(remains.systemdUnit)
+    await stopContainerUnit(remains.systemdUnit, remains.systemdInstance)
       .catch((e) => log.warn(`stopping the systemd unit of container "${containerId}": ${(e as Error).message}`));
   }
   await cgroup?.remove();
 }
 
 /** The `.pids` side file: what create recorded beside the state (lifecycle.ts, writeProcessIds). */
-export type RecordedProcesses = Pick<ContainerRecord, 'init' | 'gofer' | 'cgroupPath' | 'systemdUnit'>;
+export type RecordedProcesses = Pick<ContainerRecord, 'init' | 'gofer' | 'cgroupPath' | 'systemdUnit' | 'systemdInstance'>;
 
 // What a damaged state file can no longer tell, from the side file. It is believed only if it
 // is ours alone to write (StateFile.readSideFile) and has the shape create gives it: `delete
@@ -230,8 +230,12 @@ function parseRecordedProcesses(text: string): RecordedProcesses | null {
   const gofer = identity(ids.gofer);
   const optionalString = (field: unknown, valid: (s: string) => boolean) => field === undefined || (typeof field === 'string' && valid(field));
   if (init === undefined || gofer === undefined) return null;
-  if (!optionalString(ids.cgroupPath, (p) => p.startsWith('/')) || !optionalString(ids.systemdUnit, (u) => u !== '')) return null;
-  return { init, gofer, cgroupPath: ids.cgroupPath as string | undefined, systemdUnit: ids.systemdUnit as string | undefined };
+  if (!optionalString(ids.cgroupPath, (p) => p.startsWith('/')) || !optionalString(ids.systemdUnit, (u) => u !== '')
+    || !optionalString(ids.systemdInstance, (i) => i === 'user')) return null;
+  return {
+    init, gofer, cgroupPath: ids.cgroupPath as string | undefined, systemdUnit: ids.systemdUnit as string | undefined,
+    systemdInstance: ids.systemdInstance as 'user' | undefined,
+  };
 }
 
 /** The user name of the calling process, or #uid when it has none (as runc reports owners). */

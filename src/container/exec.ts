@@ -8,7 +8,9 @@ import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
 import { processStartTime, reapChild, signalProcess } from '../sys/process';
 import { loadSpec, SpecError, validateProcess, validateSpec, type Process, type Spec } from '../oci/spec';
-import { Cgroup, detectLayout } from './cgroups';
+import { Cgroup, detectLayout, isPureV2 } from './cgroups';
+import { requireJoinable } from './rootless-cgroup';
+import { runningInUserNamespace } from './rootless';
 import { Container } from './container';
 import { ContainerError } from './errors';
 import { buildExecPlan, CAPABILITIES, describeFailure, type LaunchPlan, type NamespaceType } from './launch-plan';
@@ -115,6 +117,11 @@ export async function execContainer(rootDir: string, partialId: string, options:
     refuse('rootless, a container can be joined only once it is started (its processes before start are not dumpable, ' +
       'so their namespaces are not this user\'s to open); start it first');
   }
+  const layout = detectLayout();
+  // Rootless (a user, or root of a user namespace: podman's runtime), the kernel may refuse the move.
+  if ((unprivileged || runningInUserNamespace()) && record.cgroupPath !== undefined && isPureV2(layout)) {
+    requireJoinable(layout.unified!, record.cgroupPath, fs.readFileSync('/proc/self/cgroup', 'utf8'), `cannot exec in container "${record.id}"`);
+  }
   const namespaces = openNamespaces(target, unprivileged ? UNPRIVILEGED_JOIN_ORDER : JOIN_ORDER, { skipOwn: true });
   if (namespaces === null) refuse('container not running');
   let report: Report | undefined;
@@ -124,7 +131,7 @@ export async function execContainer(rootDir: string, partialId: string, options:
     const firstNsFd = 5 + preserved.length; // after stdio, the preserved descriptors, the plan and the report
     plan = buildExecPlan({ ...proc, terminal: terminal && consoleSocket !== undefined }, {
       keepFds: preserved.length,
-      cgroupProcs: record.cgroupPath === undefined ? [] : execCgroupProcs(new Cgroup(detectLayout(), record.cgroupPath), options.subCgroups ?? []),
+      cgroupProcs: record.cgroupPath === undefined ? [] : execCgroupProcs(new Cgroup(layout, record.cgroupPath), options.subCgroups ?? []),
       namespaces: namespaces!.map((ns, i) => ({ type: ns.type, fd: firstNsFd + i })),
       seccomp: stored.linux?.seccomp,
       personality: stored.linux?.personality,

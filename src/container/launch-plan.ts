@@ -76,6 +76,12 @@ export interface PlanOptions {
    * (newuidmap and newgidmap, from shadow's uidmap), where they are installed.
    */
   idmapHelpers?: { uid?: string; gid?: string };
+  /**
+   * runcell itself runs in a user namespace other than the host's (rootless podman runs its
+   * runtime as root of one): as in a new one, devices are bound and /sys is bound without a
+   * network namespace of the container's own (runc: RunningInUserNS).
+   */
+  inUserNamespace?: boolean;
 }
 
 /**
@@ -231,8 +237,9 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   } else {
     const newCgroupNs = namespaces.has('cgroup') && namespaces.get('cgroup') === undefined;
     const mountLabel = mountLabelOf(spec.linux?.mountLabel, 'config.json: config.linux');
-    const sysfsBound = newUserNs && !(namespaces.has('network') && namespaces.get('network') === undefined);
-    ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, newUserNs, cgroup: options.cgroup, newCgroupNs, mountLabel, sysfsBound }, [userClone], settings));
+    const inUserNs = newUserNs || options.inUserNamespace === true;
+    const sysfsBound = inUserNs && !(namespaces.has('network') && namespaces.get('network') === undefined);
+    ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, inUserNs, cgroup: options.cgroup, newCgroupNs, mountLabel, sysfsBound }, [userClone], settings));
   }
   add('i-mkdirs', [proc.cwd, 0o755], `create the working directory "${proc.cwd}"`);
   // Hooks before pivot_root: the runtime's (prestart, createRuntime) while the init waits at

@@ -10,10 +10,13 @@ import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
 import { isProcessAlive, processStartTime, reapChild, signalProcess, waitForExit } from '../sys/process';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
-import { Cgroup, detectLayout, type LinuxResources } from './cgroups';
+import { Cgroup, detectLayout, isPureV2, type LinuxResources } from './cgroups';
 import { callerCgroupView, cgroupViewOf } from './cgroup-view';
 import { idmapHelpers, isRootless, requestedLimits, runningInUserNamespace } from './rootless';
-import { requireSystemdHost, startContainerUnit, Systemd, systemdUnitOf, updateContainerUnit, type SystemdUnit } from './systemd';
+import { delegatedCgroupPath, requireDelegated } from './rootless-cgroup';
+import {
+  requireSystemdHost, ROOTLESS_DEFAULT_SLICE, startContainerUnit, Systemd, systemdUnitOf, updateContainerUnit, type SystemdUnit,
+} from './systemd';
 import { cgroupStats, type Stats } from './stats';
 import { containerDeviceRules } from './device-filter';
 import { log, logPhase } from '../log';
@@ -133,21 +136,24 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
   let systemd: Systemd | undefined;
   try {
     const rootless = options.rootless ?? isRootless();
-    if (rootless && options.systemdCgroup === true) {
-      // The scope would be the user's own systemd instance's, asked on its user bus: not yet.
-      throw new ContainerError('ERR_CREATE_FAILED', `cannot create container "${id}": --systemd-cgroup is not available rootless: ` +
-        `${userBus() === undefined ? 'there is no user bus (DBUS_SESSION_BUS_ADDRESS is unset and $XDG_RUNTIME_DIR/bus does not exist), and ' : ''}` +
-        'a scope of the user\'s own systemd instance is not implemented; leave it out', { containerId: id });
-    }
-    const placement = cgroupPathOf(spec, id, options.systemdCgroup === true);
-    record.cgroupPath = placement.cgroupPath;
+    const placement = cgroupPathOf(spec, id, options.systemdCgroup === true, rootless);
     unit = placement.unit;
-    if (unit !== undefined) record.systemdUnit = unit.name;
+    if (unit !== undefined) {
+      // Rootless, the user's own systemd instance, whose units' cgroups lie below its own.
+      systemd = await Systemd.connect(rootless ? 'user' : 'system');
+      if (rootless) {
+        record.systemdInstance = 'user';
+        placement.cgroupPath = path.posix.join(await systemd.managerCgroup(), placement.cgroupPath);
+      }
+      record.systemdUnit = unit.name;
+    }
+    record.cgroupPath = placement.cgroupPath;
     stateFile.saveLocked(record);
     const ours = new Cgroup(detectLayout(), record.cgroupPath);
     ours.assertUnused(); // before it is ours to remove on failure
     if (unit !== undefined) {
-      systemd = await Systemd.connect();
+      // What the user's instance cannot pass on is refused before it is asked for anything.
+      if (rootless) requireDelegated(resourcesOf(spec, rootless), ours.layout.unified!, record.cgroupPath);
     } else if (!rootless) {
       cgroup = ours;
       cgroup.create(containerResources(spec));
@@ -182,6 +188,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
       sandbox: sandbox === undefined ? undefined
         : { pid: planFd + 2, ipc: planFd + 3, uts: planFd + 4, network: planFd + 5 },
       unprivileged: process.geteuid!() !== 0,
+      inUserNamespace: runningInUserNamespace(),
       idmapHelpers: process.geteuid!() !== 0 ? idmapHelpers() : undefined,
     });
     logPhase('create: launch plan built');
@@ -200,7 +207,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     if (report?.type === 'cgroup' && unit !== undefined) {
       // The init is cloned and waits: systemd puts it in the container's scope (see systemd.ts).
       cgroup = ours; // from here on the unit, and so the cgroup, may exist: remove it on failure
-      await startContainerUnit(systemd!, unit, id, report.pid, ours, containerResources(spec));
+      await startContainerUnit(systemd!, unit, id, report.pid, ours, resourcesOf(spec, rootless));
       gofer.cgroupPlaced();
       report = await gofer.nextReport();
     }
@@ -412,7 +419,15 @@ export function updateContainer(rootDir: string, partialId: string, resources: L
       const spec = stored !== null ? JSON.parse(stored) as Spec : { ociVersion: '' };
       wanted = containerResources(spec, resources);
     }
-    if (record.systemdUnit !== undefined) await updateContainerUnit(record.systemdUnit, cgroup, wanted);
+    // Rootless, what cannot hold in the user's cgroup is refused by name before anything is written.
+    if (process.geteuid!() !== 0 || runningInUserNamespace()) {
+      if (resources.devices !== undefined && resources.devices !== null) {
+        throw new SpecError('linux.resources.devices: device rules cannot be set rootless (a device program or v1\'s devices files ' +
+          'need CAP_SYS_ADMIN over the host\'s user namespace; nor can the container make device nodes)');
+      }
+      if (cgroup.isV2) requireDelegated(wanted, cgroup.layout.unified!, cgroup.cgroupPath, 'linux.resources');
+    }
+    if (record.systemdUnit !== undefined) await updateContainerUnit(record.systemdUnit, cgroup, wanted, record.systemdInstance);
     else cgroup.apply(wanted);
   });
 }
@@ -425,13 +440,6 @@ export function containerStats(rootDir: string, partialId: string): { id: string
     throw new ContainerError('ERR_INVALID_STATE', `cannot read the stats of container "${container.id}": container not running`, { containerId: container.id });
   }
   return { id: container.id, running: true, stats: cgroupStats(cgroupOf(container.record, 'read')) };
-}
-
-// The user's D-Bus session bus, where its systemd instance answers (as runc finds it).
-function userBus(): string | undefined {
-  if (process.env.DBUS_SESSION_BUS_ADDRESS) return process.env.DBUS_SESSION_BUS_ADDRESS;
-  const runtime = process.env.XDG_RUNTIME_DIR;
-  return runtime && fs.existsSync(path.join(runtime, 'bus')) ? `unix:path=${path.join(runtime, 'bus')}` : undefined;
 }
 
 /**
@@ -473,20 +481,28 @@ function refuseUnprivileged(spec: Spec, bundle: string): void {
 }
 
 /**
+ * The resources written to a container's cgroup. Rootless, device rules are left out but for
+ * the host's root (--rootless true): nobody else can set them (v1's devices.deny and a v2 device
+ * program need CAP_SYS_ADMIN in the host's user namespace), and a user namespace cannot make
+ * device nodes anyway (runc ignores them too).
+ */
+function resourcesOf(spec: Spec, rootless: boolean): LinuxResources {
+  const hostRoot = process.geteuid!() === 0 && !runningInUserNamespace();
+  return !rootless || hostRoot ? containerResources(spec) : { ...(spec.linux?.resources ?? {}), devices: undefined } as LinuxResources;
+}
+
+/**
  * Rootless without systemd: the container's cgroup if this user may make it, else none. As runc's
  * rootless cgroup manager: an explicit linux.cgroupsPath that cannot be made is an error; the
  * default one is given up, and then a limit in linux.resources is refused, as nothing would
- * enforce it. Device rules are left out but for the host's root (--rootless true): nobody else
- * can set them (v1's devices.deny and a v2 device program need CAP_SYS_ADMIN in the host's user
- * namespace), and a user namespace cannot make device nodes anyway (runc ignores them too).
+ * enforce it. Device rules: see resourcesOf. On cgroup v2, a limit whose controller is not
+ * delegated to the user is refused by name.
  */
 async function rootlessCgroup(cgroup: Cgroup, spec: Spec, id: string): Promise<Cgroup | undefined> {
-  const hostRoot = process.geteuid!() === 0 && !runningInUserNamespace();
-  const resources = hostRoot ? containerResources(spec) : { ...(spec.linux?.resources ?? {}), devices: undefined } as LinuxResources;
+  const resources = resourcesOf(spec, true);
   const explicit = spec.linux?.cgroupsPath !== undefined && spec.linux.cgroupsPath !== '';
   try {
-    cgroup.create(resources);
-    return cgroup;
+    cgroup.create({});
   } catch (error) {
     if (!isErrno(error, 'EACCES', 'EPERM', 'EROFS')) throw error;
     await cgroup.remove().catch(() => {}); // what was made of it before the refusal
@@ -499,27 +515,40 @@ async function rootlessCgroup(cgroup: Cgroup, spec: Spec, id: string): Promise<C
       throw new ContainerError('ERR_CREATE_FAILED', `cannot create container "${id}": config.${limits[0]}` +
         `${limits.length > 1 ? ` (and ${limits.slice(1).map((f) => `config.${f}`).join(', ')})` : ''}: rootless, the container has no cgroup ` +
         `to enforce limits in: ${why}, and no cgroup is delegated to it (runc: "container could not join or create cgroup"); ` +
-        'remove the limits, or delegate a cgroup to the user', { containerId: id, cause: error });
+        'remove the limits, or run it from a cgroup delegated to the user (under systemd: `systemd-run --user`), or use --systemd-cgroup',
+      { containerId: id, cause: error });
     }
     log.debug(`container "${id}" runs without a cgroup: ${why}`);
     return undefined;
   }
+  // The cgroup is the user's: its limits hold only where their controllers are delegated.
+  try {
+    if (cgroup.isV2) requireDelegated(resources, cgroup.layout.unified!, cgroup.cgroupPath);
+    cgroup.apply(resources);
+  } catch (error) {
+    await cgroup.remove().catch((e) => log.warn(`removing the cgroup of container "${id}": ${(e as Error).message}`));
+    throw error;
+  }
+  return cgroup;
 }
 
 // linux.cgroupsPath: absolute, or relative to the root of the hierarchy; under --systemd-cgroup
 // systemd's "slice:prefix:name", whose unit's cgroup it is (a host that cannot is refused here,
 // before anything exists).
-export function cgroupPathOf(spec: Spec, id: string, systemdCgroup: boolean): { cgroupPath: string; unit?: SystemdUnit } {
+// Rootless: the unit is the user's instance's (its cgroup relative to that manager's, see
+// createInSandbox), and without systemd on cgroup v2 the cgroup goes where the user may make one.
+export function cgroupPathOf(spec: Spec, id: string, systemdCgroup: boolean, rootless: boolean): { cgroupPath: string; unit?: SystemdUnit } {
   const given = spec.linux?.cgroupsPath;
   if (systemdCgroup) {
-    const unit = systemdUnitOf(given, id);
+    const unit = rootless ? systemdUnitOf(given, id, ROOTLESS_DEFAULT_SLICE) : systemdUnitOf(given, id);
     requireSystemdHost(detectLayout());
     return { cgroupPath: unit.cgroupPath, unit };
   }
-  if (given === undefined || given === '') return { cgroupPath: `/runcell/${id}` };
-  if (given.includes(':')) {
+  if (given?.includes(':')) {
     throw new SpecError(`config.json: config.linux.cgroupsPath: "${given}" is a systemd "slice:prefix:name" path, which needs --systemd-cgroup`);
   }
+  if (rootless && isPureV2(detectLayout())) return { cgroupPath: delegatedCgroupPath(given, id, fs.readFileSync('/proc/self/cgroup', 'utf8')) };
+  if (given === undefined || given === '') return { cgroupPath: `/runcell/${id}` };
   return { cgroupPath: given.startsWith('/') ? given : `/${given}` };
 }
 
@@ -591,6 +620,8 @@ function readExitRecord(stateFile: StateFile): ExitRecord | null {
 export function writeProcessIds(stateFile: StateFile<ContainerRecord>, record: ContainerRecord): void {
   // Its temp file is one of the container's own files: a crash between write and rename leaves
   // nothing delete cannot find.
-  const ids: RecordedProcesses = { gofer: record.gofer, init: record.init, cgroupPath: record.cgroupPath, systemdUnit: record.systemdUnit };
+  const ids: RecordedProcesses = {
+    gofer: record.gofer, init: record.init, cgroupPath: record.cgroupPath, systemdUnit: record.systemdUnit, systemdInstance: record.systemdInstance,
+  };
   stateFile.saveSideFileLocked('pids', 'pidstmp', JSON.stringify(ids));
 }

@@ -41,6 +41,8 @@ export interface ContainerRecord {
   cgroupPath?: string;
   /** Under --systemd-cgroup: the transient unit systemd made for the cgroup, stopped on delete. */
   systemdUnit?: string;
+  /** Whose systemd the unit is: absent for the host's, "user" for the user's own instance (rootless). */
+  systemdInstance?: 'user';
   /** Descriptions of the steps run after the start gate, by plan index, for start errors. */
   startSteps?: Record<string, string>;
   /** config.json's process.oomScoreAdj: the OOM-score policy of the sandbox reads it. */
@@ -81,6 +83,7 @@ export function validateRecord(value: unknown, id: FullId, path: string): Contai
   for (const field of ['cgroupPath', 'systemdUnit'] as const) {
     if (record[field] !== undefined && typeof record[field] !== 'string') fail(`"${field}" is not a string`);
   }
+  if (record.systemdInstance !== undefined && record.systemdInstance !== 'user') fail('"systemdInstance" is not "user"');
   for (const field of ['init', 'gofer', 'user'] as const) {
     const proc = record[field];
     if (field === 'user' && proc === undefined) continue;

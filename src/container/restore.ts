@@ -111,7 +111,8 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
   const fds: number[] = [];
   let yard: ReturnType<typeof cgroupYard> | undefined;
   try {
-    const placement = cgroupPathOf(spec, id, options.systemdCgroup === true);
+    // Root only (refused above): never the rootless placement.
+    const placement = cgroupPathOf(spec, id, options.systemdCgroup === true, false);
     record.cgroupPath = placement.cgroupPath;
     unit = placement.unit;
     if (unit !== undefined) record.systemdUnit = unit.name;

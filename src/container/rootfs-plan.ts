@@ -305,7 +305,11 @@ function cgroupMountOps(mount: Mount, field: string, destination: string, ctx: R
   const ops: PlanOp[] = [];
   const attrs = () => op('i-setattr', [destination, set, clear, 1], `make the container's cgroup on "${destination}" read-only`);
   const propagate = () => propagation.map((p) => op('i-propagate', [destination, p], `set the propagation of "${destination}"`));
-  if (view.version === 2 && !ctx.newCgroupNs) {
+  // With /sys bound from the host (sysfsBound), /sys/fs/cgroup is already the host's cgroup2,
+  // and the kernel refuses a mount of the same filesystem on the root of one of its own mounts
+  // (EBUSY): the container's cgroup is bound there instead, which shows the same directory a
+  // cgroup2 mount in its cgroup namespace would (runc falls back to that bind on EBUSY too).
+  if (view.version === 2 && (!ctx.newCgroupNs || ctx.sysfsBound === true)) {
     // Made read-only while still detached: never writable in the container, not for an instant.
     ops.push(op('i-bind', ['host', view.directory, destination, 1, set, clear, set, clear, '', ...propagation], `bind the container's cgroup "${view.directory}" on "${destination}"`));
     return ops;
@@ -377,8 +381,11 @@ const DEV_SYMLINKS: Array<[string, string]> = [
 ];
 
 export interface RootfsOptions extends RootfsContext {
-  /** A new user namespace: devices are bound from the host (mknod is refused there). */
-  newUserNs: boolean;
+  /**
+   * The container is in a user namespace other than the host's (a new one, or the one runcell
+   * itself runs in, rootless podman's): devices are bound from the host (mknod is refused there).
+   */
+  inUserNs: boolean;
 }
 
 /**
@@ -421,7 +428,7 @@ export function rootfsOps(spec: Spec, options: RootfsOptions, beforeMounts: Plan
     const specDevices = spec.linux?.devices ?? [];
     const given = new Set(specDevices.map((d) => containerPath(d.path)));
     const devices = [...DEFAULT_DEVICES.filter((d) => !given.has(d.path)), ...specDevices];
-    for (const device of devices) ops.push(...deviceOps(device, options.newUserNs));
+    for (const device of devices) ops.push(...deviceOps(device, options.inUserNs));
     const links = [...DEV_SYMLINKS];
     // /dev/core only where this kernel has a /proc/kcore (CONFIG_PROC_KCORE), as runc does.
     if (fs.existsSync('/proc/kcore')) links.push(['/proc/kcore', '/dev/core']);
@@ -438,9 +445,9 @@ export function rootfsOps(spec: Spec, options: RootfsOptions, beforeMounts: Plan
   return ops;
 }
 
-function deviceOps(device: Device, newUserNs: boolean): PlanOp[] {
+function deviceOps(device: Device, inUserNs: boolean): PlanOp[] {
   const target = containerPath(device.path);
-  if (newUserNs) {
+  if (inUserNs) {
     // mknod is not allowed in a user namespace: bind the host's node instead.
     return [op('i-bind', ['host', device.path, target, 0, 0, 0, 0, 0, ''], `bind the device "${device.path}"`)];
   }

@@ -5,8 +5,11 @@
 //     shouldUseRootlessCgroupManager);
 //   - the state lives in $XDG_RUNTIME_DIR/runcell rather than /run/runcell for a user who is not
 //     the host's root (runc's shouldHonorXDGRuntimeDir);
+//   - on cgroup v2 the container's cgroup is made in a subtree delegated to the user where there
+//     is one (rootless-cgroup.ts);
 //   - without a cgroup we may write, the container gets none, and a config that asks for limits
-//     is refused (runc: "cannot set memory limit: container could not join or create cgroup").
+//     is refused (runc: "cannot set memory limit: container could not join or create cgroup");
+//   - a limit whose controller is not delegated to the user is refused naming both (rootless-cgroup.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_ROOT } from './defaults';

@@ -2,7 +2,8 @@
 // containerd with `SystemdCgroup = true`). The container's cgroup is a transient unit that systemd
 // makes and owns: a scope holding the container's init, with `Delegate=yes` so that the cgroup
 // below it is ours to write. systemd is asked over its D-Bus API on the system bus, as runc's
-// libcontainer/cgroups/systemd does. The limits systemd knows are passed as unit properties
+// libcontainer/cgroups/systemd does; rootless, the user's own systemd instance on the user's bus
+// (the scope is then in the user's user@UID.service, whose controllers systemd delegates). The limits systemd knows are passed as unit properties
 // (systemd re-applies its own view of a unit's cgroup, on `daemon-reload` for one, and would
 // otherwise undo what we wrote); the rest is written into the delegated cgroup by the cgroupfs
 // code (cgroups.ts), which also writes the known ones again and reports the kernel's refusals.
@@ -26,8 +27,10 @@ export interface SystemdUnit {
   cgroupPath: string;
 }
 
-// runc's defaults, with our name: `system.slice:runc:<id>` there.
+// runc's defaults, with our name: `system.slice:runc:<id>` there (`user.slice` rootless, a slice
+// of the user's own systemd instance).
 const DEFAULT_SLICE = 'system.slice';
+export const ROOTLESS_DEFAULT_SLICE = 'user.slice';
 const DEFAULT_PREFIX = 'runcell';
 const FIELD = 'config.json: config.linux.cgroupsPath';
 // systemd's unit_name_is_valid(): these characters, and at most 255 of them.
@@ -42,15 +45,15 @@ const UNIT_NAME_MAX = 255;
  * runc accepts an empty name (a unit called `<prefix>-.scope`); we refuse it: no container
  * means to be called that, and two of them would share it.
  */
-export function systemdUnitOf(cgroupsPath: string | undefined, containerId: string): SystemdUnit {
-  let [slice, prefix, name] = [DEFAULT_SLICE, DEFAULT_PREFIX, containerId];
+export function systemdUnitOf(cgroupsPath: string | undefined, containerId: string, defaultSlice = DEFAULT_SLICE): SystemdUnit {
+  let [slice, prefix, name] = [defaultSlice, DEFAULT_PREFIX, containerId];
   if (cgroupsPath !== undefined && cgroupsPath !== '') {
     const parts = cgroupsPath.split(':');
     if (parts.length !== 3) {
       throw new SpecError(`${FIELD}: "${cgroupsPath}" is not of the form "slice:prefix:name" that --systemd-cgroup takes`);
     }
     [slice, prefix, name] = parts;
-    if (slice === '') slice = DEFAULT_SLICE;
+    if (slice === '') slice = defaultSlice;
   }
   if (name === '') throw new SpecError(`${FIELD}: "${cgroupsPath}" names no unit (its name part is empty)`);
   const isSlice = name.endsWith('.slice');
@@ -251,6 +254,47 @@ const SYSTEMD_RUNTIME_DIR = '/run/systemd/system';
 const DEFAULT_SYSTEM_BUS = 'unix:path=/var/run/dbus/system_bus_socket';
 
 /**
+ * The uid the user's bus sees as ours (SO_PEERCRED, in its own user namespace, the host's): our
+ * uid through /proc/self/uid_map, which maps it to the parent user namespace's (rootless podman
+ * runs its runtime as root of a namespace mapping 0 to the user's uid); our own outside one.
+ * runc asks busctl for the bus's OwnerUID instead; one level of mapping is what podman makes.
+ */
+export function busUid(uid = process.getuid!(), uidMap = readUidMap()): number {
+  for (const line of uidMap.split('\n')) {
+    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+    if ([inside, outside, count].some((n) => !Number.isSafeInteger(n))) continue;
+    if (uid >= inside && uid < inside + count) return outside + (uid - inside);
+  }
+  return uid;
+}
+
+function readUidMap(): string {
+  try {
+    return fs.readFileSync('/proc/self/uid_map', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Which systemd a container's unit belongs to: the host's (PID 1, on the system bus), or, for a
+ * rootless container, the user's own instance (user@UID.service, on the user's bus).
+ */
+export type SystemdInstance = 'system' | 'user';
+
+/**
+ * The user's bus, where the user's systemd instance answers: DBUS_SESSION_BUS_ADDRESS, else
+ * $XDG_RUNTIME_DIR/bus when it exists (as runc and sd_bus_open_user find it).
+ */
+export function userBusAddress(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.DBUS_SESSION_BUS_ADDRESS) return env.DBUS_SESSION_BUS_ADDRESS;
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (!runtime || !runtime.startsWith('/')) return undefined;
+  const socket = `${runtime.replace(/\/+$/, '')}/bus`;
+  return fs.existsSync(socket) ? `unix:path=${socket}` : undefined;
+}
+
+/**
  * Refuses --systemd-cgroup where it cannot work, before anything is made: a host whose init is
  * not systemd, or one that is not pure cgroup v2 (the driver writes the delegated cgroup with the
  * v2 files; systemd's v1 and hybrid layouts are not driven by runcell).
@@ -312,7 +356,8 @@ export class Systemd {
   private readonly lostListeners = new Set<(error: Error) => void>();
   private version: number | undefined;
 
-  private constructor(private readonly dbus: DBusModule, private readonly bus: DBus.MessageBus, readonly address: string) {
+  private constructor(private readonly dbus: DBusModule, private readonly bus: DBus.MessageBus, readonly address: string,
+    readonly instance: SystemdInstance) {
     bus.on('message', (message) => {
       if (message.type !== dbus.MessageType.SIGNAL || message.interface !== MANAGER.interface || message.member !== 'JobRemoved') return;
       const [, job, , result] = message.body as [number, string, string, string];
@@ -322,15 +367,52 @@ export class Systemd {
     });
   }
 
-  /** Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS, as every D-Bus client honours it). */
-  static async connect(): Promise<Systemd> {
+  /**
+   * Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS, as every D-Bus client honours it), or
+   * for the user's instance to the user's bus (userBusAddress), authenticated as our uid
+   * (EXTERNAL: the bus checks it against the socket's peer credentials).
+   */
+  static async connect(instance: SystemdInstance = 'system'): Promise<Systemd> {
     const dbus = loadDBus();
-    const address = process.env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS;
-    const bus = dbus.systemBus();
-    const systemd = new Systemd(dbus, bus, address);
+    let address: string;
+    let bus: DBus.MessageBus;
+    let restoreUid = () => {};
+    if (instance === 'system') {
+      address = process.env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS;
+      bus = dbus.systemBus();
+    } else {
+      const user = userBusAddress();
+      if (user === undefined) {
+        throw new ContainerError('ERR_SYSTEMD', '--systemd-cgroup (rootless): there is no user bus to reach the user\'s systemd instance on ' +
+          '(DBUS_SESSION_BUS_ADDRESS is unset and $XDG_RUNTIME_DIR/bus does not exist; `loginctl enable-linger` starts the user\'s ' +
+          'instance): leave the flag out to use the delegated cgroup, if any');
+      }
+      address = user;
+      // dbus-next says who we are with process.getuid(), which in a user namespace (rootless
+      // podman runs its runtime as root of one) is not the uid the bus sees on the socket: it
+      // is told the host's for as long as the handshake takes.
+      const hostUid = busUid();
+      const ownUid = process.getuid!;
+      if (hostUid !== ownUid()) process.getuid = () => hostUid;
+      try {
+        bus = dbus.sessionBus({ busAddress: address, authMethods: ['EXTERNAL'] } as Parameters<DBusModule['sessionBus']>[0]);
+      } catch (error) {
+        process.getuid = ownUid;
+        throw error;
+      }
+      restoreUid = () => {
+        process.getuid = ownUid;
+      };
+    }
+    const systemd = new Systemd(dbus, bus, address, instance);
+    const busName = instance === 'system' ? 'the system bus' : 'the user\'s bus';
     bus.on('error', (error: unknown) => systemd.fail(error instanceof Error ? error : new Error(String(error))));
     try {
-      await systemd.whileConnected(new Promise<void>((resolve) => bus.once('connect', resolve)), 'connecting to the system bus');
+      try {
+        await systemd.whileConnected(new Promise<void>((resolve) => bus.once('connect', resolve)), `connecting to ${busName}`);
+      } finally {
+        restoreUid();
+      }
       // The job signals; go-systemd asks for the same match (a job's requester gets them).
       await systemd.whileConnected(bus.call(new dbus.Message({
         destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'AddMatch',
@@ -339,13 +421,14 @@ export class Systemd {
     } catch (error) {
       systemd.close();
       throw new ContainerError('ERR_SYSTEMD',
-        `--systemd-cgroup: cannot reach systemd on the D-Bus system bus (${address}): ${describeDBusError(error)}`, { cause: error });
+        `--systemd-cgroup: cannot reach ${instance === 'system' ? 'systemd on the D-Bus system bus' : 'the user\'s systemd instance on the user\'s bus'} ` +
+        `(${address}): ${describeDBusError(error)}`, { cause: error });
     }
     return systemd;
   }
 
   close(): void {
-    this.fail(new Error('the connection to the system bus was closed'));
+    this.fail(new Error(`the connection to the ${this.instance === 'system' ? 'system' : 'user\'s'} bus was closed`));
     this.bus.disconnect();
   }
 
@@ -414,6 +497,24 @@ export class Systemd {
       this.version = parseSystemdVersion(String((reply?.body[0] as DBus.Variant<string>).value));
     }
     return this.version;
+  }
+
+  /**
+   * The cgroup of the manager itself, relative to the hierarchy's root: "/" for PID 1, the
+   * user's `/user.slice/user-UID.slice/user@UID.service` for a user's instance, whose units'
+   * cgroups lie below it.
+   */
+  async managerCgroup(): Promise<string> {
+    const reply = await this.whileConnected(this.bus.call(new this.dbus.Message({
+      destination: MANAGER.destination, path: MANAGER.path, interface: 'org.freedesktop.DBus.Properties', member: 'Get',
+      signature: 'ss', body: [MANAGER.interface, 'ControlGroup'],
+    })), 'reading the manager\'s cgroup');
+    const value = String((reply?.body[0] as DBus.Variant<string>).value);
+    if (value === '') return '/';
+    if (!value.startsWith('/') || value.split('/').includes('..')) {
+      throw new ContainerError('ERR_SYSTEMD', `systemd's manager names its cgroup "${value}", which is not an absolute cgroup path`);
+    }
+    return value;
   }
 
   private async resetFailedUnit(name: string): Promise<void> {
@@ -487,8 +588,9 @@ export async function startContainerUnit(systemd: Systemd, unit: SystemdUnit, co
 }
 
 /** `update` under the driver: the properties systemd knows, then every file through cgroupfs. */
-export async function updateContainerUnit(unitName: string, cgroup: Cgroup, resources: LinuxResources): Promise<void> {
-  const systemd = await Systemd.connect();
+export async function updateContainerUnit(unitName: string, cgroup: Cgroup, resources: LinuxResources,
+  instance: SystemdInstance = 'system'): Promise<void> {
+  const systemd = await Systemd.connect(instance);
   try {
     const limits = await limitProperties(systemd, resources);
     if (limits.length > 0) await systemd.setUnitProperties(unitName, limits);
@@ -499,8 +601,8 @@ export async function updateContainerUnit(unitName: string, cgroup: Cgroup, reso
 }
 
 /** Stops the container's unit (on delete, once its processes are gone). */
-export async function stopContainerUnit(unitName: string): Promise<void> {
-  const systemd = await Systemd.connect();
+export async function stopContainerUnit(unitName: string, instance: SystemdInstance = 'system'): Promise<void> {
+  const systemd = await Systemd.connect(instance);
   try {
     await systemd.stopUnit(unitName);
   } finally {

@@ -2,9 +2,13 @@
 // directory, the limits a config asks for, the caller's cgroup view, and what the plan does for
 // a caller who is not root (the maps, setgroups, sysfs).
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildLaunchPlan, defaultSpec, validateSpec, type Spec } from '../../src';
-import { parseLayout } from '../../src/container/cgroups';
+import { controllerStop, parseLayout, v2ControllersByField } from '../../src/container/cgroups';
+import { delegatedCgroupPath, requireDelegated } from '../../src/container/rootless-cgroup';
+import { busUid, ROOTLESS_DEFAULT_SLICE, systemdUnitOf, userBusAddress } from '../../src/container/systemd';
 import { callerCgroupView } from '../../src/container/cgroup-view';
 import { defaultRootDir, isRootless, requestedLimits, runningInUserNamespace } from '../../src/container/rootless';
 import { PLAN_FILES, useScratchBundle } from '../helpers/env';
@@ -112,5 +116,121 @@ describe('the plan of an unprivileged caller', () => {
       s.mounts = s.mounts.map((m: { destination: string }) => (m.destination === '/sys' ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['ro'] } : m));
     })).find((o) => o.description === 'mount "sysfs" on "/sys"');
     expect(own?.op).toBe('i-mount');
+  });
+});
+
+describe('the plan of runcell run as root of a user namespace (rootless podman\'s runtime)', () => {
+  let bundle: string;
+  useScratchBundle((b) => (bundle = b));
+  // Podman's spec: no user namespace (runcell is in podman's), its network namespace by path,
+  // a cgroup namespace, sysfs and a cgroup mount.
+  function podmanSpec(): Spec {
+    const s = defaultSpec({}) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    s.process.terminal = false;
+    s.process.args = ['true'];
+    s.linux.namespaces = [{ type: 'pid' }, { type: 'network', path: '/run/user/1500/netns/netns-1' }, { type: 'ipc' }, { type: 'uts' },
+      { type: 'mount' }, { type: 'cgroup' }];
+    return validateSpec(s);
+  }
+  const cgroup = { version: 2, directory: '/sys/fs/cgroup/user.slice/libpod-c1.scope' } as const;
+  const plan = (inUserNamespace: boolean) =>
+    buildLaunchPlan(podmanSpec(), { bundle, files: PLAN_FILES, extraFds: 0, cgroup, inUserNamespace }).ops;
+
+  it('devices are bound, not made; /sys is the host\'s bound, and the cgroup mount on it a bind of the container\'s cgroup', () => {
+    const ops = plan(true);
+    const devNull = ops.find((o) => o.description.includes('"/dev/null"'));
+    expect([devNull?.op, ...(devNull?.args.slice(0, 3) ?? [])]).toEqual(['i-bind', 'host', '/dev/null', '/dev/null']);
+    expect(ops.find((o) => o.description.includes('"/sys"'))?.args.slice(0, 3)).toEqual(['host', '/sys', '/sys']);
+    // A cgroup2 mount there would be refused (EBUSY: the same filesystem on the root of its own bound mount).
+    const cgroupMount = ops.filter((o) => o.description.includes('"/sys/fs/cgroup"'));
+    expect(cgroupMount.map((o) => o.op)).toEqual(['i-bind']);
+    expect(cgroupMount[0].args.slice(0, 3)).toEqual(['host', cgroup.directory, '/sys/fs/cgroup']);
+    // The host's root: made, mounted.
+    const rootOps = plan(false);
+    expect(rootOps.find((o) => o.description.includes('"/dev/null"'))?.op).toBe('i-mknod');
+    const rootCgroup = rootOps.filter((o) => o.description.includes('"/sys/fs/cgroup"'));
+    expect(rootCgroup.map((o) => o.op)).toEqual(['i-mkdirs', 'i-mount', 'i-setattr']);
+    expect(rootCgroup[1].args[2]).toBe('cgroup2');
+  });
+});
+
+describe('the cgroup of a rootless container on cgroup v2', () => {
+  const self = '0::/user.slice/user-1500.slice/user@1500.service/app.slice/run-u7.scope\n';
+
+  it('next to the caller\'s own cgroup (runc\'s fs2): runcell-<id> by default, a relative path there, an absolute one as given', () => {
+    expect(delegatedCgroupPath(undefined, 'c1', self)).toBe('/user.slice/user-1500.slice/user@1500.service/app.slice/runcell-c1');
+    expect(delegatedCgroupPath('', 'c1', self)).toBe('/user.slice/user-1500.slice/user@1500.service/app.slice/runcell-c1');
+    expect(delegatedCgroupPath('mine/c1', 'c1', self)).toBe('/user.slice/user-1500.slice/user@1500.service/app.slice/mine/c1');
+    expect(delegatedCgroupPath('/elsewhere/c1', 'c1', self)).toBe('/elsewhere/c1');
+    // A hybrid host's /proc/self/cgroup: the cgroup2 line is the one read.
+    expect(delegatedCgroupPath(undefined, 'c1', '3:memory:/x\n0::/a/b\n')).toBe('/a/runcell-c1');
+    expect(() => delegatedCgroupPath('../../escape', 'c1', self)).toThrow('config.json: config.linux.cgroupsPath: "../../escape" must not contain ".."');
+    expect(() => delegatedCgroupPath(undefined, 'c1', '3:memory:/x\n')).toThrow(/no "0::" line/);
+  });
+
+  it('the controllers a config\'s limits need, by field (device rules need none)', () => {
+    expect(v2ControllersByField({
+      memory: { limit: 1 << 26 }, pids: { limit: 10 }, cpu: { shares: 512, cpus: '0' }, devices: [{ allow: false, access: 'rwm' }],
+      unified: { 'io.max': '8:0 rbps=1', 'cgroup.freeze': '0' },
+    })).toEqual([
+      { field: 'pids', controller: 'pids' }, { field: 'memory', controller: 'memory' }, { field: 'cpu', controller: 'cpu' },
+      { field: 'cpu.cpus', controller: 'cpuset' }, { field: 'unified["io.max"]', controller: 'io' },
+    ]);
+  });
+
+  it('a controller is delegated where every ancestor passes it on or is ours to make pass it on; else the first that stops it', () => {
+    // A cgroup2 tree made of plain files, as root: every cgroup.subtree_control is writable here,
+    // so the ones that stop a controller are those whose cgroup.controllers lack it.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'runcell-delegation-'));
+    try {
+      const cgroup = (rel: string, controllers: string, enabled: string) => {
+        fs.mkdirSync(path.join(root, rel), { recursive: true });
+        fs.writeFileSync(path.join(root, rel, 'cgroup.controllers'), controllers);
+        fs.writeFileSync(path.join(root, rel, 'cgroup.subtree_control'), enabled);
+      };
+      cgroup('.', 'cpuset cpu io memory pids', 'cpu memory pids');
+      cgroup('user.slice', 'cpu memory pids', 'memory pids');
+      cgroup('user.slice/u', 'memory pids', '');
+      expect(controllerStop(root, '/user.slice/u/c', 'memory')).toBeNull(); // enabled above, u's to enable
+      expect(controllerStop(root, '/user.slice/u/c', 'cpu')).toBe(path.join(root, 'user.slice/u'));
+      expect(controllerStop(root, '/user.slice/u/c', 'cpuset')).toBe(path.join(root, 'user.slice'));
+      // A slice not made yet (systemd makes it with the unit): its parent's word counts.
+      expect(controllerStop(root, '/user.slice/u/new.slice/c.scope', 'pids')).toBeNull();
+      expect(() => requireDelegated({ memory: { limit: 1 << 26 }, cpu: { cpus: '0' } }, root, '/user.slice/u/c'))
+        .toThrow(`config.linux.resources.cpu.cpus: the cpuset cgroup controller is not delegated to uid ${process.geteuid!()}: ` +
+          `${path.join(root, 'user.slice')} does not pass it on (cgroup.subtree_control: memory pids; cgroup.controllers: cpu memory pids)`);
+      expect(() => requireDelegated({ memory: { limit: 1 << 26 } }, root, '/user.slice/u/c')).not.toThrow();
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the user bus and the user\'s systemd', () => {
+  it('the user bus: DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus when it exists, else none', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runcell-xdg-'));
+    try {
+      expect(userBusAddress({ DBUS_SESSION_BUS_ADDRESS: 'unix:path=/x/bus', XDG_RUNTIME_DIR: dir })).toBe('unix:path=/x/bus');
+      expect(userBusAddress({ XDG_RUNTIME_DIR: dir })).toBeUndefined();
+      fs.writeFileSync(path.join(dir, 'bus'), '');
+      expect(userBusAddress({ XDG_RUNTIME_DIR: dir })).toBe(`unix:path=${dir}/bus`);
+      expect(userBusAddress({ XDG_RUNTIME_DIR: 'relative' })).toBeUndefined();
+      expect(userBusAddress({})).toBeUndefined();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the uid told to the bus is the one the bus sees: ours through uid_map (root of rootless podman\'s namespace is the user)', () => {
+    expect(busUid(0, '         0       1500          1\n         1     100000      65536\n')).toBe(1500);
+    expect(busUid(1000, '         0       1500          1\n         1     100000      65536\n')).toBe(100999);
+    expect(busUid(1500, '         0          0 4294967295\n')).toBe(1500);
+    expect(busUid(7, '')).toBe(7);
+  });
+
+  it('a rootless unit is in the user\'s instance\'s user.slice unless the path names a slice', () => {
+    expect(systemdUnitOf(undefined, 'c1', ROOTLESS_DEFAULT_SLICE)).toEqual({ name: 'runcell-c1.scope', slice: 'user.slice', cgroupPath: '/user.slice/runcell-c1.scope' });
+    expect(systemdUnitOf(':libpod:c1', 'c1', ROOTLESS_DEFAULT_SLICE).slice).toBe('user.slice');
+    expect(systemdUnitOf('app.slice:libpod:c1', 'c1', ROOTLESS_DEFAULT_SLICE).cgroupPath).toBe('/app.slice/libpod-c1.scope');
   });
 });
