@@ -268,6 +268,22 @@ export function busUid(uid = process.getuid!(), uidMap = readUidMap()): number {
   return uid;
 }
 
+// The bus connection's socket (dbus-next keeps it as _connection.stream) emits 'connect' (a net
+// socket) or 'connected' (its other transports), and dbus-next's handshake listens to both.
+export function tellUidDuringHandshake(bus: unknown, uid: number): void {
+  const stream = (bus as { _connection?: { stream?: NodeJS.EventEmitter } })._connection?.stream;
+  if (stream === undefined) throw new ContainerError('ERR_SYSTEMD', 'connecting to the user\'s bus: dbus-next keeps no socket where runcell looks for it');
+  const own = process.getuid!;
+  for (const event of ['connect', 'connected']) {
+    stream.prependOnceListener(event, () => {
+      process.getuid = () => uid;
+    });
+    stream.once(event, () => {
+      process.getuid = own;
+    });
+  }
+}
+
 function readUidMap(): string {
   try {
     return fs.readFileSync('/proc/self/uid_map', 'utf8');
@@ -376,7 +392,6 @@ export class Systemd {
     const dbus = loadDBus();
     let address: string;
     let bus: DBus.MessageBus;
-    let restoreUid = () => {};
     if (instance === 'system') {
       address = process.env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS;
       bus = dbus.systemBus();
@@ -388,31 +403,20 @@ export class Systemd {
           'instance): leave the flag out to use the delegated cgroup, if any');
       }
       address = user;
+      bus = dbus.sessionBus({ busAddress: address, authMethods: ['EXTERNAL'] } as Parameters<DBusModule['sessionBus']>[0]);
       // dbus-next says who we are with process.getuid(), which in a user namespace (rootless
-      // podman runs its runtime as root of one) is not the uid the bus sees on the socket: it
-      // is told the host's for as long as the handshake takes.
+      // podman runs its runtime as root of one) is not the uid the bus sees on the socket. It
+      // reads it synchronously in its handshake, which starts from the socket's connect event:
+      // process.getuid answers the host's uid only inside that one event's listeners (ours run
+      // just before and just after dbus-next's), so no other code of the process ever sees it.
       const hostUid = busUid();
-      const ownUid = process.getuid!;
-      if (hostUid !== ownUid()) process.getuid = () => hostUid;
-      try {
-        bus = dbus.sessionBus({ busAddress: address, authMethods: ['EXTERNAL'] } as Parameters<DBusModule['sessionBus']>[0]);
-      } catch (error) {
-        process.getuid = ownUid;
-        throw error;
-      }
-      restoreUid = () => {
-        process.getuid = ownUid;
-      };
+      if (hostUid !== process.getuid!()) tellUidDuringHandshake(bus, hostUid);
     }
     const systemd = new Systemd(dbus, bus, address, instance);
     const busName = instance === 'system' ? 'the system bus' : 'the user\'s bus';
     bus.on('error', (error: unknown) => systemd.fail(error instanceof Error ? error : new Error(String(error))));
     try {
-      try {
-        await systemd.whileConnected(new Promise<void>((resolve) => bus.once('connect', resolve)), `connecting to ${busName}`);
-      } finally {
-        restoreUid();
-      }
+      await systemd.whileConnected(new Promise<void>((resolve) => bus.once('connect', resolve)), `connecting to ${busName}`);
       // The job signals; go-systemd asks for the same match (a job's requester gets them).
       await systemd.whileConnected(bus.call(new dbus.Message({
         destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'AddMatch',

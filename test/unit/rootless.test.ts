@@ -1,6 +1,7 @@
 // Rootless, without a second user: runc's rule for when runcell is rootless, the default state
 // directory, the limits a config asks for, the caller's cgroup view, and what the plan does for
 // a caller who is not root (the maps, setgroups, sysfs).
+import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { buildLaunchPlan, defaultSpec, validateSpec, type Spec } from '../../src';
 import { controllerStop, parseLayout, v2ControllersByField } from '../../src/container/cgroups';
 import { delegatedCgroupPath, requireDelegated } from '../../src/container/rootless-cgroup';
-import { busUid, ROOTLESS_DEFAULT_SLICE, systemdUnitOf, userBusAddress } from '../../src/container/systemd';
+import { busUid, ROOTLESS_DEFAULT_SLICE, systemdUnitOf, tellUidDuringHandshake, userBusAddress } from '../../src/container/systemd';
 import { callerCgroupView } from '../../src/container/cgroup-view';
 import { defaultRootDir, isRootless, requestedLimits, runningInUserNamespace } from '../../src/container/rootless';
 import { PLAN_FILES, useScratchBundle } from '../helpers/env';
@@ -226,6 +227,23 @@ describe('the user bus and the user\'s systemd', () => {
     expect(busUid(1000, '         0       1500          1\n         1     100000      65536\n')).toBe(100999);
     expect(busUid(1500, '         0          0 4294967295\n')).toBe(1500);
     expect(busUid(7, '')).toBe(7);
+  });
+
+  it('that uid is what process.getuid answers inside the socket\'s connect event only, where dbus-next\'s handshake reads it', () => {
+    const stream = new EventEmitter();
+    const seen: number[] = [];
+    // dbus-next's handshake listener is registered when the bus is made, before ours.
+    for (const event of ['connect', 'connected']) stream.once(event, () => seen.push(process.getuid!()));
+    const own = process.getuid!();
+    tellUidDuringHandshake({ _connection: { stream } }, own + 4242);
+    expect(process.getuid!()).toBe(own);
+    stream.emit('connect');
+    expect(seen).toEqual([own + 4242]);
+    expect(process.getuid!()).toBe(own);
+    stream.emit('connected');
+    expect(seen).toEqual([own + 4242, own + 4242]);
+    expect(process.getuid!()).toBe(own);
+    expect(() => tellUidDuringHandshake({}, 1)).toThrow(/no socket/);
   });
 
   it('a rootless unit is in the user\'s instance\'s user.slice unless the path names a slice', () => {
