@@ -158,8 +158,8 @@ class SandboxJoinError extends Error {}
  * resets dumpability at execve) and its mm then belongs to the container's user namespace,
  * which the user owns: its namespaces are the user's to open. We rely on that process being
  * where the init put it, checked as far as the kernel lets us:
- *   - the sandbox's pid namespace is the parent of its own (NS_GET_PARENT), where the root's
- *     spec nests it (a process can never leave its pid namespace);
+ *   - the sandbox's pid namespace is the parent of its own (NS_GET_PARENT): the root's spec
+ *     has a new pid namespace, so the init nested it (a process never leaves its pid namespace);
  *   - the user namespace is the owner of that pid namespace (NS_GET_USERNS), which is fixed at
  *     its creation: not whatever user namespace the process has moved into since;
  *   - its ipc, uts and network namespaces are owned by that user namespace. A root process
@@ -183,6 +183,13 @@ function openRootlessSandbox(lock: StateFile<ContainerRecord>, record: Container
         'a rootless subcontainer joins its sandbox\'s user namespace, whose maps are that');
     }
   }
+  // Only a new pid namespace nests the root's process in the sandbox's (launch-plan.ts), and so
+  // names the sandbox's pid namespace and, through it, the user namespace made with it.
+  const rootPid = (rootSpec.linux?.namespaces ?? []).find((ns) => ns.type === 'pid');
+  if (rootPid === undefined || rootPid.path !== undefined) {
+    throw new SandboxJoinError('has no pid namespace of its own (its config.linux.namespaces has no "pid" entry without a path): ' +
+      'a rootless subcontainer cannot join it');
+  }
   const user = record.user;
   if (user === null || user === undefined) throw new SandboxJoinError('has no process of its own yet (not started)');
   let opened: OpenNamespace[] | null;
@@ -201,10 +208,8 @@ function openRootlessSandbox(lock: StateFile<ContainerRecord>, record: Container
     return relative;
   };
   try {
-    const rootPid = (rootSpec.linux?.namespaces ?? []).find((ns) => ns.type === 'pid');
-    const nested = rootPid !== undefined && rootPid.path === undefined;
     const own = opened.find((ns) => ns.type === 'pid')!;
-    const pid = nested ? related(own.fd, 'parent') : own.fd;
+    const pid = related(own.fd, 'parent');
     const userNs = related(pid, 'owner');
     const userId = fs.fstatSync(userNs);
     const ourUser = fs.statSync('/proc/self/ns/user');
@@ -218,9 +223,7 @@ function openRootlessSandbox(lock: StateFile<ContainerRecord>, record: Container
         throw new SandboxJoinError(`cannot be joined: the ${ns.type} namespace of its process (pid ${user.pid}) is not one of its user namespace`);
       }
     }
-    const result: OpenNamespace[] = opened.filter((ns) => ns.type !== 'pid' || !nested);
-    if (nested) result.push({ type: 'pid', fd: pid });
-    result.push({ type: 'user', fd: userNs });
+    const result: OpenNamespace[] = [...opened.filter((ns) => ns.type !== 'pid'), { type: 'pid', fd: pid }, { type: 'user', fd: userNs }];
     // The descriptors kept are the result's; the pid namespace of the process itself, and the
     // owners checked, go.
     for (const fd of [...taken, ...opened.map((ns) => ns.fd)]) {

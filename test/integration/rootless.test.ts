@@ -347,7 +347,7 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     await waitFor(() => userProcesses().length === 0, `no process of ${USER} left`);
   });
 
-  it('a member whose maps differ from its sandbox\'s, or of another user\'s sandbox, is refused clearly and leaves nothing', async () => {
+  it('a member whose maps differ from its sandbox\'s, of a sandbox without a pid namespace, or of another user\'s sandbox, is refused clearly and leaves nothing', async () => {
     editSpec((spec) => {
       spec.annotations = { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'rl-pod2' };
       spec.process.args = ['sleep', '1000'];
@@ -365,6 +365,24 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     expect(badMaps.stderr).toContain('differ from those of sandbox "rl-pod2"');
     expect(stateFiles().filter((file) => file.startsWith('rl-badmember'))).toEqual([]);
     expect((await asUser(['delete', '--force', 'rl-pod2'])).stderr).toBe('');
+
+    // A sandbox in the host's pid namespace: no namespace of its that the user may reach.
+    editSpec((spec) => {
+      spec.annotations = { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'rl-pod3' };
+      spec.linux.namespaces = spec.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'pid');
+      // A procfs of the host's pid namespace is not the user's to mount.
+      spec.mounts = spec.mounts.filter((m: { destination: string }) => m.destination !== '/proc');
+      spec.process.args = ['sleep', '1000'];
+    });
+    ids.push('rl-pod3');
+    expect((await asUser(['run', '-d', 'rl-pod3'])).stderr).toBe('');
+    editSpec((spec) => {
+      spec.annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'rl-pod3' };
+    });
+    const noPidNs = await asUser(['run', 'rl-badmember']);
+    expect(noPidNs.stderr).toBe('runcell: cannot create container "rl-badmember": sandbox "rl-pod3" has no pid namespace of its own ' +
+      '(its config.linux.namespaces has no "pid" entry without a path): a rootless subcontainer cannot join it\n');
+    expect((await asUser(['delete', '--force', 'rl-pod3'])).stderr).toBe('');
 
     // Root's sandbox, in a state directory of root's: not this user's to join.
     const rootDir = tempDir('runcell-rootless-root-');
