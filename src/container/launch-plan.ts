@@ -91,9 +91,10 @@ export interface PlanOptions {
  */
 export interface SandboxNamespaces {
   pid: number;
-  ipc: number;
-  uts: number;
-  network: number;
+  /** Absent: the caller's own, where the init is already (a rootless sandbox sharing the host's). */
+  ipc?: number;
+  uts?: number;
+  network?: number;
   /**
    * A rootless sandbox's user namespace: the gofer joins it before the pid namespace (see
    * sandbox.ts), and the subcontainer's spec's new user namespace is this one (same maps).
@@ -212,13 +213,13 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   if (sandbox !== undefined) {
     // "Namespaces that a subcontainer's spec leaves out are the sandbox's."
     for (const type of ['ipc', 'uts', 'network'] as const) {
-      if (!namespaces.has(type)) add('i-setns-fd', [sandbox[type], CLONE[type]], `join the sandbox's ${type} namespace`);
+      if (!namespaces.has(type) && sandbox[type] !== undefined) add('i-setns-fd', [sandbox[type]!, CLONE[type]], `join the sandbox's ${type} namespace`);
     }
     // Its user's process: in a pid namespace named by path, else nested or the sandbox's own.
     const pidPath = namespaces.get('pid');
     if (pidPath !== undefined) add('i-setns', [pidPath, CLONE.pid], `join the pid namespace "${pidPath}"`);
-    const userFd = sandbox.user === undefined ? [] : [sandbox.user];
-    add('i-close', [sandbox.pid, sandbox.ipc, sandbox.uts, sandbox.network, ...userFd], 'close the sandbox\'s namespaces');
+    const fds = [sandbox.pid, sandbox.ipc, sandbox.uts, sandbox.network, sandbox.user].filter((fd) => fd !== undefined);
+    add('i-close', fds, 'close the sandbox\'s namespaces');
   }
   let unshare = 0;
   for (const type of ['mount', 'ipc', 'uts', 'network', 'cgroup'] as const) {

@@ -22,7 +22,7 @@ import { containerDeviceRules } from './device-filter';
 import { log, logPhase } from '../log';
 import { Container, currentOwner, stopProcesses, type RecordedProcesses } from './container';
 import { ContainerError } from './errors';
-import { buildLaunchPlan, describeFailure, stepFailure, type LaunchPlan } from './launch-plan';
+import { buildLaunchPlan, describeFailure, stepFailure, type LaunchPlan, type SandboxNamespaces } from './launch-plan';
 import { Gofer, openStartGate } from './gofer';
 import { parseExitRecord, type ExitRecord } from './protocol';
 import { observedStatus, ociState, RECORD_VERSION, type ContainerRecord, type ProcessIdentity } from './record';
@@ -165,8 +165,10 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     const listenEnv = options.listenFds ? [`LISTEN_FDS=${options.listenFds}`, 'LISTEN_PID=1'] : [];
     const planFd = 3 + extraFds;
     // The sandbox's namespaces follow the plan and report pipes in the gofer.
-    const sandboxFds = sandbox === undefined ? [] : [sandbox.namespaces.pid, sandbox.namespaces.ipc, sandbox.namespaces.uts, sandbox.namespaces.network,
-      ...(sandbox.namespaces.user === undefined ? [] : [sandbox.namespaces.user])];
+    const sandboxTypes = (['pid', 'ipc', 'uts', 'network', 'user'] as const).filter((type) => sandbox?.namespaces[type] !== undefined);
+    const sandboxFds = sandboxTypes.map((type) => sandbox!.namespaces[type]!);
+    // Their numbers in the gofer and the init: after the plan and report pipes, in that order.
+    const sandboxPlanFds = Object.fromEntries(sandboxTypes.map((type, i) => [type, planFd + 2 + i])) as unknown as SandboxNamespaces;
     const plan = buildLaunchPlan(spec, {
       bundle,
       cgroupProcs: record.cgroupPath === undefined ? [] : ours.procsFiles(),
@@ -182,8 +184,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
         gate: stateFile.pathOf('gate'),
         ready: stateFile.pathOf('ready'),
       },
-      sandbox: sandbox === undefined ? undefined
-        : { pid: planFd + 2, ipc: planFd + 3, uts: planFd + 4, network: planFd + 5, user: sandbox.namespaces.user === undefined ? undefined : planFd + 6 },
+      sandbox: sandbox === undefined ? undefined : sandboxPlanFds,
       unprivileged: process.geteuid!() !== 0,
       inUserNamespace: runningInUserNamespace(),
       idmapHelpers: process.geteuid!() !== 0 ? idmapHelpers() : undefined,

@@ -14,7 +14,7 @@ import { isErrno } from '../sys/errno';
 import { native } from '../sys/native';
 import { ContainerError } from './errors';
 import { validateId } from './id';
-import { closeNamespaces, openNamespaces, type OpenNamespace } from './namespaces';
+import { closeNamespaces, openNamespaces, sameNamespace, type OpenNamespace } from './namespaces';
 import type { SandboxNamespaces } from './launch-plan';
 import { observedStatus, validateRecord, type ContainerRecord } from './record';
 import { StateFile } from './state-file';
@@ -111,7 +111,7 @@ export function joinSandbox(rootDir: string, sandboxId: string, containerId: str
   return {
     lock,
     record,
-    namespaces: { pid: fd('pid')!, ipc: fd('ipc')!, uts: fd('uts')!, network: fd('network')!, user: fd('user') },
+    namespaces: { pid: fd('pid')!, ipc: fd('ipc'), uts: fd('uts'), network: fd('network'), user: fd('user') },
     close: () => {
       closeNamespaces(opened!);
       lock.close();
@@ -216,14 +216,18 @@ function openRootlessSandbox(lock: StateFile<ContainerRecord>, record: Container
     if (userId.ino === ourUser.ino && userId.dev === ourUser.dev) {
       throw new SandboxJoinError('has no user namespace of its own: a rootless subcontainer cannot join it');
     }
+    const result: OpenNamespace[] = [{ type: 'pid', fd: pid }, { type: 'user', fd: userNs }];
     for (const ns of opened) {
       if (ns.type === 'pid') continue;
+      // One the sandbox shares with us (the host's network, say, for a spec without a network
+      // namespace): the member's init is in it already, and has no right to join it again.
+      if (sameNamespace(ns.fd, ns.type)) continue;
       const owner = fs.fstatSync(related(ns.fd, 'owner'));
       if (owner.ino !== userId.ino || owner.dev !== userId.dev) {
-        throw new SandboxJoinError(`cannot be joined: the ${ns.type} namespace of its process (pid ${user.pid}) is not one of its user namespace`);
+        throw new SandboxJoinError(`cannot be joined: the ${ns.type} namespace of its process (pid ${user.pid}) is neither ours nor one of its user namespace`);
       }
+      result.push(ns);
     }
-    const result: OpenNamespace[] = [...opened.filter((ns) => ns.type !== 'pid'), { type: 'pid', fd: pid }, { type: 'user', fd: userNs }];
     // The descriptors kept are the result's; the pid namespace of the process itself, and the
     // owners checked, go.
     for (const fd of [...taken, ...opened.map((ns) => ns.fd)]) {

@@ -323,6 +323,10 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     const b = JSON.parse((await asUser(['state', 'rl-b'])).stdout);
     const bProcess = JSON.parse(fs.readFileSync(path.join(xdg, 'runcell', 'rl-b_sandbox:rl-pod.state'), 'utf8')).user.pid as number;
     expect((await asUser(['exec', 'rl-b', 'hostname'])).stdout).toBe('rl-b\n');
+    // ps of a member: its processes, not the sandbox's others.
+    const ps = JSON.parse((await asUser(['ps', '--format', 'json', 'rl-b'])).stdout) as number[];
+    expect(ps).toContain(bProcess);
+    expect(ps).not.toContain(rootProcess);
     for (const type of ['user', 'net', 'ipc']) expect(nsOf(bProcess, type)).toBe(nsOf(rootProcess, type));
     expect(nsOf(bProcess, 'uts')).not.toBe(nsOf(rootProcess, 'uts'));
     expect(nsOf(b.pid, 'pid')).toBe(nsOf(pod.pid, 'pid'));
@@ -347,13 +351,23 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     await waitFor(() => userProcesses().length === 0, `no process of ${USER} left`);
   });
 
-  it('a member whose maps differ from its sandbox\'s, of a sandbox without a pid namespace, or of another user\'s sandbox, is refused clearly and leaves nothing', async () => {
+  it('a member of a sandbox in the host\'s network shares it; a member whose maps differ from its sandbox\'s, of a sandbox without a pid namespace, or of another user\'s sandbox, is refused clearly and leaves nothing', async () => {
     editSpec((spec) => {
       spec.annotations = { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'rl-pod2' };
       spec.process.args = ['sleep', '1000'];
     });
     ids.push('rl-pod2');
     expect((await asUser(['run', '-d', 'rl-pod2'])).stderr).toBe('');
+    // A sandbox of `spec --rootless` shares the host's network: so does its member (whose init is
+    // in it already, and could not join it again from the sandbox's user namespace).
+    editSpec((spec) => {
+      spec.annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'rl-pod2' };
+      spec.process.args = ['readlink', '/proc/self/ns/net'];
+    });
+    ids.push('rl-hostnet');
+    const hostNet = await asUser(['run', 'rl-hostnet']);
+    expect(hostNet.stderr).toBe('');
+    expect(hostNet.stdout).toBe(`${fs.readlinkSync('/proc/self/ns/net')}\n`);
     editSpec((spec) => {
       spec.annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'rl-pod2' };
       spec.linux.uidMappings = [{ containerID: 1, hostID: uid, size: 1 }];
