@@ -869,9 +869,10 @@ static int gofer(int plan_fd, int report_fd) {
   if (user_ns != NULL) {
     /* A rootless member of a sandbox: the sandbox's user namespace first (its owner, our
      * user, has every capability in it), which grants the right to join its pid namespace and
-     * is the init's. Its maps are written already. We stay non-dumpable with a host-owned mm
-     * (see below): the container's root cannot trace us; and outside its pid namespace it
-     * cannot name us. */
+     * is the init's. Its maps are written already. The container cannot reach us: we are in
+     * none of its pid namespaces, so none of its processes can name us, and from the clone on
+     * we are non-dumpable with an mm of the host's (below), which only CAP_SYS_PTRACE over the
+     * host may trace. */
     cleanup_close int fd = open(user_ns, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || setns(fd, CLONE_NEWUSER) != 0) {
       dprintf(report_fd, REPORT_ERROR, -1, errno);
