@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -173,6 +175,21 @@ Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// namespaceRelative(fd, which) -> fd: the parent (NS_GET_PARENT, "parent") of a pid or user
+// namespace, or the user namespace that owns a namespace (NS_GET_USERNS, "owner"), as a new
+// close-on-exec descriptor.
+Napi::Value NamespaceRelative(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::string which = info[1].As<Napi::String>().Utf8Value();
+  unsigned long request = which == "parent" ? NS_GET_PARENT : NS_GET_USERNS;
+  int related = ::ioctl(fd, request);
+  if (related == -1) {
+    ThrowErrno(env, errno, which == "parent" ? "ioctl NS_GET_PARENT" : "ioctl NS_GET_USERNS");
+  }
+  return Napi::Number::New(env, related);
+}
+
 // procStat(pid): the fields of /proc/PID/stat that identify a process and tell whether it
 // still runs: state (field 3), ppid (4), flags (9) and starttime (22, clock ticks since boot).
 Napi::Value ProcStat(const Napi::CallbackInfo& info) {
@@ -246,6 +263,7 @@ void RegisterProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("waitForExit", Napi::Function::New(env, WaitForExit, "waitForExit"));
   exports.Set("waitReadable", Napi::Function::New(env, WaitReadable, "waitReadable"));
   exports.Set("procStat", Napi::Function::New(env, ProcStat, "procStat"));
+  exports.Set("namespaceRelative", Napi::Function::New(env, NamespaceRelative, "namespaceRelative"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
 }

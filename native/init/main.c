@@ -865,6 +865,20 @@ static int gofer(int plan_fd, int report_fd) {
     dprintf(report_fd, REPORT_ERROR, -1, errno);
     return 1;
   }
+  const char *user_ns = opt("g-join-user", 1);
+  if (user_ns != NULL) {
+    /* A rootless member of a sandbox: the sandbox's user namespace first (its owner, our
+     * user, has every capability in it), which grants the right to join its pid namespace and
+     * is the init's. Its maps are written already. The container cannot reach us: we are in
+     * none of its pid namespaces, so none of its processes can name us, and from the clone on
+     * we are non-dumpable with an mm of the host's (below), which only CAP_SYS_PTRACE over the
+     * host may trace. */
+    cleanup_close int fd = open(user_ns, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWUSER) != 0) {
+      dprintf(report_fd, REPORT_ERROR, -1, errno);
+      return 1;
+    }
+  }
   const char *pid_ns = opt("g-join-pid", 1);
   if (pid_ns != NULL) {
     /* Joining a pid namespace applies to children only: the gofer itself stays on the host. */

@@ -91,9 +91,15 @@ export interface PlanOptions {
  */
 export interface SandboxNamespaces {
   pid: number;
-  ipc: number;
-  uts: number;
-  network: number;
+  /** Absent: the caller's own, where the init is already (a rootless sandbox sharing the host's). */
+  ipc?: number;
+  uts?: number;
+  network?: number;
+  /**
+   * A rootless sandbox's user namespace: the gofer joins it before the pid namespace (see
+   * sandbox.ts), and the subcontainer's spec's new user namespace is this one (same maps).
+   */
+  user?: number;
 }
 
 /** A namespace to enter by descriptor (exec). */
@@ -155,7 +161,13 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
     needs('config.linux.rootfsPropagation', spec.linux?.rootfsPropagation !== undefined);
     needs('config.root.readonly', spec.root.readonly === true);
   }
-  const newUserNs = namespaces.has('user') && namespaces.get('user') === undefined;
+  // A rootless subcontainer's "new" user namespace is its sandbox's, already mapped.
+  const joinsSandboxUserNs = options.sandbox?.user !== undefined;
+  if (joinsSandboxUserNs && (!namespaces.has('user') || namespaces.get('user') !== undefined)) {
+    throw new SpecError('config.json: config.linux.namespaces: a rootless subcontainer joins its sandbox\'s user namespace: ' +
+      'it needs a "user" entry without a path');
+  }
+  const newUserNs = namespaces.has('user') && namespaces.get('user') === undefined && !joinsSandboxUserNs;
   const newPidNs = namespaces.has('pid') && namespaces.get('pid') === undefined;
   const { sandbox } = options;
   const seccomp = spec.linux?.seccomp === undefined ? undefined : compileSeccomp(spec.linux.seccomp as unknown as SeccompProfile);
@@ -167,6 +179,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   add('g-mkfifo', [files.ready], `create "${files.ready}"`);
   // A subcontainer's init lives in its sandbox's pid namespace, whatever its spec says of
   // pid (that is for its user's process), so the sandbox ends when the sandbox's init does.
+  if (joinsSandboxUserNs) add('g-join-user', [`/proc/self/fd/${sandbox!.user}`], 'join the sandbox\'s user namespace');
   if (sandbox !== undefined) add('g-join-pid', [`/proc/self/fd/${sandbox.pid}`], 'join the sandbox\'s pid namespace');
   else if (namespaces.has('pid') && !newPidNs) add('g-join-pid', [namespaces.get('pid')!], `join the pid namespace "${namespaces.get('pid')}"`);
   add('g-clone', [(newUserNs ? CLONE.user : 0) | (newPidNs && sandbox === undefined ? CLONE.pid : 0)], 'clone the init');
@@ -179,7 +192,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   // moving itself. Its first steps, before it unshares or joins any namespace. Not when a
   // cgroup manager places it, nor in a user namespace of its own (the host's cgroup files are
   // not its to write).
-  const selfJoin = options.cgroupDirs !== undefined && !options.cgroupManager && !newUserNs;
+  const selfJoin = options.cgroupDirs !== undefined && !options.cgroupManager && !newUserNs && !joinsSandboxUserNs;
   if (selfJoin && options.cgroupDirs!.unified !== null) {
     const dir = options.cgroupDirs!.unified;
     add('g-clone-into', [dir], `start the init in the cgroup "${dir}"`);
@@ -200,12 +213,13 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   if (sandbox !== undefined) {
     // "Namespaces that a subcontainer's spec leaves out are the sandbox's."
     for (const type of ['ipc', 'uts', 'network'] as const) {
-      if (!namespaces.has(type)) add('i-setns-fd', [sandbox[type], CLONE[type]], `join the sandbox's ${type} namespace`);
+      if (!namespaces.has(type) && sandbox[type] !== undefined) add('i-setns-fd', [sandbox[type]!, CLONE[type]], `join the sandbox's ${type} namespace`);
     }
     // Its user's process: in a pid namespace named by path, else nested or the sandbox's own.
     const pidPath = namespaces.get('pid');
     if (pidPath !== undefined) add('i-setns', [pidPath, CLONE.pid], `join the pid namespace "${pidPath}"`);
-    add('i-close', [sandbox.pid, sandbox.ipc, sandbox.uts, sandbox.network], 'close the sandbox\'s namespaces');
+    const fds = [sandbox.pid, sandbox.ipc, sandbox.uts, sandbox.network, sandbox.user].filter((fd) => fd !== undefined);
+    add('i-close', fds, 'close the sandbox\'s namespaces');
   }
   let unshare = 0;
   for (const type of ['mount', 'ipc', 'uts', 'network', 'cgroup'] as const) {
@@ -237,7 +251,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   } else {
     const newCgroupNs = namespaces.has('cgroup') && namespaces.get('cgroup') === undefined;
     const mountLabel = mountLabelOf(spec.linux?.mountLabel, 'config.json: config.linux');
-    const inUserNs = newUserNs || options.inUserNamespace === true;
+    const inUserNs = newUserNs || joinsSandboxUserNs || options.inUserNamespace === true;
     const sysfsBound = inUserNs && !(namespaces.has('network') && namespaces.get('network') === undefined);
     ops.push(...rootfsOps(spec, { bundle: options.bundle, rootfs, inUserNs, cgroup: options.cgroup, newCgroupNs, mountLabel, sysfsBound }, [userClone], settings));
   }
@@ -286,7 +300,7 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   ops.push(...processOps(proc, {
     seccomp, terminal: options.consoleSocket !== undefined, newSession: true, keepFds: options.extraFds, env, candidates,
     beforeGate: true, personality: spec.linux?.personality, where: 'config.json: config.process',
-    setgroupsDenied: newUserNs && options.unprivileged === true,
+    setgroupsDenied: (newUserNs || joinsSandboxUserNs) && options.unprivileged === true,
   }));
   return refuseNul({ ops });
 }

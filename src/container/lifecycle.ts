@@ -22,7 +22,7 @@ import { containerDeviceRules } from './device-filter';
 import { log, logPhase } from '../log';
 import { Container, currentOwner, stopProcesses, type RecordedProcesses } from './container';
 import { ContainerError } from './errors';
-import { buildLaunchPlan, describeFailure, stepFailure, type LaunchPlan } from './launch-plan';
+import { buildLaunchPlan, describeFailure, stepFailure, type LaunchPlan, type SandboxNamespaces } from './launch-plan';
 import { Gofer, openStartGate } from './gofer';
 import { parseExitRecord, type ExitRecord } from './protocol';
 import { observedStatus, ociState, RECORD_VERSION, type ContainerRecord, type ProcessIdentity } from './record';
@@ -93,15 +93,11 @@ export async function createContainer(rootDir: string, id: string, options: Crea
   }
   if (process.geteuid!() !== 0) refuseUnprivileged(spec, bundle);
   const membership = membershipOf(id, spec.annotations);
-  if (!membership.isRoot && process.geteuid!() !== 0) {
-    // Its sandbox's namespaces are opened through /proc of the sandbox's init, which is not
-    // dumpable, and the gofer would join its pid namespace from outside the user namespace.
-    throw new SpecError(`${path.join(bundle, 'config.json')}: config.annotations: container "${id}" of sandbox "${membership.sandboxId}": ` +
-      'sandboxes are not available rootless yet (a user other than root cannot join the sandbox\'s namespaces)');
-  }
   // A subcontainer holds its sandbox's lock throughout: the sandbox cannot go, nor another
-  // member come or go, while this one is half made.
-  const sandbox = membership.isRoot ? undefined : joinSandbox(rootDir, membership.sandboxId, id);
+  // member come or go, while this one is half made. A user other than root joins it through
+  // the sandbox's own process, and into its user namespace (sandbox.ts).
+  const sandbox = membership.isRoot ? undefined
+    : joinSandbox(rootDir, membership.sandboxId, id, process.geteuid!() !== 0 ? { spec } : undefined);
   try {
     return await createInSandbox(rootDir, id, bundle, spec, options, membership, sandbox);
   } finally {
@@ -169,7 +165,10 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     const listenEnv = options.listenFds ? [`LISTEN_FDS=${options.listenFds}`, 'LISTEN_PID=1'] : [];
     const planFd = 3 + extraFds;
     // The sandbox's namespaces follow the plan and report pipes in the gofer.
-    const sandboxFds = sandbox === undefined ? [] : [sandbox.namespaces.pid, sandbox.namespaces.ipc, sandbox.namespaces.uts, sandbox.namespaces.network];
+    const sandboxTypes = (['pid', 'ipc', 'uts', 'network', 'user'] as const).filter((type) => sandbox?.namespaces[type] !== undefined);
+    const sandboxFds = sandboxTypes.map((type) => sandbox!.namespaces[type]!);
+    // Their numbers in the gofer and the init: after the plan and report pipes, in that order.
+    const sandboxPlanFds = Object.fromEntries(sandboxTypes.map((type, i) => [type, planFd + 2 + i])) as unknown as SandboxNamespaces;
     const plan = buildLaunchPlan(spec, {
       bundle,
       cgroupProcs: record.cgroupPath === undefined ? [] : ours.procsFiles(),
@@ -185,8 +184,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
         gate: stateFile.pathOf('gate'),
         ready: stateFile.pathOf('ready'),
       },
-      sandbox: sandbox === undefined ? undefined
-        : { pid: planFd + 2, ipc: planFd + 3, uts: planFd + 4, network: planFd + 5 },
+      sandbox: sandbox === undefined ? undefined : sandboxPlanFds,
       unprivileged: process.geteuid!() !== 0,
       inUserNamespace: runningInUserNamespace(),
       idmapHelpers: process.geteuid!() !== 0 ? idmapHelpers() : undefined,

@@ -48,7 +48,8 @@ export function closeNamespaces(namespaces: readonly OpenNamespace[]): void {
   for (const ns of namespaces) fs.closeSync(ns.fd);
 }
 
-function sameNamespace(fd: number, type: NamespaceType): boolean {
+/** Whether the namespace `fd` is this process's own of that type. */
+export function sameNamespace(fd: number, type: NamespaceType): boolean {
   const theirs = fs.fstatSync(fd);
   const ours = fs.statSync(`/proc/self/ns/${NS_FILE[type]}`);
   return theirs.ino === ours.ino && theirs.dev === ours.dev;

@@ -43,6 +43,22 @@ export function adjustSandboxOOMScore(rootDir: string, sandbox: ContainerRecord,
   if (init === null || !isProcessAlive(init.pid, init.startTime)) return;
   const score = sandboxOOMScore(members ?? scoredMembers(rootDir, sandbox.id), sandbox.originalOOMScoreAdj, afterDestroy);
   if (score === undefined) return;
+  let current: number;
+  try {
+    current = readOOMScore(init.pid);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT', 'ESRCH')) return; // gone meanwhile
+    throw error;
+  }
+  if (current === score) return;
+  // Rootless, the init is not dumpable, so its /proc files are the host root's: not even a
+  // raise is ours to write. It kept the user's own score, and a member may not ask for less
+  // (refused at create), so the policy's aim holds already: it is no likelier a victim than
+  // any member.
+  if (process.geteuid!() !== 0 && current <= score) {
+    log.debug(`OOM score of sandbox "${sandbox.id}": left at ${current}, the user's own (rootless: not below ${score})`);
+    return;
+  }
   setScore(init, score, `set the oom_score_adj of sandbox "${sandbox.id}" (pid ${init.pid}) to ${score}`, sandbox.id);
 }
 

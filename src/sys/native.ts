@@ -69,6 +69,11 @@ export interface NativeBinding {
   procStat(pid: number): ProcStat;
   /** A connected AF_UNIX SOCK_SEQPACKET pair, both close-on-exec. */
   seqpacketPair(): [number, number];
+  /**
+   * A new close-on-exec descriptor of the parent of the pid or user namespace `fd` ("parent",
+   * NS_GET_PARENT), or of the user namespace that owns the namespace `fd` ("owner", NS_GET_USERNS).
+   */
+  namespaceRelative(fd: number, which: 'parent' | 'owner'): number;
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   setOOMScoreAdj(pid: number, score: number): boolean;

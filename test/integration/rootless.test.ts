@@ -105,6 +105,15 @@ function userProcesses(): number[] {
   });
 }
 
+// Whether the process runs (and is not a zombie).
+function runs(pid: number): boolean {
+  try {
+    return /^State:\s+[^Z]/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 function stateFiles(): string[] {
   const root = path.join(xdg, 'runcell');
   return fs.existsSync(root) ? fs.readdirSync(root) : [];
@@ -253,7 +262,7 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     await waitFor(() => userProcesses().length === 0, `no process of ${USER} left`);
   });
 
-  it('not yet rootless, refused by name: exec into a container before start, a container of a sandbox', async () => {
+  it('not yet rootless, refused by name: exec into a container before start', async () => {
     editSpec((spec) => {
       spec.process.args = ['sleep', '1000'];
     });
@@ -264,16 +273,151 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     expect(early.stderr).toContain('rootless, a container can be joined only once it is started');
     expect((await asUser(['start', 'rl-created'])).stderr).toBe('');
     expect((await asUser(['exec', 'rl-created', 'id', '-u'])).stdout).toBe('0\n');
-
-    editSpec((spec) => {
-      spec.annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'rl-created' };
-    });
-    ids.push('rl-member');
-    const member = await asUser(['run', 'rl-member']);
-    expect(member.code).not.toBe(0);
-    expect(member.stderr).toContain('config.annotations: container "rl-member" of sandbox "rl-created": sandboxes are not available rootless yet');
     expect((await asUser(['delete', '--force', 'rl-created'])).stderr).toBe('');
     expect(stateFiles()).toEqual([]);
+  });
+
+  it('a sandbox (CRI annotations) of a root and two members: they share its user, pid, network, ipc and uts namespaces as their specs say; kill and delete leave nothing', async () => {
+    const member = (spec: any, own: string[]) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      spec.annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'rl-pod' };
+      // A member's spec leaves out the namespaces it shares with its sandbox.
+      spec.linux.namespaces = spec.linux.namespaces.filter((ns: { type: string }) => !['ipc', 'uts', 'network'].includes(ns.type) || own.includes(ns.type));
+      if (!own.includes('uts')) delete spec.hostname; // the sandbox's
+    };
+    // The root: a network namespace of its own, whose loopback has a listener.
+    editSpec((spec) => {
+      spec.annotations = { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'rl-pod' };
+      spec.linux.namespaces.push({ type: 'network' });
+      spec.hostname = 'rl-pod';
+      spec.process.args = ['sh', '-c', 'busybox nc -l -p 7777 -e echo pong & exec sleep 1000'];
+    });
+    ids.push('rl-pod');
+    expect((await asUser(['run', '-d', 'rl-pod'])).stderr).toBe('');
+    const pod = JSON.parse((await asUser(['state', 'rl-pod'])).stdout);
+    const rootProcess = JSON.parse(fs.readFileSync(path.join(xdg, 'runcell', 'rl-pod_sandbox:rl-pod.state'), 'utf8')).user.pid as number;
+    const nsOf = (pid: number, type: string) => fs.readlinkSync(`/proc/${pid}/ns/${type}`);
+
+    // Member a joins the sandbox's network, ipc and uts namespaces: it reaches the root's
+    // listener on 127.0.0.1 and reads its hostname.
+    editSpec((spec) => {
+      member(spec, []);
+      spec.process.args = ['sh', '-c', 'hostname; for ns in user net ipc uts; do readlink /proc/self/ns/$ns; done; ' +
+        'cat /proc/self/uid_map; until busybox nc 127.0.0.1 7777; do sleep 0.1; done'];
+    });
+    ids.push('rl-a');
+    const a = await asUser(['run', 'rl-a']);
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    expect(a.stdout.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '))).toEqual(['rl-pod',
+      ...['user', 'net', 'ipc', 'uts'].map((type) => nsOf(rootProcess, type)), `0 ${uid} 1`, 'pong']);
+
+    // Member b: a uts namespace of its own (its spec lists one), the sandbox's ipc and network;
+    // the sandbox's pid namespace (its init's is the root's user process's parent).
+    editSpec((spec) => {
+      member(spec, ['uts']);
+      spec.hostname = 'rl-b';
+      spec.process.args = ['sleep', '1000'];
+    });
+    ids.push('rl-b');
+    expect((await asUser(['run', '-d', 'rl-b'])).stderr).toBe('');
+    const b = JSON.parse((await asUser(['state', 'rl-b'])).stdout);
+    const bProcess = JSON.parse(fs.readFileSync(path.join(xdg, 'runcell', 'rl-b_sandbox:rl-pod.state'), 'utf8')).user.pid as number;
+    expect((await asUser(['exec', 'rl-b', 'hostname'])).stdout).toBe('rl-b\n');
+    // ps of a member: its processes, not the sandbox's others.
+    const ps = JSON.parse((await asUser(['ps', '--format', 'json', 'rl-b'])).stdout) as number[];
+    expect(ps).toContain(bProcess);
+    expect(ps).not.toContain(rootProcess);
+    for (const type of ['user', 'net', 'ipc']) expect(nsOf(bProcess, type)).toBe(nsOf(rootProcess, type));
+    expect(nsOf(bProcess, 'uts')).not.toBe(nsOf(rootProcess, 'uts'));
+    expect(nsOf(b.pid, 'pid')).toBe(nsOf(pod.pid, 'pid'));
+    expect(nsOf(bProcess, 'mnt')).not.toBe(nsOf(rootProcess, 'mnt'));
+    expect((await asUser(['list', '-q'])).stdout.split('\n').filter(Boolean).sort()).toEqual(['rl-b', 'rl-pod']);
+
+    // kill and delete of a member leave the sandbox running.
+    expect((await asUser(['kill', 'rl-b', 'KILL'])).stderr).toBe('');
+    await waitFor(() => !runs(b.pid), 'member b\'s init to end');
+    expect((await asUser(['delete', 'rl-b'])).stderr).toBe('');
+    expect(JSON.parse((await asUser(['state', 'rl-pod'])).stdout).status).toBe('running');
+
+    // Deleting the root takes down the sandbox with its members.
+    editSpec((spec) => {
+      member(spec, []);
+      spec.process.args = ['sleep', '1000'];
+    });
+    ids.push('rl-c');
+    expect((await asUser(['run', '-d', 'rl-c'])).stderr).toBe('');
+    expect((await asUser(['delete', '--force', 'rl-pod'])).stderr).toBe('');
+    expect(stateFiles()).toEqual([]);
+    await waitFor(() => userProcesses().length === 0, `no process of ${USER} left`);
+  });
+
+  it('a member of a sandbox in the host\'s network shares it; a member whose maps differ from its sandbox\'s, of a sandbox without a pid namespace, or of another user\'s sandbox, is refused clearly and leaves nothing', async () => {
+    editSpec((spec) => {
+      spec.annotations = { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'rl-pod2' };
+      spec.process.args = ['sleep', '1000'];
+    });
+    ids.push('rl-pod2');
+    expect((await asUser(['run', '-d', 'rl-pod2'])).stderr).toBe('');
+    // A sandbox of `spec --rootless` shares the host's network: so does its member (whose init is
+    // in it already, and could not join it again from the sandbox's user namespace).
+    editSpec((spec) => {
+      spec.annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'rl-pod2' };
+      spec.process.args = ['readlink', '/proc/self/ns/net'];
+    });
+    ids.push('rl-hostnet');
+    const hostNet = await asUser(['run', 'rl-hostnet']);
+    expect(hostNet.stderr).toBe('');
+    expect(hostNet.stdout).toBe(`${fs.readlinkSync('/proc/self/ns/net')}\n`);
+    editSpec((spec) => {
+      spec.annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'rl-pod2' };
+      spec.linux.uidMappings = [{ containerID: 1, hostID: uid, size: 1 }];
+    });
+    ids.push('rl-badmember');
+    const badMaps = await asUser(['run', 'rl-badmember']);
+    expect(badMaps.code).not.toBe(0);
+    expect(badMaps.stderr).toContain('config.linux.uidMappings: [{"containerID":1,');
+    expect(badMaps.stderr).toContain('differ from those of sandbox "rl-pod2"');
+    expect(stateFiles().filter((file) => file.startsWith('rl-badmember'))).toEqual([]);
+    expect((await asUser(['delete', '--force', 'rl-pod2'])).stderr).toBe('');
+
+    // A sandbox in the host's pid namespace: no namespace of its that the user may reach.
+    editSpec((spec) => {
+      spec.annotations = { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'rl-pod3' };
+      spec.linux.namespaces = spec.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'pid');
+      // A procfs of the host's pid namespace is not the user's to mount.
+      spec.mounts = spec.mounts.filter((m: { destination: string }) => m.destination !== '/proc');
+      spec.process.args = ['sleep', '1000'];
+    });
+    ids.push('rl-pod3');
+    expect((await asUser(['run', '-d', 'rl-pod3'])).stderr).toBe('');
+    editSpec((spec) => {
+      spec.annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'rl-pod3' };
+    });
+    const noPidNs = await asUser(['run', 'rl-badmember']);
+    expect(noPidNs.stderr).toBe('runcell: cannot create container "rl-badmember": sandbox "rl-pod3" has no pid namespace of its own ' +
+      '(its config.linux.namespaces has no "pid" entry without a path): a rootless subcontainer cannot join it\n');
+    expect((await asUser(['delete', '--force', 'rl-pod3'])).stderr).toBe('');
+
+    // Root's sandbox, in a state directory of root's: not this user's to join.
+    const rootDir = tempDir('runcell-rootless-root-');
+    fs.chmodSync(rootDir, 0o711);
+    const rootBundle = makeBundle(path.join(dir, 'root-bundle'), ['sleep', '1000'], (spec) => {
+      spec.annotations = { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'rl-rootpod' };
+    });
+    try {
+      expect((await run(CLI, ['--root', rootDir, 'run', '-d', '-b', rootBundle, 'rl-rootpod'])).stderr).toBe('');
+      editSpec((spec) => {
+        spec.annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'rl-rootpod' };
+      });
+      const foreign = await asUser(['--root', rootDir, 'run', 'rl-foreign']);
+      expect(foreign.code).not.toBe(0);
+      expect(foreign.stderr).toMatch(/^runcell: cannot create container "rl-foreign": sandbox "rl-rootpod" is not this user's to join \(uid \d+: EACCES: permission denied, open '.*rl-rootpod_sandbox:rl-rootpod\.lock'\); a rootless container joins only a sandbox of its own user\n$/);
+    } finally {
+      await run(CLI, ['--root', rootDir, 'delete', '--force', 'rl-rootpod']);
+      fs.rmSync(rootDir, { recursive: true, force: true });
+    }
+    expect(stateFiles()).toEqual([]);
+    await waitFor(() => userProcesses().length === 0, `no process of ${USER} left`);
   });
 
   it('pause without a cgroup is a clear error; delete --force stops it', async () => {

@@ -120,6 +120,52 @@ describe('the plan of an unprivileged caller', () => {
   });
 });
 
+describe('the plan of a rootless member of a sandbox', () => {
+  let bundle: string;
+  useScratchBundle((b) => (bundle = b));
+  const member = (edit: (s: any) => void = () => {}) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const s = defaultSpec({ rootless: { uid: process.geteuid!(), gid: process.getegid!() } }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    s.process.terminal = false;
+    s.process.args = ['true'];
+    delete s.hostname;
+    s.linux.namespaces = s.linux.namespaces.filter((ns: { type: string }) => !['ipc', 'uts'].includes(ns.type));
+    edit(s);
+    return validateSpec(s);
+  };
+  const sandbox = { pid: 5, ipc: 6, uts: 7, network: 8, user: 9 };
+  const plan = (s: Spec) => buildLaunchPlan(s, {
+    bundle, files: PLAN_FILES, extraFds: 0, cgroup: { version: 2, directory: '/sys/fs/cgroup/user' }, unprivileged: true, sandbox,
+  }).ops;
+
+  it('the gofer joins the sandbox\'s user namespace, then its pid namespace; no new user namespace, no maps; the sandbox\'s namespaces are closed', () => {
+    const ops = plan(member());
+    const gofer = ops.filter((o) => o.op.startsWith('g-') && !['g-files', 'g-mkfifo'].includes(o.op));
+    expect(gofer.map((o) => [o.op, ...o.args])).toEqual([
+      ['g-join-user', '/proc/self/fd/9'], ['g-join-pid', '/proc/self/fd/5'], ['g-clone', '0'],
+    ]);
+    expect(ops.filter((o) => o.op === 'i-setns-fd').map((o) => o.args)).toEqual([['6', String(0x08000000)], ['7', String(0x04000000)], ['8', String(0x40000000)]]);
+    expect(ops.find((o) => o.op === 'i-close')?.args).toEqual(['5', '6', '7', '8', '9']);
+    // The sandbox's user namespace denies setgroups as a new one would; devices are bound.
+    expect(ops.some((o) => o.op === 'u-setgroups')).toBe(false);
+    expect(ops.some((o) => o.op === 'i-mknod')).toBe(false);
+    expect(ops.some((o) => o.description === 'bind the device "/dev/null"')).toBe(true);
+    // The same member made by root: a user namespace of its own, mapped by the gofer.
+    const rootOps = buildLaunchPlan(member(), {
+      bundle, files: PLAN_FILES, extraFds: 0, cgroup: { version: 2, directory: '/sys/fs/cgroup/user' }, sandbox: { pid: 5, ipc: 6, uts: 7, network: 8 },
+    }).ops;
+    expect(rootOps.some((o) => o.op === 'g-join-user')).toBe(false);
+    expect(rootOps.find((o) => o.op === 'g-clone')?.args).toEqual([String(0x10000000)]);
+    expect(rootOps.some((o) => o.op === 'g-uid-map')).toBe(true);
+  });
+
+  it('a member\'s user namespace is its sandbox\'s: a spec without one, or naming one by path, is refused by name', () => {
+    expect(() => plan(member((s) => { s.linux.namespaces = s.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'user'); })))
+      .toThrow('config.json: config.linux.namespaces: a rootless subcontainer joins its sandbox\'s user namespace: it needs a "user" entry without a path');
+    expect(() => plan(member((s) => { s.linux.namespaces.find((ns: { type: string }) => ns.type === 'user').path = '/proc/1/ns/user'; })))
+      .toThrow('it needs a "user" entry without a path');
+  });
+});
+
 describe('the plan of runcell run as root of a user namespace (rootless podman\'s runtime)', () => {
   let bundle: string;
   useScratchBundle((b) => (bundle = b));
