@@ -292,6 +292,16 @@ static pid_t clone_into_cgroup(unsigned long flags, const char *dir) {
   return pid;
 }
 
+/* The gofer's setns to the namespace file at `path`, reported as a step without an index. */
+static int join_namespace_at(const char *path, int type, int report_fd) {
+  cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || setns(fd, type) != 0) {
+    dprintf(report_fd, REPORT_ERROR, -1, errno);
+    return -1;
+  }
+  return 0;
+}
+
 static int status_of(int wstatus) {
   if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
   if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
@@ -873,20 +883,12 @@ static int gofer(int plan_fd, int report_fd) {
      * none of its pid namespaces, so none of its processes can name us, and from the clone on
      * we are non-dumpable with an mm of the host's (below), which only CAP_SYS_PTRACE over the
      * host may trace. */
-    cleanup_close int fd = open(user_ns, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || setns(fd, CLONE_NEWUSER) != 0) {
-      dprintf(report_fd, REPORT_ERROR, -1, errno);
-      return 1;
-    }
+    if (join_namespace_at(user_ns, CLONE_NEWUSER, report_fd) != 0) return 1;
   }
   const char *pid_ns = opt("g-join-pid", 1);
   if (pid_ns != NULL) {
     /* Joining a pid namespace applies to children only: the gofer itself stays on the host. */
-    cleanup_close int fd = open(pid_ns, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || setns(fd, CLONE_NEWPID) != 0) {
-      dprintf(report_fd, REPORT_ERROR, -1, errno);
-      return 1;
-    }
+    if (join_namespace_at(pid_ns, CLONE_NEWPID, report_fd) != 0) return 1;
   }
   /* g-clone-into DIR: the init starts in the container's cgroup2 directory (then only the v1
    * hierarchies are left to join, which the init does itself: see launch-plan.ts). */

@@ -105,15 +105,12 @@ export async function createContainer(rootDir: string, id: string, options: Crea
   }
 }
 
-// The create itself: a root's, or a member's while the caller holds its sandbox's lock.
-async function createInSandbox(rootDir: string, id: string, bundle: string, spec: Spec, options: CreateOptions,
-  membership: SandboxMembership, sandbox: JoinedSandbox | undefined): Promise<Container> {
-  const stateFile = new StateFile<ContainerRecord>(rootDir, { containerId: id, sandboxId: membership.sandboxId });
-  stateFile.lockForNew();
-  const record: ContainerRecord = {
+// A new container's record as create (or restore) saves it before any process exists.
+export function creatingRecord(id: string, sandboxId: string, bundle: string, spec: Spec): ContainerRecord {
+  return {
     version: RECORD_VERSION,
     id,
-    sandboxId: membership.sandboxId,
+    sandboxId,
     status: Status.Creating,
     bundle,
     rootfs: path.resolve(bundle, spec.root?.path ?? 'rootfs'),
@@ -124,6 +121,14 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     gofer: null,
     user: null,
   };
+}
+
+// The create itself: a root's, or a member's while the caller holds its sandbox's lock.
+async function createInSandbox(rootDir: string, id: string, bundle: string, spec: Spec, options: CreateOptions,
+  membership: SandboxMembership, sandbox: JoinedSandbox | undefined): Promise<Container> {
+  const stateFile = new StateFile<ContainerRecord>(rootDir, { containerId: id, sandboxId: membership.sandboxId });
+  stateFile.lockForNew();
+  const record = creatingRecord(id, membership.sandboxId, bundle, spec);
   if (spec.process?.oomScoreAdj !== undefined) record.oomScoreAdj = spec.process.oomScoreAdj;
   let gofer: Gofer | undefined;
   let cgroup: Cgroup | undefined;

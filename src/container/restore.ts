@@ -26,7 +26,7 @@ import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { log } from '../log';
 import { Cgroup, detectLayout } from './cgroups';
 import { startContainerUnit, Systemd, type SystemdUnit } from './systemd';
-import { Container, currentOwner, stopProcesses } from './container';
+import { Container, stopProcesses } from './container';
 import { criuLogErrors, CriuSession, locateCriu, ReqType } from './criu';
 import { criuFlagOptions, openDirectory, type CriuFlags } from './checkpoint';
 import { EXTERNAL_NETNS_KEY, parseMountInfo, readDescription, type CheckpointDescription } from './checkpoint-image';
@@ -34,10 +34,10 @@ import { ContainerError } from './errors';
 import { Gofer } from './gofer';
 import { initExecutable } from './init-binary';
 import { ErrnoError } from '../sys/errno';
-import { cgroupPathOf, containerResources, identityOf, writeProcessIds } from './lifecycle';
+import { cgroupPathOf, containerResources, creatingRecord, identityOf, writeProcessIds } from './lifecycle';
 import { describeFailure, type LaunchPlan, type PlanOp } from './launch-plan';
 import { writePidFile } from './pid-file';
-import { RECORD_VERSION, type ContainerRecord } from './record';
+import { type ContainerRecord } from './record';
 import { membershipOf } from './sandbox';
 import { StateFile } from './state-file';
 import { Status, transition } from './status';
@@ -88,20 +88,7 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
 
   const stateFile = new StateFile<ContainerRecord>(rootDir, { containerId: id, sandboxId: id });
   stateFile.lockForNew();
-  const record: ContainerRecord = {
-    version: RECORD_VERSION,
-    id,
-    sandboxId: id,
-    status: Status.Creating,
-    bundle,
-    rootfs: path.resolve(bundle, spec.root?.path ?? 'rootfs'),
-    created: new Date().toISOString(),
-    owner: currentOwner(),
-    annotations: spec.annotations ?? {},
-    init: null,
-    gofer: null,
-    user: null,
-  };
+  const record = creatingRecord(id, id, bundle, spec);
   let gofer: Gofer | undefined;
   let cgroup: Cgroup | undefined;
   let session: CriuSession | undefined;
