@@ -34,6 +34,7 @@ import { ContainerError } from './errors';
 import { Gofer } from './gofer';
 import { initExecutable } from './init-binary';
 import { ErrnoError } from '../sys/errno';
+import { native } from '../sys/native';
 import { cgroupPathOf, containerResources, identityOf, writeProcessIds } from './lifecycle';
 import { describeFailure, type LaunchPlan, type PlanOp } from './launch-plan';
 import { writePidFile } from './pid-file';
@@ -51,7 +52,7 @@ export interface RestoreOptions extends CriuFlags {
   pidFile?: string;
   /** The container's stdin, stdout and stderr: this process's own by default. */
   stdio?: [number, number, number];
-  /** For a terminal: refused, a checkpoint never holds one (see checkpoint-image.ts). */
+  /** For a checkpoint with a terminal: the unix socket the restored terminal's new master is sent to. */
   consoleSocket?: string;
   /** The systemd cgroup driver (--systemd-cgroup): the cgroup is a transient scope, as at create. */
   systemdCgroup?: boolean;
@@ -70,10 +71,6 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
       'cgroup namespace, not the container\'s own');
   }
   if (process.geteuid!() !== 0) throw fail('restoring needs root (CRIU restores namespaces and mounts): not available rootless');
-  if (options.consoleSocket !== undefined || spec.process?.terminal === true) {
-    throw new SpecError(`${configFile}: config.process.terminal: a checkpoint of runcell never holds a terminal, ` +
-      'so there is none to send to a console socket; leave process.terminal and --console-socket out');
-  }
   const membership = membershipOf(id, spec.annotations);
   if (!membership.isRoot || membership.isCriSandbox) {
     throw fail('a container of a sandbox (CRI annotations) cannot be restored: sandboxes are never checkpointed (see checkpoint.ts)');
@@ -83,6 +80,16 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
     description = readDescription(options.imagePath);
   } catch (error) {
     throw fail((error as Error).message, error);
+  }
+  // As runc: a terminal's checkpoint needs a console socket, one without a terminal refuses it.
+  if (description.terminal === true && options.consoleSocket === undefined) {
+    throw fail('the checkpoint holds a terminal: give --console-socket for its new master');
+  }
+  if (description.terminal !== true && options.consoleSocket !== undefined) {
+    throw fail('--console-socket: the checkpoint holds no terminal to send');
+  }
+  if (description.terminal !== true && spec.process?.terminal === true) {
+    throw new SpecError(`${configFile}: config.process.terminal: the checkpoint holds no terminal; leave process.terminal out`);
   }
   const criu = await locateCriu(options.criu);
 
@@ -188,7 +195,12 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
     if (netns !== undefined) inheritFd.push({ key: EXTERNAL_NETNS_KEY, fd: criuFd + 1 });
     // CRIU binds the root writable: at post-restore (the tree made, not yet resumed) it is
     // made read-only for root.readonly, as at create (runc's restored root stays writable).
-    const onNotify = async (script: string, pid: number | undefined) => {
+    const onNotify = async (script: string, pid: number | undefined, fd: number | undefined) => {
+      if (script === 'orphan-pts-master') {
+        // The restored terminal's new master (runc's): to the caller's console socket.
+        if (fd === undefined) throw new Error('CRIU\'s orphan-pts-master notification carries no descriptor');
+        sendConsole(options.consoleSocket!, fd);
+      }
       if (script === 'post-restore' && spec.root?.readonly === true) {
         if (pid === undefined) throw new Error('CRIU\'s post-restore notification names no process');
         await rootReadonly(pid);
@@ -210,6 +222,7 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
       logLevel: 4,
       logFile: 'restore.log',
       configFile: yard.configFile,
+      orphanPtsMaster: description.terminal,
     }, onNotify);
     if (!response.success || response.restoredPid === undefined) {
       const logFile = path.join(options.workPath ?? options.imagePath, 'restore.log');
@@ -296,6 +309,15 @@ function makeMountPoints(rootfs: string, spec: Spec, description: CheckpointDesc
       if (file) fs.closeSync(fs.openSync(current, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW, 0o644));
       else fs.mkdirSync(current, 0o755);
     }
+  }
+}
+
+// The terminal's master to the console socket, with its name as runc's payload (conmon reads none).
+function sendConsole(socketPath: string, master: number): void {
+  try {
+    native.sendFdTo(socketPath, '/dev/ptmx', master);
+  } catch (error) {
+    throw new Error(`sending the restored terminal to the console socket "${socketPath}": ${(error as Error).message}`);
   }
 }
 

@@ -69,6 +69,10 @@ export interface NativeBinding {
   procStat(pid: number): ProcStat;
   /** A connected AF_UNIX SOCK_SEQPACKET pair, both close-on-exec. */
   seqpacketPair(): [number, number];
+  /** recvmsg(2) of one message into `buffer`, with the descriptor it carries (-1: none), close-on-exec. */
+  recvWithFd(fd: number, buffer: Buffer): { length: number; fd: number };
+  /** Connects to the unix stream socket `path`, sends `payload` with `fd` attached (SCM_RIGHTS), closes. */
+  sendFdTo(path: string, payload: string, fd: number): void;
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   setOOMScoreAdj(pid: number, score: number): boolean;

@@ -10,6 +10,7 @@ import { isProcessAlive, StateFile, type ContainerRecord } from '../../src';
 import { childEnv, CLI, runcell, useScratch, waitFor } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 import { findCriu } from '../helpers/criu';
+import { consoleReceiver } from '../helpers/console';
 
 // Ids unique to this run: cgroups are the host's, shared with other runs.
 const ID = (name: string) => `${name}-${process.pid}`;
@@ -205,6 +206,47 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
     expect(numbers(copy.log)[0]).toBe(at + 1);
   });
 
+  it('a container with a terminal: checkpointed, restored with --console-socket, it counts on through the new terminal', async () => {
+    // Counts into /out/log and onto its terminal.
+    const counter = counterBundle('tty');
+    makeBundle(counter.bundle, ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i >> /out/log; echo "n=$i"; sleep 0.05; done'], (spec) => {
+      spec.process.terminal = true;
+      spec.mounts.push({ destination: '/out', type: 'bind', source: path.join(counter.bundle, 'out'), options: ['rbind', 'rw'] });
+    });
+    const first = consoleReceiver(path.join(dir, 'first.sock'), '');
+    await first.listening;
+    expect(await rcDetached('run', '-d', '--console-socket', path.join(dir, 'first.sock'), '-b', counter.bundle, ID('orig'))).toEqual({ code: 0, stderr: '' });
+    await countsPast(counter.log, 3);
+    const images = path.join(dir, 'images');
+    expect(await rc('checkpoint', '--image-path', images, ID('orig'))).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(fs.readFileSync(path.join(images, 'runcell.json'), 'utf8'))).toMatchObject({ terminal: true, stdio: [null, null, null] });
+    const stopped = last(counter.log);
+    // The old terminal's slave went with the checkpointed process.
+    expect(await first.output).toContain('end=eio');
+
+    // A terminal's checkpoint is refused without a console socket (as runc), with nothing left.
+    expect(await rcDetached('restore', '-d', '--image-path', images, '-b', counter.bundle, ID('copy')))
+      .toMatchObject({ code: 1, stderr: expect.stringContaining('the checkpoint holds a terminal: give --console-socket') });
+    const second = consoleReceiver(path.join(dir, 'second.sock'), '');
+    await second.listening;
+    expect(await rcDetached('restore', '-d', '--console-socket', path.join(dir, 'second.sock'), '--image-path', images, '-b', counter.bundle, ID('copy')))
+      .toEqual({ code: 0, stderr: '' });
+    await countsPast(counter.log, stopped + 3);
+    expectConsecutive(numbers(counter.log), 1);
+    // The process's stdio is a terminal of its own devpts again.
+    expect((await rc('exec', ID('copy'), 'sh', '-c', 'for fd in 0 1 2; do readlink /proc/1/fd/$fd; done')).stdout).toMatch(/^(\/dev\/pts\/\d+\n){3}$/);
+    expect(await rc('delete', '--force', ID('copy'))).toMatchObject({ code: 0 });
+    // What the new terminal showed: the count from where the image had it, through the end.
+    const text = await second.output;
+    expect(text).toContain('payload=/dev/ptmx');
+    expect(text).toContain('end=eio');
+    const shown = [...text.matchAll(/n=(\d+)\\r\\n/g)].map((m) => Number(m[1]));
+    // (Dumped between its two echoes, it shows the image's last number first.)
+    expect([stopped, stopped + 1]).toContain(shown[0]);
+    expectConsecutive(shown, shown[0]);
+    expect(shown.at(-1)).toBeGreaterThan(stopped + 3);
+  });
+
   it('a checkpoint killed half-way leaves the container running and its state intact', async () => {
     const { log } = await runCounter(ID('orig'));
     const before = fs.readFileSync(path.join(root, `${ID('orig')}_sandbox:${ID('orig')}.state`), 'utf8');
@@ -290,7 +332,7 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
     await refused(['restore', '-d', '--image-path', path.join(dir, 'nothing'), '-b', bundle, ID('r1')], /not a runcell checkpoint \(no runcell\.json\)/);
     expect(await rc('checkpoint', '--leave-running', '--image-path', images, ID('orig'))).toMatchObject({ code: 0 });
     await refused(['restore', '-d', '--image-path', images, '-b', bundle, ID('orig')], new RegExp(`container "${ID('orig')}" already exists`));
-    await refused(['restore', '-d', '--console-socket', path.join(dir, 'sock'), '--image-path', images, '-b', bundle, ID('r1')], /never holds a terminal/);
+    await refused(['restore', '-d', '--console-socket', path.join(dir, 'sock'), '--image-path', images, '-b', bundle, ID('r1')], /--console-socket: the checkpoint holds no terminal to send/);
     await refused(['restore', '--lsm-profile', 'apparmor:x', '--image-path', images, '-b', bundle, ID('r1')], /--lsm-profile is not supported/);
     // A restoring config without the checkpoint's bind mount: refused by name, nothing left.
     const bare = makeBundle(path.join(dir, 'bare'), COUNTER);
