@@ -247,6 +247,58 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
     expect(shown.at(-1)).toBeGreaterThan(stopped + 3);
   });
 
+  it('a container whose stdout is a host file (`> FILE`): the file grows on, and the restore writes to its own caller\'s file', async () => {
+    // Counts into /out/log and onto its stdout: a host file opened by the caller (runc's
+    // external descriptor, re-attached to the restoring caller's on restore; CRIU would check
+    // a dumped file's size, which the growing file no longer has).
+    const counter = counterBundle('file');
+    makeBundle(counter.bundle, ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i >> /out/log; echo "n=$i"; sleep 0.05; done'], (spec) => {
+      spec.mounts.push({ destination: '/out', type: 'bind', source: path.join(counter.bundle, 'out'), options: ['rbind', 'rw'] });
+    });
+    const stdoutTo = async (file: string, ...args: string[]) => {
+      const fd = fs.openSync(file, 'a');
+      const logFile = path.join(dir, `cli-${Math.random()}.log`);
+      try {
+        const cli = spawn(CLI, ['--root', root, '--criu', criu.path!, '--log', logFile, ...args], { env: childEnv(), stdio: ['ignore', fd, 'ignore'] });
+        const code = await new Promise<number | null>((resolve) => cli.once('exit', (c) => resolve(c)));
+        return { code, stderr: fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '' };
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    const shown = (file: string) => [...fs.readFileSync(file, 'utf8').matchAll(/^n=(\d+)$/gm)].map((m) => Number(m[1]));
+    const first = path.join(dir, 'first.out');
+    expect(await stdoutTo(first, 'run', '-d', '-b', counter.bundle, ID('orig'))).toEqual({ code: 0, stderr: '' });
+    await countsPast(counter.log, 3);
+    const images = path.join(dir, 'images');
+    expect(await rc('checkpoint', '--leave-running', '--image-path', images, ID('orig'))).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(fs.readFileSync(path.join(images, 'runcell.json'), 'utf8')).stdio[1]).toMatch(/^file\[[0-9a-f]+:[0-9a-f]+\]$/);
+    expect(JSON.parse(fs.readFileSync(path.join(images, 'descriptors.json'), 'utf8'))[1]).toBe(first);
+    const at = last(counter.log);
+    // The original goes on writing: the file is no longer the size it had at the checkpoint.
+    await waitFor(() => shown(first).at(-1)! > at + 3, `${first} to grow`);
+    expect(await rc('delete', '--force', ID('orig'))).toMatchObject({ code: 0 });
+    const originalLines = shown(first).length;
+
+    // Restored twice: onto the same file (appended, as `>> FILE`), and onto a new one.
+    const second = path.join(dir, 'second.out');
+    const copyLog = counterBundle('file-copy').log;
+    fs.mkdirSync(path.dirname(copyLog), { recursive: true });
+    expect(await stdoutTo(first, 'restore', '-d', '--image-path', images, '-b', counter.bundle, ID('same'))).toEqual({ code: 0, stderr: '' });
+    expect(await stdoutTo(second, 'restore', '-d', '--image-path', images, '-b', path.join(dir, 'file-copy'), ID('new'))).toEqual({ code: 0, stderr: '' });
+    await countsPast(copyLog, 3);
+    await waitFor(() => (shown(second).at(-1) ?? 0) > at + 3, `${second} to count past ${at + 3}`);
+    // The image's count goes on in the new file, from where the image had it.
+    expect([at, at + 1]).toContain(shown(second)[0]);
+    expectConsecutive(shown(second), shown(second)[0]);
+    // And is appended to the old one after what the original wrote there.
+    await waitFor(() => shown(first).length > originalLines + 3, `${first} to show the restored count`);
+    const restored = shown(first).slice(originalLines);
+    expect([at, at + 1]).toContain(restored[0]);
+    expectConsecutive(restored, restored[0]);
+    expect(await rc('delete', '--force', ID('same'), ID('new'))).toMatchObject({ code: 0 });
+  });
+
   it('a checkpoint killed half-way leaves the container running and its state intact', async () => {
     const { log } = await runCounter(ID('orig'));
     const before = fs.readFileSync(path.join(root, `${ID('orig')}_sandbox:${ID('orig')}.state`), 'utf8');
