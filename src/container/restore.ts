@@ -35,6 +35,7 @@ import { Gofer } from './gofer';
 import { initExecutable } from './init-binary';
 import { ErrnoError } from '../sys/errno';
 import { native } from '../sys/native';
+import { isProcessAlive } from '../sys/process';
 import { cgroupPathOf, containerResources, identityOf, writeProcessIds } from './lifecycle';
 import { describeFailure, type LaunchPlan, type PlanOp } from './launch-plan';
 import { writePidFile } from './pid-file';
@@ -341,12 +342,17 @@ async function rootReadonly(pid: number): Promise<void> {
  * with each hierarchy this process is in bound under the name CRIU gives it ("cpu,cpuacct",
  * "systemd" for name=systemd, "unified" for v2). Given one, CRIU mounts none in the host's
  * mount namespace (see run_reaper). The directory, in the work directory beside CRIU's log,
- * goes after the restore; a CLI killed half-way leaves it there, empty but for the file.
+ * goes after the restore. A CLI killed half-way cannot remove its own: the directory's name
+ * holds the CLI's pid and start time, and a restore into the same work directory removes
+ * those whose CLI is gone (on the host they hold an empty `yard` and the file; the tmpfs was
+ * only ever in the reaper's mount namespace). A live restore's is left alone.
  */
 function cgroupYard(workDir: string): { dir: string; yard: string; configFile: string; binds: string[] } {
   const mounts = parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.root === '/');
   fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  const dir = fs.mkdtempSync(path.join(workDir, '.runcell-cgyard-'));
+  removeAbandonedYards(workDir);
+  const self = identityOf(process.pid);
+  const dir = fs.mkdtempSync(path.join(workDir, `${YARD_PREFIX}${self.pid}.${self.startTime}-`));
   const yard = path.join(dir, 'yard');
   const binds: string[] = [];
   for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
@@ -363,6 +369,23 @@ function cgroupYard(workDir: string): { dir: string; yard: string; configFile: s
   const configFile = path.join(dir, 'criu.conf');
   fs.writeFileSync(configFile, `cgroup-yard ${yard}\n`, { mode: 0o600 });
   return { dir, yard, configFile, binds };
+}
+
+const YARD_PREFIX = '.runcell-cgyard-';
+/** `.runcell-cgyard-<CLI pid>.<its start time>-<mkdtemp's suffix>` */
+const YARD_NAME = /^\.runcell-cgyard-(\d+)\.(\d+)-[A-Za-z0-9]{6}$/;
+
+// The yards of killed restores (see cgroupYard): their CLI, named by pid and start time, is gone.
+function removeAbandonedYards(workDir: string): void {
+  for (const entry of fs.readdirSync(workDir, { withFileTypes: true })) {
+    const owner = YARD_NAME.exec(entry.name);
+    if (owner === null || !entry.isDirectory() || isProcessAlive(Number(owner[1]), Number(owner[2]))) continue;
+    try {
+      fs.rmSync(path.join(workDir, entry.name), { recursive: true, force: true });
+    } catch (error) {
+      log.warn(`removing "${path.join(workDir, entry.name)}", left by a killed restore: ${(error as Error).message}`);
+    }
+  }
 }
 
 // A network namespace the checkpoint left out (joined by path): the config must name one again.

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isProcessAlive, StateFile, type ContainerRecord } from '../../src';
+import { isProcessAlive, processStartTime, StateFile, type ContainerRecord } from '../../src';
 import { childEnv, CLI, runcell, useScratch, waitFor } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 import { findCriu } from '../helpers/criu';
@@ -344,6 +344,19 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
     }
     expect((await rc('list', '-q')).stdout).toBe(`${ID('orig')}\n`);
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toMatch(/cgyard|\.criu\./);
+    // A killed CLI could not remove its CRIU yard from the work directory (the image's): the
+    // next restore there removes every one whose CLI is gone, and its own. One whose pid lives
+    // on in another process (a reused pid: the start time differs) is gone too; one of a
+    // restore still running (this process: pid and start time) is not touched.
+    const yards = () => fs.readdirSync(images).filter((name) => name.startsWith('.runcell-cgyard-')).sort();
+    const reused = `.runcell-cgyard-${process.pid}.1-zzzzzz`;
+    const live = `.runcell-cgyard-${process.pid}.${processStartTime(process.pid)}-abcdef`;
+    fs.mkdirSync(path.join(images, reused));
+    fs.writeFileSync(path.join(images, reused, 'criu.conf'), 'cgroup-yard /nowhere\n');
+    fs.mkdirSync(path.join(images, live));
+    expect(await rcDetached('restore', '-d', '--image-path', images, '-b', bundle, ID('after'))).toEqual({ code: 0, stderr: '' });
+    expect(yards()).toEqual([live]);
+    expect(await rc('delete', '--force', ID('after'))).toMatchObject({ code: 0 });
   });
 
   it('bad input: a clear error, a non-zero exit, no damage', async () => {
