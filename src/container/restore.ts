@@ -82,7 +82,8 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
   } catch (error) {
     throw fail((error as Error).message, error);
   }
-  // As runc: a terminal's checkpoint needs a console socket, one without a terminal refuses it.
+  // A terminal's checkpoint needs a console socket, one without a terminal refuses it. runc
+  // decides by config.process.terminal; the checkpoint is what knows whether a pty is restored.
   if (description.terminal === true && options.consoleSocket === undefined) {
     throw fail('the checkpoint holds a terminal: give --console-socket for its new master');
   }
