@@ -314,10 +314,11 @@ function makeMountPoints(rootfs: string, spec: Spec, description: CheckpointDesc
   }
 }
 
-// The terminal's master to the console socket, with its name as runc's payload (conmon reads none).
+// The terminal's master to the console socket. The payload is runc's (the name it gives CRIU's
+// descriptor): conmon and containerd's shim read none.
 function sendConsole(socketPath: string, master: number): void {
   try {
-    native.sendFdTo(socketPath, '/dev/ptmx', master);
+    native.sendFdTo(socketPath, 'orphan-pts-master', master);
   } catch (error) {
     throw new Error(`sending the restored terminal to the console socket "${socketPath}": ${(error as Error).message}`);
   }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isProcessAlive, processStartTime, StateFile, type ContainerRecord } from '../../src';
-import { childEnv, CLI, runcell, useScratch, waitFor } from '../helpers/env';
+import { childEnv, CLI, commandExists, runcell, useScratch, waitFor } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 import { findCriu } from '../helpers/criu';
 import { consoleReceiver } from '../helpers/console';
@@ -206,45 +206,80 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
     expect(numbers(copy.log)[0]).toBe(at + 1);
   });
 
-  it('a container with a terminal: checkpointed, restored with --console-socket, it counts on through the new terminal', async () => {
+  /**
+   * A counting container with a terminal, under `runtime` (runcell, or runc as the oracle): run
+   * with a console socket, checkpointed, restored with another. What the restored process has
+   * as stdio, and what its new terminal's listener got.
+   */
+  async function terminalRoundTrip(runtime: 'runcell' | 'runc'): Promise<{ fds: string; payload: string; end: string; shown: number[]; stopped: number }> {
+    const runtimeRoot = path.join(dir, `${runtime}-root`);
+    const cli = async (...args: string[]) => {
+      const logFile = path.join(dir, `${runtime}-${Math.random()}.log`);
+      const child = spawn(runtime === 'runcell' ? CLI : 'runc', ['--root', runtimeRoot, '--criu', criu.path!, '--log', logFile, ...args],
+        { env: childEnv(), stdio: ['ignore', 'pipe', 'ignore'] });
+      let stdout = '';
+      child.stdout!.on('data', (chunk) => (stdout += chunk));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+      // runc logs at info level too: only its errors count.
+      return { code, stdout, stderr: runtime === 'runc' ? log.split('\n').filter((l) => /level=error/.test(l)).join('\n') : log };
+    };
     // Counts into /out/log and onto its terminal.
-    const counter = counterBundle('tty');
+    const counter = counterBundle(`tty-${runtime}`);
     makeBundle(counter.bundle, ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i >> /out/log; echo "n=$i"; sleep 0.05; done'], (spec) => {
       spec.process.terminal = true;
       spec.mounts.push({ destination: '/out', type: 'bind', source: path.join(counter.bundle, 'out'), options: ['rbind', 'rw'] });
     });
-    const first = consoleReceiver(path.join(dir, 'first.sock'), '');
+    const first = consoleReceiver(path.join(dir, `${runtime}-1.sock`), '');
     await first.listening;
-    expect(await rcDetached('run', '-d', '--console-socket', path.join(dir, 'first.sock'), '-b', counter.bundle, ID('orig'))).toEqual({ code: 0, stderr: '' });
+    expect(await cli('run', '-d', '--console-socket', path.join(dir, `${runtime}-1.sock`), '-b', counter.bundle, ID('orig'))).toMatchObject({ code: 0, stderr: '' });
     await countsPast(counter.log, 3);
-    const images = path.join(dir, 'images');
-    expect(await rc('checkpoint', '--image-path', images, ID('orig'))).toMatchObject({ code: 0, stderr: '' });
-    expect(JSON.parse(fs.readFileSync(path.join(images, 'runcell.json'), 'utf8'))).toMatchObject({ terminal: true, stdio: [null, null, null] });
+    const images = path.join(dir, `${runtime}-images`);
+    expect(await cli('checkpoint', '--image-path', images, ID('orig'))).toMatchObject({ code: 0, stderr: '' });
     const stopped = last(counter.log);
     // The old terminal's slave went with the checkpointed process.
     expect(await first.output).toContain('end=eio');
-
-    // A terminal's checkpoint is refused without a console socket (as runc), with nothing left.
-    expect(await rcDetached('restore', '-d', '--image-path', images, '-b', counter.bundle, ID('copy')))
-      .toMatchObject({ code: 1, stderr: expect.stringContaining('the checkpoint holds a terminal: give --console-socket') });
-    const second = consoleReceiver(path.join(dir, 'second.sock'), '');
+    if (runtime === 'runcell') {
+      expect(JSON.parse(fs.readFileSync(path.join(images, 'runcell.json'), 'utf8'))).toMatchObject({ terminal: true, stdio: [null, null, null] });
+      // Refused without a console socket, with nothing left.
+      expect(await cli('restore', '-d', '--image-path', images, '-b', counter.bundle, ID('copy')))
+        .toMatchObject({ code: 1, stderr: expect.stringContaining('the checkpoint holds a terminal: give --console-socket') });
+      expect((await cli('list', '-q')).stdout).toBe(`${ID('orig')}\n`);
+    }
+    const second = consoleReceiver(path.join(dir, `${runtime}-2.sock`), '');
     await second.listening;
-    expect(await rcDetached('restore', '-d', '--console-socket', path.join(dir, 'second.sock'), '--image-path', images, '-b', counter.bundle, ID('copy')))
-      .toEqual({ code: 0, stderr: '' });
+    expect(await cli('restore', '-d', '--console-socket', path.join(dir, `${runtime}-2.sock`), '--image-path', images, '-b', counter.bundle, ID('copy')))
+      .toMatchObject({ code: 0, stderr: '' });
     await countsPast(counter.log, stopped + 3);
     expectConsecutive(numbers(counter.log), 1);
-    // The process's stdio is a terminal of its own devpts again.
-    expect((await rc('exec', ID('copy'), 'sh', '-c', 'for fd in 0 1 2; do readlink /proc/1/fd/$fd; done')).stdout).toMatch(/^(\/dev\/pts\/\d+\n){3}$/);
-    expect(await rc('delete', '--force', ID('copy'))).toMatchObject({ code: 0 });
-    // What the new terminal showed: the count from where the image had it, through the end.
+    const fds = (await cli('exec', ID('copy'), 'sh', '-c', 'for fd in 0 1 2; do readlink /proc/1/fd/$fd; done')).stdout;
+    expect(await cli('delete', '--force', ID('copy'))).toMatchObject({ code: 0 });
+    expect(await cli('delete', '--force', ID('orig'))).toMatchObject({ code: 0 });
     const text = await second.output;
-    expect(text).toContain('payload=/dev/ptmx');
-    expect(text).toContain('end=eio');
-    const shown = [...text.matchAll(/n=(\d+)\\r\\n/g)].map((m) => Number(m[1]));
-    // (Dumped between its two echoes, it shows the image's last number first.)
-    expect([stopped, stopped + 1]).toContain(shown[0]);
-    expectConsecutive(shown, shown[0]);
-    expect(shown.at(-1)).toBeGreaterThan(stopped + 3);
+    return {
+      fds,
+      payload: /^payload=(.*)$/m.exec(text)?.[1] ?? '',
+      end: /^end=(.*)$/m.exec(text)?.[1] ?? '',
+      shown: [...text.matchAll(/n=(\d+)\\r\\n/g)].map((m) => Number(m[1])),
+      stopped,
+    };
+  }
+
+  it('a container with a terminal: checkpointed, restored with --console-socket, it counts on through the new terminal, as under runc', async () => {
+    const ours = await terminalRoundTrip('runcell');
+    // The process's stdio is the same terminal of its own devpts again, made anew by CRIU.
+    expect(ours.fds).toBe('/dev/pts/0\n/dev/pts/0\n/dev/pts/0\n');
+    // The new terminal showed the count from where the image had it (dumped between its two
+    // echoes, it shows the image's last number first) until the container was deleted.
+    expect([ours.stopped, ours.stopped + 1]).toContain(ours.shown[0]);
+    expectConsecutive(ours.shown, ours.shown[0]);
+    expect(ours.shown.at(-1)).toBeGreaterThan(ours.stopped + 3);
+    expect(ours.end).toBe('eio');
+    if (!commandExists('runc')) return;
+    // runc, the oracle: the same stdio, the same payload (the name runc gives CRIU's master).
+    const theirs = await terminalRoundTrip('runc');
+    expect({ fds: ours.fds, payload: ours.payload, end: ours.end }).toEqual({ fds: theirs.fds, payload: theirs.payload, end: theirs.end });
+    expect([theirs.stopped, theirs.stopped + 1]).toContain(theirs.shown[0]);
   });
 
   it('a container whose stdout is a host file (`> FILE`): the file grows on, and the restore writes to its own caller\'s file', async () => {
