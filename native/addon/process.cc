@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
@@ -256,7 +257,93 @@ Napi::Value SeqpacketPair(const Napi::CallbackInfo& info) {
   return pair;
 }
 
+// recvWithFd(fd, buffer): one message into `buffer` with the descriptor it carries
+// (SCM_RIGHTS, made close-on-exec), as { length, fd } (fd -1 when none came): CRIU hands the
+// restored terminal's master over its swrk socket this way (orphan-pts-master).
+Napi::Value RecvWithFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<char> buffer = info[1].As<Napi::Buffer<char>>();
+  char control[CMSG_SPACE(sizeof(int))];
+  std::memset(control, 0, sizeof control);
+  struct iovec iov = {buffer.Data(), buffer.Length()};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n == -1 && errno == EINTR);
+  if (n == -1) {
+    ThrowErrno(env, errno, "recvmsg");
+  }
+  int fd = -1;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("length", Napi::Number::New(env, static_cast<double>(n)));
+  result.Set("fd", Napi::Number::New(env, fd));
+  return result;
+}
+
+// sendFdTo(path, payload, fd): connects to the unix stream socket `path` and sends `payload`
+// with `fd` attached (SCM_RIGHTS), then closes the connection: runc's utils.SendFile, what a
+// --console-socket listener (conmon, containerd's shim) expects.
+Napi::Value SendFdTo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string payload = info[1].As<Napi::String>().Utf8Value();
+  int fd = info[2].As<Napi::Number>().Int32Value();
+  struct sockaddr_un address = {};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path) {
+    ThrowErrno(env, ENAMETOOLONG, "connect", path.c_str());
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock == -1) {
+    ThrowErrno(env, errno, "socket");
+  }
+  int rc;
+  do {
+    rc = ::connect(sock, reinterpret_cast<struct sockaddr*>(&address), sizeof address);
+  } while (rc == -1 && errno == EINTR);
+  if (rc == -1) {
+    int err = errno;
+    ::close(sock);
+    ThrowErrno(env, err, "connect", path.c_str());
+  }
+  char control[CMSG_SPACE(sizeof(int))];
+  std::memset(control, 0, sizeof control);
+  struct iovec iov = {const_cast<char*>(payload.data()), payload.size()};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+  ssize_t n;
+  do {
+    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n == -1 && errno == EINTR);
+  int err = errno;
+  ::close(sock);
+  if (n == -1) {
+    ThrowErrno(env, err, "sendmsg", path.c_str());
+  }
+  return env.Undefined();
+}
+
 void RegisterProcess(Napi::Env env, Napi::Object exports) {
+  exports.Set("recvWithFd", Napi::Function::New(env, RecvWithFd, "recvWithFd"));
+  exports.Set("sendFdTo", Napi::Function::New(env, SendFdTo, "sendFdTo"));
   exports.Set("seqpacketPair", Napi::Function::New(env, SeqpacketPair, "seqpacketPair"));
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
   exports.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid"));

@@ -9,6 +9,11 @@
 //   caller's (inherit_fd, keyed by what it was: "pipe:[INODE]", "socket:[INODE]"); a host file
 //   (stdin from the host's /dev/null) is external too (`file[MNT:INODE]`), and re-attached the
 //   same way.
+// - A terminal (process.terminal): the slave is of the container's own devpts and goes into the
+//   image; its master is the console socket's listener's, outside. CRIU dumps such an orphan
+//   slave when told (orphan_pts_master, as runc) and on restore makes a new pair in the
+//   restored devpts, hands us the master (the orphan-pts-master notification), which goes to
+//   the restoring caller's --console-socket.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Spec } from '../oci/spec';
@@ -23,6 +28,8 @@ export interface CheckpointDescription {
   mounts: ExternalMount[];
   /** The network namespace was joined by path (config.linux.namespaces): external, joined again on restore. */
   externalNetwork: boolean;
+  /** Its stdio was a terminal of the container's devpts: a restore needs a console socket for the new master. */
+  terminal?: boolean;
 }
 
 export type ExternalMount =
@@ -101,10 +108,11 @@ export function externalMounts(pid: number, spec: Spec, containerId: string): { 
 
 /**
  * Descriptors 0-2 of the process `pid`: runc's descriptors.json, the inherit_fd keys for a
- * restore, and the --external entries the dump needs for them. A terminal is refused: its
- * restore would need a new one sent to a console socket (not implemented).
+ * restore, the --external entries the dump needs for them, and whether one is a terminal of
+ * the container's devpts (dumped as an orphan slave, see above).
  */
-export function externalStdio(pid: number, mountIds: Set<number>): { paths: string[]; keys: Array<string | null>; external: string[] } {
+export function externalStdio(pid: number, mountIds: Set<number>): { paths: string[]; keys: Array<string | null>; external: string[]; terminal: boolean } {
+  let terminal = false;
   const paths: string[] = [];
   const keys: Array<string | null> = [];
   const external = new Set<string>();
@@ -132,9 +140,15 @@ export function externalStdio(pid: number, mountIds: Set<number>): { paths: stri
       external.add(`unix[${socket[1]}]`);
       keys.push(link);
     } else if (/^\/dev\/pts\/\d+$/.test(link) || link === '/dev/console') {
-      throw new Error(`its descriptor ${fd} is a terminal (${link}): checkpointing a container with a terminal is not supported yet`);
+      // A terminal of the container's own devpts: in the image, its master made anew on restore.
+      // One of another devpts (the host's) would have no master a restore could make there.
+      if (!mountIds.has(mountIdOf(pid, fd))) {
+        throw new Error(`its descriptor ${fd} is a terminal (${link}) that is not of the container's own devpts, which CRIU cannot restore`);
+      }
+      terminal = true;
+      keys.push(null);
     } else if (link.startsWith('/')) {
-      const mountId = Number(/^mnt_id:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1]);
+      const mountId = mountIdOf(pid, fd);
       if (mountIds.has(mountId)) {
         keys.push(null); // a file of the container's own: in the image
       } else {
@@ -146,8 +160,10 @@ export function externalStdio(pid: number, mountIds: Set<number>): { paths: stri
       throw new Error(`its descriptor ${fd} is "${link}", which CRIU cannot take from outside the container`);
     }
   }
-  return { paths, keys, external: [...external] };
+  return { paths, keys, external: [...external], terminal };
 }
+
+const mountIdOf = (pid: number, fd: number) => Number(/^mnt_id:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1]);
 
 // The inodes of the unix sockets of the network namespace of `pid`.
 function unixSocketsOf(pid: number): Set<string> {
@@ -177,5 +193,6 @@ export function readDescription(imagePath: string): CheckpointDescription {
     fail('"mounts" is not a list of external mounts');
   }
   if (typeof d!.externalNetwork !== 'boolean' || typeof d!.container !== 'string') fail('"externalNetwork" or "container" is missing');
+  if (d!.terminal !== undefined && typeof d!.terminal !== 'boolean') fail('"terminal" is not a boolean');
   return d as CheckpointDescription;
 }

@@ -127,6 +127,7 @@ export async function checkpointContainer(rootDir: string, partialId: string, op
       external = [...mounts.map((m) => `mnt[${m.destination}]:${m.destination}`), ...stdio.external];
       if (namespaces.externalNetwork) external.push(`net[${fs.statSync(`/proc/${user.pid}/ns/net`).ino}]:${EXTERNAL_NETNS_KEY}`);
       description = { version: 1, container: id, stdio: stdio.keys, mounts, externalNetwork: namespaces.externalNetwork };
+      if (stdio.terminal) description.terminal = true;
       fs.mkdirSync(options.imagePath, { recursive: true, mode: 0o700 });
       fs.writeFileSync(path.join(options.imagePath, DESCRIPTORS_FILE), JSON.stringify(stdio.paths), { mode: 0o600 });
       fs.writeFileSync(path.join(options.imagePath, DESCRIPTION_FILE), JSON.stringify(description), { mode: 0o600 });
@@ -152,6 +153,8 @@ export async function checkpointContainer(rootDir: string, partialId: string, op
         external,
         cgroupDumpController: ownControllers(user.pid),
         freezeCgroup: freezer?.freezerDir(),
+        // A terminal's slave without its master (the console socket listener's): dumped (runc's).
+        orphanPtsMaster: description.terminal,
         logLevel: 4,
         logFile: 'dump.log',
       });

@@ -266,8 +266,12 @@ export function criuLogErrors(logFile: string, count = 3): string | undefined {
   return errors.length === 0 ? undefined : errors.slice(-count).join('; ');
 }
 
-/** Answers a notification (CRIU waits for it); throwing fails the dump or restore. */
-export type NotifyHandler = (script: string, pid: number | undefined) => void | Promise<void>;
+/**
+ * Answers a notification (CRIU waits for it); throwing fails the dump or restore. `fd` is the
+ * descriptor CRIU sent with it (orphan-pts-master: the restored terminal's master), closed
+ * once the handler returns.
+ */
+export type NotifyHandler = (script: string, pid: number | undefined, fd: number | undefined) => void | Promise<void>;
 
 /**
  * Our end of a `criu swrk` socket. CRIU reads the images directory and the working directory
@@ -312,20 +316,26 @@ export class CriuSession {
   async request(type: ReqType, opts: CriuOpts | undefined, onNotify?: NotifyHandler): Promise<CriuResponse> {
     this.send(encodeMessage([[1, type], [2, opts === undefined ? undefined : encodeOpts(opts)]]));
     for (;;) {
-      const response = await this.receive();
-      if (response.type !== ReqType.Notify) return response;
+      const { response, fd } = await this.receive();
+      if (response.type !== ReqType.Notify) {
+        if (fd >= 0) fs.closeSync(fd);
+        return response;
+      }
       let ok = true;
       let failure: unknown;
       try {
-        await onNotify?.(response.notify?.script ?? '', response.notify?.pid);
+        await onNotify?.(response.notify?.script ?? '', response.notify?.pid, fd >= 0 ? fd : undefined);
       } catch (error) {
         ok = false;
         failure = error;
+      } finally {
+        // A descriptor CRIU sent (orphan-pts-master's) is the handler's to use, not to keep.
+        if (fd >= 0) fs.closeSync(fd);
       }
       this.send(encodeMessage([[1, ReqType.Notify], [3, ok]]));
       if (!ok) {
         // CRIU now fails and answers; the notification's error is the one to report.
-        await this.receive().catch(() => undefined);
+        await this.receive().then(({ fd: sent }) => sent >= 0 && fs.closeSync(sent), () => undefined);
         throw failure;
       }
     }
@@ -335,11 +345,17 @@ export class CriuSession {
     fs.writeSync(this.fd, message);
   }
 
-  private async receive(): Promise<CriuResponse> {
+  // One packet, and the descriptor CRIU attached to it (-1: none).
+  private async receive(): Promise<{ response: CriuResponse; fd: number }> {
     await waitReadable(this.fd);
-    const length = fs.readSync(this.fd, this.buffer, 0, this.buffer.length, null);
-    if (length === 0) throw criuError('criu exited without an answer');
-    return decodeResponse(this.buffer.subarray(0, length));
+    const { length, fd } = native.recvWithFd(this.fd, this.buffer);
+    try {
+      if (length === 0) throw criuError('criu exited without an answer');
+      return { response: decodeResponse(this.buffer.subarray(0, length)), fd };
+    } catch (error) {
+      if (fd >= 0) fs.closeSync(fd);
+      throw error;
+    }
   }
 
   /** Closes our end: CRIU sees EOF and exits. Waits for our own child to be gone. */

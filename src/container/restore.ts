@@ -34,6 +34,8 @@ import { ContainerError } from './errors';
 import { Gofer } from './gofer';
 import { initExecutable } from './init-binary';
 import { ErrnoError } from '../sys/errno';
+import { native } from '../sys/native';
+import { isProcessAlive } from '../sys/process';
 import { cgroupPathOf, containerResources, creatingRecord, identityOf, writeProcessIds } from './lifecycle';
 import { describeFailure, type LaunchPlan, type PlanOp } from './launch-plan';
 import { writePidFile } from './pid-file';
@@ -51,7 +53,7 @@ export interface RestoreOptions extends CriuFlags {
   pidFile?: string;
   /** The container's stdin, stdout and stderr: this process's own by default. */
   stdio?: [number, number, number];
-  /** For a terminal: refused, a checkpoint never holds one (see checkpoint-image.ts). */
+  /** For a checkpoint with a terminal: the unix socket the restored terminal's new master is sent to. */
   consoleSocket?: string;
   /** The systemd cgroup driver (--systemd-cgroup): the cgroup is a transient scope, as at create. */
   systemdCgroup?: boolean;
@@ -70,10 +72,6 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
       'cgroup namespace, not the container\'s own');
   }
   if (process.geteuid!() !== 0) throw fail('restoring needs root (CRIU restores namespaces and mounts): not available rootless');
-  if (options.consoleSocket !== undefined || spec.process?.terminal === true) {
-    throw new SpecError(`${configFile}: config.process.terminal: a checkpoint of runcell never holds a terminal, ` +
-      'so there is none to send to a console socket; leave process.terminal and --console-socket out');
-  }
   const membership = membershipOf(id, spec.annotations);
   if (!membership.isRoot || membership.isCriSandbox) {
     throw fail('a container of a sandbox (CRI annotations) cannot be restored: sandboxes are never checkpointed (see checkpoint.ts)');
@@ -83,6 +81,17 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
     description = readDescription(options.imagePath);
   } catch (error) {
     throw fail((error as Error).message, error);
+  }
+  // A terminal's checkpoint needs a console socket, one without a terminal refuses it. runc
+  // decides by config.process.terminal; the checkpoint is what knows whether a pty is restored.
+  if (description.terminal === true && options.consoleSocket === undefined) {
+    throw fail('the checkpoint holds a terminal: give --console-socket for its new master');
+  }
+  if (description.terminal !== true && options.consoleSocket !== undefined) {
+    throw fail('--console-socket: the checkpoint holds no terminal to send');
+  }
+  if (description.terminal !== true && spec.process?.terminal === true) {
+    throw new SpecError(`${configFile}: config.process.terminal: the checkpoint holds no terminal; leave process.terminal out`);
   }
   const criu = await locateCriu(options.criu);
 
@@ -175,7 +184,12 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
     if (netns !== undefined) inheritFd.push({ key: EXTERNAL_NETNS_KEY, fd: criuFd + 1 });
     // CRIU binds the root writable: at post-restore (the tree made, not yet resumed) it is
     // made read-only for root.readonly, as at create (runc's restored root stays writable).
-    const onNotify = async (script: string, pid: number | undefined) => {
+    const onNotify = async (script: string, pid: number | undefined, fd: number | undefined) => {
+      if (script === 'orphan-pts-master') {
+        // The restored terminal's new master (runc's): to the caller's console socket.
+        if (fd === undefined) throw new Error('CRIU\'s orphan-pts-master notification carries no descriptor');
+        sendConsole(options.consoleSocket!, fd);
+      }
       if (script === 'post-restore' && spec.root?.readonly === true) {
         if (pid === undefined) throw new Error('CRIU\'s post-restore notification names no process');
         await rootReadonly(pid);
@@ -197,6 +211,7 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
       logLevel: 4,
       logFile: 'restore.log',
       configFile: yard.configFile,
+      orphanPtsMaster: description.terminal,
     }, onNotify);
     if (!response.success || response.restoredPid === undefined) {
       const logFile = path.join(options.workPath ?? options.imagePath, 'restore.log');
@@ -286,6 +301,16 @@ function makeMountPoints(rootfs: string, spec: Spec, description: CheckpointDesc
   }
 }
 
+// The terminal's master to the console socket. The payload is runc's (the name it gives CRIU's
+// descriptor): conmon and containerd's shim read none.
+function sendConsole(socketPath: string, master: number): void {
+  try {
+    native.sendFdTo(socketPath, 'orphan-pts-master', master);
+  } catch (error) {
+    throw new Error(`sending the restored terminal to the console socket "${socketPath}": ${(error as Error).message}`);
+  }
+}
+
 // runcell-init root-readonly PID: the root mount of PID's mount namespace made read-only.
 async function rootReadonly(pid: number): Promise<void> {
   const init = initExecutable();
@@ -306,12 +331,17 @@ async function rootReadonly(pid: number): Promise<void> {
  * with each hierarchy this process is in bound under the name CRIU gives it ("cpu,cpuacct",
  * "systemd" for name=systemd, "unified" for v2). Given one, CRIU mounts none in the host's
  * mount namespace (see run_reaper). The directory, in the work directory beside CRIU's log,
- * goes after the restore; a CLI killed half-way leaves it there, empty but for the file.
+ * goes after the restore. A CLI killed half-way cannot remove its own: the directory's name
+ * holds the CLI's pid and start time, and a restore into the same work directory removes
+ * those whose CLI is gone (on the host they hold an empty `yard` and the file; the tmpfs was
+ * only ever in the reaper's mount namespace). A live restore's is left alone.
  */
 function cgroupYard(workDir: string): { dir: string; yard: string; configFile: string; binds: string[] } {
   const mounts = parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).filter((m) => m.root === '/');
   fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  const dir = fs.mkdtempSync(path.join(workDir, '.runcell-cgyard-'));
+  removeAbandonedYards(workDir);
+  const self = identityOf(process.pid);
+  const dir = fs.mkdtempSync(path.join(workDir, `${YARD_PREFIX}${self.pid}.${self.startTime}-`));
   const yard = path.join(dir, 'yard');
   const binds: string[] = [];
   for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
@@ -328,6 +358,23 @@ function cgroupYard(workDir: string): { dir: string; yard: string; configFile: s
   const configFile = path.join(dir, 'criu.conf');
   fs.writeFileSync(configFile, `cgroup-yard ${yard}\n`, { mode: 0o600 });
   return { dir, yard, configFile, binds };
+}
+
+const YARD_PREFIX = '.runcell-cgyard-';
+/** `.runcell-cgyard-<CLI pid>.<its start time>-<mkdtemp's suffix>` */
+const YARD_NAME = /^\.runcell-cgyard-(\d+)\.(\d+)-[A-Za-z0-9]{6}$/;
+
+// The yards of killed restores (see cgroupYard): their CLI, named by pid and start time, is gone.
+function removeAbandonedYards(workDir: string): void {
+  for (const entry of fs.readdirSync(workDir, { withFileTypes: true })) {
+    const owner = YARD_NAME.exec(entry.name);
+    if (owner === null || !entry.isDirectory() || isProcessAlive(Number(owner[1]), Number(owner[2]))) continue;
+    try {
+      fs.rmSync(path.join(workDir, entry.name), { recursive: true, force: true });
+    } catch (error) {
+      log.warn(`removing "${path.join(workDir, entry.name)}", left by a killed restore: ${(error as Error).message}`);
+    }
+  }
 }
 
 // A network namespace the checkpoint left out (joined by path): the config must name one again.

@@ -74,6 +74,10 @@ export interface NativeBinding {
    * NS_GET_PARENT), or of the user namespace that owns the namespace `fd` ("owner", NS_GET_USERNS).
    */
   namespaceRelative(fd: number, which: 'parent' | 'owner'): number;
+  /** recvmsg(2) of one message into `buffer`, with the descriptor it carries (-1: none), close-on-exec. */
+  recvWithFd(fd: number, buffer: Buffer): { length: number; fd: number };
+  /** Connects to the unix stream socket `path`, sends `payload` with `fd` attached (SCM_RIGHTS), closes. */
+  sendFdTo(path: string, payload: string, fd: number): void;
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   setOOMScoreAdj(pid: number, score: number): boolean;

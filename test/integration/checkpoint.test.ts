@@ -6,10 +6,11 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isProcessAlive, StateFile, type ContainerRecord } from '../../src';
-import { childEnv, CLI, runcell, useScratch, waitFor } from '../helpers/env';
+import { isProcessAlive, processStartTime, StateFile, type ContainerRecord } from '../../src';
+import { childEnv, CLI, commandExists, runcell, useScratch, waitFor } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 import { findCriu } from '../helpers/criu';
+import { consoleReceiver } from '../helpers/console';
 
 // Ids unique to this run: cgroups are the host's, shared with other runs.
 const ID = (name: string) => `${name}-${process.pid}`;
@@ -205,6 +206,134 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
     expect(numbers(copy.log)[0]).toBe(at + 1);
   });
 
+  /**
+   * A counting container with a terminal, under `runtime` (runcell, or runc as the oracle): run
+   * with a console socket, checkpointed, restored with another. What the restored process has
+   * as stdio, and what its new terminal's listener got.
+   */
+  async function terminalRoundTrip(runtime: 'runcell' | 'runc'): Promise<{ fds: string; payload: string; end: string; shown: number[]; stopped: number }> {
+    const runtimeRoot = path.join(dir, `${runtime}-root`);
+    const cli = async (...args: string[]) => {
+      const logFile = path.join(dir, `${runtime}-${Math.random()}.log`);
+      const child = spawn(runtime === 'runcell' ? CLI : 'runc', ['--root', runtimeRoot, '--criu', criu.path!, '--log', logFile, ...args],
+        { env: childEnv(), stdio: ['ignore', 'pipe', 'ignore'] });
+      let stdout = '';
+      child.stdout!.on('data', (chunk) => (stdout += chunk));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+      // runc logs at info level too: only its errors count.
+      return { code, stdout, stderr: runtime === 'runc' ? log.split('\n').filter((l) => /level=error/.test(l)).join('\n') : log };
+    };
+    // Counts into /out/log and onto its terminal.
+    const counter = counterBundle(`tty-${runtime}`);
+    makeBundle(counter.bundle, ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i >> /out/log; echo "n=$i"; sleep 0.05; done'], (spec) => {
+      spec.process.terminal = true;
+      spec.mounts.push({ destination: '/out', type: 'bind', source: path.join(counter.bundle, 'out'), options: ['rbind', 'rw'] });
+    });
+    const first = consoleReceiver(path.join(dir, `${runtime}-1.sock`), '');
+    await first.listening;
+    expect(await cli('run', '-d', '--console-socket', path.join(dir, `${runtime}-1.sock`), '-b', counter.bundle, ID('orig'))).toMatchObject({ code: 0, stderr: '' });
+    await countsPast(counter.log, 3);
+    const images = path.join(dir, `${runtime}-images`);
+    expect(await cli('checkpoint', '--image-path', images, ID('orig'))).toMatchObject({ code: 0, stderr: '' });
+    const stopped = last(counter.log);
+    // The old terminal's slave went with the checkpointed process.
+    expect(await first.output).toContain('end=eio');
+    if (runtime === 'runcell') {
+      expect(JSON.parse(fs.readFileSync(path.join(images, 'runcell.json'), 'utf8'))).toMatchObject({ terminal: true, stdio: [null, null, null] });
+      // Refused without a console socket, with nothing left.
+      expect(await cli('restore', '-d', '--image-path', images, '-b', counter.bundle, ID('copy')))
+        .toMatchObject({ code: 1, stderr: expect.stringContaining('the checkpoint holds a terminal: give --console-socket') });
+      expect((await cli('list', '-q')).stdout).toBe(`${ID('orig')}\n`);
+    }
+    const second = consoleReceiver(path.join(dir, `${runtime}-2.sock`), '');
+    await second.listening;
+    expect(await cli('restore', '-d', '--console-socket', path.join(dir, `${runtime}-2.sock`), '--image-path', images, '-b', counter.bundle, ID('copy')))
+      .toMatchObject({ code: 0, stderr: '' });
+    await countsPast(counter.log, stopped + 3);
+    expectConsecutive(numbers(counter.log), 1);
+    const fds = (await cli('exec', ID('copy'), 'sh', '-c', 'for fd in 0 1 2; do readlink /proc/1/fd/$fd; done')).stdout;
+    expect(await cli('delete', '--force', ID('copy'))).toMatchObject({ code: 0 });
+    expect(await cli('delete', '--force', ID('orig'))).toMatchObject({ code: 0 });
+    const text = await second.output;
+    return {
+      fds,
+      payload: /^payload=(.*)$/m.exec(text)?.[1] ?? '',
+      end: /^end=(.*)$/m.exec(text)?.[1] ?? '',
+      shown: [...text.matchAll(/n=(\d+)\\r\\n/g)].map((m) => Number(m[1])),
+      stopped,
+    };
+  }
+
+  it('a container with a terminal: checkpointed, restored with --console-socket, it counts on through the new terminal, as under runc', async () => {
+    const ours = await terminalRoundTrip('runcell');
+    // The process's stdio is the same terminal of its own devpts again, made anew by CRIU.
+    expect(ours.fds).toBe('/dev/pts/0\n/dev/pts/0\n/dev/pts/0\n');
+    // The new terminal showed the count from where the image had it (dumped between its two
+    // echoes, it shows the image's last number first) until the container was deleted.
+    expect([ours.stopped, ours.stopped + 1]).toContain(ours.shown[0]);
+    expectConsecutive(ours.shown, ours.shown[0]);
+    expect(ours.shown.at(-1)).toBeGreaterThan(ours.stopped + 3);
+    expect(ours.end).toBe('eio');
+    if (!commandExists('runc')) return;
+    // runc, the oracle: the same stdio, the same payload (the name runc gives CRIU's master).
+    const theirs = await terminalRoundTrip('runc');
+    expect({ fds: ours.fds, payload: ours.payload, end: ours.end }).toEqual({ fds: theirs.fds, payload: theirs.payload, end: theirs.end });
+    expect([theirs.stopped, theirs.stopped + 1]).toContain(theirs.shown[0]);
+  });
+
+  it('a container whose stdout is a host file (`> FILE`): the file grows on, and the restore writes to its own caller\'s file', async () => {
+    // Counts into /out/log and onto its stdout: a host file opened by the caller (runc's
+    // external descriptor, re-attached to the restoring caller's on restore; CRIU would check
+    // a dumped file's size, which the growing file no longer has).
+    const counter = counterBundle('file');
+    makeBundle(counter.bundle, ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i >> /out/log; echo "n=$i"; sleep 0.05; done'], (spec) => {
+      spec.mounts.push({ destination: '/out', type: 'bind', source: path.join(counter.bundle, 'out'), options: ['rbind', 'rw'] });
+    });
+    const stdoutTo = async (file: string, ...args: string[]) => {
+      const fd = fs.openSync(file, 'a');
+      const logFile = path.join(dir, `cli-${Math.random()}.log`);
+      try {
+        const cli = spawn(CLI, ['--root', root, '--criu', criu.path!, '--log', logFile, ...args], { env: childEnv(), stdio: ['ignore', fd, 'ignore'] });
+        const code = await new Promise<number | null>((resolve) => cli.once('exit', (c) => resolve(c)));
+        return { code, stderr: fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '' };
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    const shown = (file: string) => [...fs.readFileSync(file, 'utf8').matchAll(/^n=(\d+)$/gm)].map((m) => Number(m[1]));
+    const first = path.join(dir, 'first.out');
+    expect(await stdoutTo(first, 'run', '-d', '-b', counter.bundle, ID('orig'))).toEqual({ code: 0, stderr: '' });
+    await countsPast(counter.log, 3);
+    const images = path.join(dir, 'images');
+    expect(await rc('checkpoint', '--leave-running', '--image-path', images, ID('orig'))).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(fs.readFileSync(path.join(images, 'runcell.json'), 'utf8')).stdio[1]).toMatch(/^file\[[0-9a-f]+:[0-9a-f]+\]$/);
+    expect(JSON.parse(fs.readFileSync(path.join(images, 'descriptors.json'), 'utf8'))[1]).toBe(first);
+    const at = last(counter.log);
+    // The original goes on writing: the file is no longer the size it had at the checkpoint.
+    await waitFor(() => shown(first).at(-1)! > at + 3, `${first} to grow`);
+    expect(await rc('delete', '--force', ID('orig'))).toMatchObject({ code: 0 });
+    const originalLines = shown(first).length;
+
+    // Restored twice: onto the same file (appended, as `>> FILE`), and onto a new one.
+    const second = path.join(dir, 'second.out');
+    const copyLog = counterBundle('file-copy').log;
+    fs.mkdirSync(path.dirname(copyLog), { recursive: true });
+    expect(await stdoutTo(first, 'restore', '-d', '--image-path', images, '-b', counter.bundle, ID('same'))).toEqual({ code: 0, stderr: '' });
+    expect(await stdoutTo(second, 'restore', '-d', '--image-path', images, '-b', path.join(dir, 'file-copy'), ID('new'))).toEqual({ code: 0, stderr: '' });
+    await countsPast(copyLog, 3);
+    await waitFor(() => (shown(second).at(-1) ?? 0) > at + 3, `${second} to count past ${at + 3}`);
+    // The image's count goes on in the new file, from where the image had it.
+    expect([at, at + 1]).toContain(shown(second)[0]);
+    expectConsecutive(shown(second), shown(second)[0]);
+    // And is appended to the old one after what the original wrote there.
+    await waitFor(() => shown(first).length > originalLines + 3, `${first} to show the restored count`);
+    const restored = shown(first).slice(originalLines);
+    expect([at, at + 1]).toContain(restored[0]);
+    expectConsecutive(restored, restored[0]);
+    expect(await rc('delete', '--force', ID('same'), ID('new'))).toMatchObject({ code: 0 });
+  });
+
   it('a checkpoint killed half-way leaves the container running and its state intact', async () => {
     const { log } = await runCounter(ID('orig'));
     const before = fs.readFileSync(path.join(root, `${ID('orig')}_sandbox:${ID('orig')}.state`), 'utf8');
@@ -250,6 +379,19 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
     }
     expect((await rc('list', '-q')).stdout).toBe(`${ID('orig')}\n`);
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toMatch(/cgyard|\.criu\./);
+    // A killed CLI could not remove its CRIU yard from the work directory (the image's): the
+    // next restore there removes every one whose CLI is gone, and its own. One whose pid lives
+    // on in another process (a reused pid: the start time differs) is gone too; one of a
+    // restore still running (this process: pid and start time) is not touched.
+    const yards = () => fs.readdirSync(images).filter((name) => name.startsWith('.runcell-cgyard-')).sort();
+    const reused = `.runcell-cgyard-${process.pid}.1-zzzzzz`;
+    const live = `.runcell-cgyard-${process.pid}.${processStartTime(process.pid)}-abcdef`;
+    fs.mkdirSync(path.join(images, reused));
+    fs.writeFileSync(path.join(images, reused, 'criu.conf'), 'cgroup-yard /nowhere\n');
+    fs.mkdirSync(path.join(images, live));
+    expect(await rcDetached('restore', '-d', '--image-path', images, '-b', bundle, ID('after'))).toEqual({ code: 0, stderr: '' });
+    expect(yards()).toEqual([live]);
+    expect(await rc('delete', '--force', ID('after'))).toMatchObject({ code: 0 });
   });
 
   it('bad input: a clear error, a non-zero exit, no damage', async () => {
@@ -290,7 +432,7 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
     await refused(['restore', '-d', '--image-path', path.join(dir, 'nothing'), '-b', bundle, ID('r1')], /not a runcell checkpoint \(no runcell\.json\)/);
     expect(await rc('checkpoint', '--leave-running', '--image-path', images, ID('orig'))).toMatchObject({ code: 0 });
     await refused(['restore', '-d', '--image-path', images, '-b', bundle, ID('orig')], new RegExp(`container "${ID('orig')}" already exists`));
-    await refused(['restore', '-d', '--console-socket', path.join(dir, 'sock'), '--image-path', images, '-b', bundle, ID('r1')], /never holds a terminal/);
+    await refused(['restore', '-d', '--console-socket', path.join(dir, 'sock'), '--image-path', images, '-b', bundle, ID('r1')], /--console-socket: the checkpoint holds no terminal to send/);
     await refused(['restore', '--lsm-profile', 'apparmor:x', '--image-path', images, '-b', bundle, ID('r1')], /--lsm-profile is not supported/);
     // A restoring config without the checkpoint's bind mount: refused by name, nothing left.
     const bare = makeBundle(path.join(dir, 'bare'), COUNTER);

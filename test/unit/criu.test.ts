@@ -74,6 +74,10 @@ describe('checkpoint description', () => {
       expect(() => readDescription(dir)).toThrow(/"mounts" is not a list of external mounts/);
       write({ ...good, mounts: [{ destination: '/x', kind: 'cgroup', hierarchy: 'sys' }] });
       expect(() => readDescription(dir)).toThrow(/"mounts"/);
+      write({ ...good, terminal: true });
+      expect(readDescription(dir)).toEqual({ ...good, terminal: true });
+      write({ ...good, terminal: 'yes' });
+      expect(() => readDescription(dir)).toThrow(/"terminal" is not a boolean/);
       fs.rmSync(path.join(dir, 'runcell.json'));
       expect(() => readDescription(dir)).toThrow(/not a runcell checkpoint \(no runcell\.json\)/);
     } finally {

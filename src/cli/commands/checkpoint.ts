@@ -79,7 +79,7 @@ export function register(program: Command, context: () => Context): void {
     .option('-b, --bundle <dir>', 'the bundle directory', '.')
     .option('-d, --detach', 'return once the container runs')
     .option('--pid-file <file>', 'write the container\'s pid to this file')
-    .option('--console-socket <path>', 'refused with an explanation: a checkpoint never holds a terminal')
+    .option('--console-socket <path>', 'for a checkpoint with a terminal: the unix socket its new master (SCM_RIGHTS) is sent to')
     .option('--no-pivot', 'accepted for compatibility (CRIU sets up the restored root itself)')
     // As with run: a restored container's orphans go to its own pid 1, never to the CLI.
     .option('--no-subreaper', 'accepted for compatibility (runcell never makes itself a subreaper)'), RESTORE_REFUSED)
