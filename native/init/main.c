@@ -278,14 +278,18 @@ struct clone3_args {
  * the kernel has no such clone (or EPERM from a seccomp filter); the caller then clones and
  * writes. With CLONE_PARENT the exit
  * signal must be 0 (the child gets ours). */
-static pid_t clone_into_cgroup(unsigned long flags, const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return -1;
+static pid_t clone_into_cgroup_fd(unsigned long flags, int dir_fd) {
   struct clone3_args args = {0};
   args.flags = flags | CLONE_INTO_CGROUP_FLAG;
   args.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
-  args.cgroup = (uint64_t)fd;
-  pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+  args.cgroup = (uint64_t)dir_fd;
+  return (pid_t)syscall(SYS_clone3, &args, sizeof args);
+}
+
+static pid_t clone_into_cgroup(unsigned long flags, const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  pid_t pid = clone_into_cgroup_fd(flags, fd);
   int err = errno;
   close(fd); /* in the child too: the init holds no host file */
   errno = err;
@@ -301,6 +305,18 @@ static int join_namespace_at(const char *path, int type, int report_fd) {
   }
   return 0;
 }
+
+/* Where a clone3 into a cgroup is not to be had (an older kernel, or a seccomp filter around
+ * us refusing clone3: Docker's says ENOSYS, others EPERM), the caller falls back to a plain
+ * clone and a write to cgroup.procs. */
+static bool clone3_unavailable(int err) {
+  return err == ENOSYS || err == E2BIG || err == EINVAL || err == EPERM;
+}
+
+/* x-clone-into DIR (exec): the process is cloned straight into DIR, the container's cgroup2
+ * directory, opened (with its cgroup.procs, for the fallback) while the helper still sees the
+ * host's paths; -1 when the plan has no such step. */
+static int exec_cgroup_dir = -1, exec_cgroup_procs = -1, exec_cgroup_index = -1;
 
 static int status_of(int wstatus) {
   if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
@@ -382,7 +398,20 @@ static pid_t start_process(unsigned long flags, int parent_fd, int *index, int *
     close(pipefd[1]);
     return -1;
   }
-  pid_t child = clone_process(flags);
+  pid_t child;
+  if (exec_cgroup_dir >= 0) {
+    child = clone_into_cgroup_fd(flags, exec_cgroup_dir);
+    if (child < 0 && clone3_unavailable(errno)) {
+      /* The helper moves itself (the process inherits its cgroup): the slow way in, with the
+       * kernel's threadgroup lock, as before clone3. */
+      child = write(exec_cgroup_procs, "0", 1) == 1 ? clone_process(flags) : -1;
+      if (child < 0) *index = exec_cgroup_index;
+    } else if (child < 0) {
+      *index = exec_cgroup_index;
+    }
+  } else {
+    child = clone_process(flags);
+  }
   if (child < 0) {
     *err = errno;
     close(pipefd[0]);
@@ -904,7 +933,7 @@ static int gofer(int plan_fd, int report_fd) {
     if (init >= 0) placed = true;
     /* EPERM too: a seccomp filter around us may refuse clone3 that way (Docker's says ENOSYS);
      * a real refusal to place the init there fails the write below all the same. */
-    else if (errno == ENOSYS || errno == E2BIG || errno == EINVAL || errno == EPERM) init = clone_process(init_flags);
+    else if (clone3_unavailable(errno)) init = clone_process(init_flags);
     else {
       dprintf(report_fd, REPORT_ERROR, into_index, errno);
       return 1;
@@ -1181,7 +1210,19 @@ static int exec_helper(int plan_fd, int report_fd) {
       continue;
     }
     if (strcmp(op->argv[0], "x-seccomp-agent") == 0) agent_index = i;
-    if (strcmp(op->argv[0], "x-console") == 0) {
+    if (strcmp(op->argv[0], "x-clone-into") == 0) {
+      exec_cgroup_index = op->index;
+      char procs[4096];
+      exec_cgroup_dir = open(op->argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (exec_cgroup_dir < 0) {
+        err = errno;
+      } else if (snprintf(procs, sizeof procs, "%s/cgroup.procs", op->argv[1]) >= (int)sizeof procs) {
+        err = ENAMETOOLONG;
+      } else {
+        exec_cgroup_procs = open(procs, O_WRONLY | O_CLOEXEC);
+        err = exec_cgroup_procs < 0 ? errno : 0;
+      }
+    } else if (strcmp(op->argv[0], "x-console") == 0) {
       /* Connected while the caller's filesystem is still ours to reach. */
       err = console_connect(op->argv[1], &console);
     } else if (strcmp(op->argv[0], "x-pty") == 0) {
@@ -1199,7 +1240,7 @@ static int exec_helper(int plan_fd, int report_fd) {
   int index, err;
   pid_t child = start_process(CLONE_PARENT | clone_flags, report_fd, &index, &err);
   if (child < 0) {
-    dprintf(report_fd, REPORT_ERROR, -1, err);
+    dprintf(report_fd, REPORT_ERROR, index, err);
     return 1;
   }
   if (err != 0) {

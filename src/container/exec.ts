@@ -132,6 +132,7 @@ export async function execContainer(rootDir: string, partialId: string, options:
     plan = buildExecPlan({ ...proc, terminal: terminal && consoleSocket !== undefined }, {
       keepFds: preserved.length,
       cgroupProcs: record.cgroupPath === undefined ? [] : execCgroupProcs(new Cgroup(layout, record.cgroupPath), options.subCgroups ?? []),
+      cgroupUnified: layout.unified,
       namespaces: namespaces!.map((ns, i) => ({ type: ns.type, fd: firstNsFd + i })),
       seccomp: stored.linux?.seccomp,
       personality: stored.linux?.personality,

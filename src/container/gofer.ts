@@ -1,9 +1,7 @@
 // The CLI's end of runcell-init's protocol (protocol.ts): the gofer during create, its start
 // gate, and the exec helper. Callers see typed reports, never lines.
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import type * as net from 'node:net';
-import { lineReader } from '../lines';
+import { isErrno } from '../sys/errno';
 import { LineReader, readFirstLine } from '../sys/fifo';
 import { reapChild } from '../sys/process';
 import { pipe, spawnProcess } from '../sys/spawn';
@@ -154,16 +152,51 @@ function openFifo(file: string, mode: number): number {
  * without one. Resolves once it has exited.
  */
 export async function runExecHelper(plan: LaunchPlan, stdio: number[], extra: number[]): Promise<Report | undefined> {
+  // Through the addon's posix_spawn, as the gofer (see sys/spawn.ts): node:child_process (with
+  // net and stream) costs ~4 ms to load in every exec.
   const planFd = stdio.length;
   const init = initExecutable();
-  const helper = spawn(init.file, ['exec', String(planFd), String(planFd + 1)], {
-    argv0: init.argv0,
-    stdio: [...stdio, 'pipe', 'pipe', ...extra],
-    env: {},
-  });
-  const exited = new Promise<void>((resolve) => helper.once('close', () => resolve()));
-  (helper.stdio[planFd] as net.Socket).end(encodePlan(plan));
-  const line = await lineReader(helper.stdio[planFd + 1] as net.Socket)();
-  await exited;
-  return line === undefined ? undefined : parseReport(line);
+  const [planRead, planWrite] = pipe();
+  let reportRead = -1;
+  let reportWrite = -1;
+  let spawned: Promise<number>;
+  try {
+    [reportRead, reportWrite] = pipe({ nonBlockingRead: true });
+    spawned = spawnProcess(init.file, [init.argv0, 'exec', String(planFd), String(planFd + 1)],
+      [...stdio, planRead, reportWrite, ...extra]);
+  } catch (error) {
+    fs.closeSync(planWrite);
+    if (reportRead !== -1) fs.closeSync(reportRead);
+    throw error;
+  } finally {
+    // The helper's ends are its own (it has its copies): its exit must read as our end of file.
+    fs.closeSync(planRead);
+    if (reportWrite !== -1) fs.closeSync(reportWrite);
+  }
+  let pid: number;
+  try {
+    pid = await spawned;
+  } catch (error) {
+    fs.closeSync(planWrite);
+    fs.closeSync(reportRead);
+    throw error;
+  }
+  const exited = reapChild(pid);
+  try {
+    try {
+      // On a blocking pipe the helper reads to its end; one gone fails it with EPIPE (Node
+      // ignores SIGPIPE), and its report, or none, says why.
+      const data = encodePlan(plan);
+      for (let done = 0; done < data.length;) done += fs.writeSync(planWrite, data, done, data.length - done);
+    } catch (error) {
+      if (!isErrno(error, 'EPIPE')) throw error;
+    } finally {
+      fs.closeSync(planWrite);
+    }
+    const line = await new LineReader(reportRead).next();
+    await exited;
+    return line === undefined ? undefined : parseReport(line);
+  } finally {
+    fs.closeSync(reportRead);
+  }
 }

@@ -388,6 +388,11 @@ export interface ExecPlanOptions {
   keepFds?: number;
   /** The container's cgroup.procs files, joined first, from the host side. */
   cgroupProcs: string[];
+  /**
+   * The cgroup2 mount point (null: none), which tells the cgroup2 one of cgroupProcs apart for
+   * the faster way in (see buildExecPlan); without it, every file is written as it is.
+   */
+  cgroupUnified?: string | null;
   /** The container's namespaces, in the order to enter them. */
   namespaces: NamespaceFd[];
   /** The container's seccomp profile, which its exec'd processes get too (as with runc). */
@@ -415,8 +420,28 @@ export function buildExecPlan(proc: Process, options: ExecPlanOptions): LaunchPl
   if (proc.terminal === true && options.consoleSocket === undefined) {
     throw new SpecError('process.terminal: a terminal needs --console-socket');
   }
-  // Joined while our /proc and paths are still the host's; "0" is the writing process.
-  for (const procs of options.cgroupProcs) add('x-write', [procs, 0], `join the cgroup "${path.dirname(procs)}"`);
+  // Joined while our /proc and paths are still the host's; "0" is the writing process. As for
+  // create's init (see buildLaunchPlan): writing to cgroup.procs takes the kernel's threadgroup
+  // lock for writing and an RCU grace period (~10 ms here). The helper, one thread, joins each
+  // v1 hierarchy by writing 0 to its tasks file (the kernel elides the lock for a thread moving
+  // itself), and the process is cloned straight into the cgroup2 directory (CLONE_INTO_CGROUP;
+  // where clone3 cannot, the helper writes cgroup.procs then). Not across a user namespace: the
+  // helper loses the host's rights over the cgroup files when it joins it, before the clone.
+  const selfJoin = options.cgroupUnified !== undefined && !options.namespaces.some((ns) => ns.type === 'user');
+  const unifiedPrefix = options.cgroupUnified == null ? undefined : options.cgroupUnified.replace(/\/$/, '') + '/';
+  let cloneInto: string | undefined;
+  for (const procs of options.cgroupProcs) {
+    const dir = path.dirname(procs);
+    if (!selfJoin) add('x-write', [procs, 0], `join the cgroup "${dir}"`);
+    else if (unifiedPrefix !== undefined && procs.startsWith(unifiedPrefix)) cloneInto = dir;
+    else add('x-write', [path.join(dir, 'tasks'), 0], `join the cgroup "${dir}"`);
+  }
+  if (cloneInto !== undefined) add('x-clone-into', [cloneInto], `start the process in the cgroup "${cloneInto}"`);
+  // A cgroup namespace joined before the clone would hide the helper's own cgroup from it (on a
+  // cgroup2 mounted with nsdelegate, the kernel then refuses the clone into the container's):
+  // the process joins it itself, as its first step (it is root in every namespace then).
+  const deferred = cloneInto === undefined ? undefined : options.namespaces.find((ns) => ns.type === 'cgroup');
+  const joined = options.namespaces.filter((ns) => ns !== deferred);
   if (options.consoleSocket !== undefined) add('x-console', [options.consoleSocket], `connect to the console socket "${options.consoleSocket}"`);
   const seccomp = options.seccomp === undefined ? undefined : compileSeccomp(options.seccomp as unknown as SeccompProfile);
   if (seccomp?.listener !== undefined) {
@@ -425,10 +450,12 @@ export function buildExecPlan(proc: Process, options: ExecPlanOptions): LaunchPl
     const { before, after } = containerProcessState(options.state ?? {}, seccomp.listener);
     add('x-seccomp-agent', [seccomp.listener.path, before, after], `send the seccomp listener to config.linux.seccomp.listenerPath "${seccomp.listener.path}"`);
   }
-  for (const ns of options.namespaces) add('x-setns-fd', [ns.fd, CLONE[ns.type]], `join the container's ${ns.type} namespace`);
-  if (options.namespaces.length > 0) add('x-close', options.namespaces.map((ns) => ns.fd), 'close the container\'s namespaces');
+  for (const ns of joined) add('x-setns-fd', [ns.fd, CLONE[ns.type]], `join the container's ${ns.type} namespace`);
+  if (joined.length > 0) add('x-close', joined.map((ns) => ns.fd), 'close the container\'s namespaces');
   if (options.consoleSocket !== undefined) add('x-pty', [], 'open a terminal on "/dev/ptmx"');
   add('x-clone', [0], 'start the process');
+  // Its descriptor goes with u-close-fds.
+  if (deferred !== undefined) add('u-setns-fd', [deferred.fd, CLONE.cgroup], 'join the container\'s cgroup namespace');
   const env = proc.env ?? [];
   ops.push(...processOps(proc, {
     seccomp, terminal: options.consoleSocket !== undefined, newSession: options.consoleSocket !== undefined, keepFds: options.keepFds ?? 0, env,

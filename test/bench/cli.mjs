@@ -40,6 +40,10 @@ const work = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : o
 const sleeper = path.join(work, 'sleep');   // a bundle whose process sleeps
 const once = path.join(work, 'true');       // one whose process exits at once
 const rootOf = (rt, what) => path.join(work, `${rt}-${what}`);
+// Container ids name host-wide cgroups (`/runcell/<id>`, runc's `/<id>`): a bare `c` would
+// collide with anyone else's `c` on this host, so every id carries this run's own tag.
+const tag = `bench${process.pid}-`;
+const ids = { still: `${tag}c`, st: `${tag}st`, dl: `${tag}dl`, kd: `${tag}kd`, ch: `${tag}ch`, rn: `${tag}rn` };
 
 function makeBundles() {
   fs.mkdirSync(path.join(sleeper, 'rootfs/bin'), { recursive: true });
@@ -63,22 +67,23 @@ function verbs(runtime) {
   const quiet = (cmd) => `${cmd} >/dev/null 2>&1`;
   const still = rt('still'); // one running container, for the verbs that read or signal it
   const life = rt('life');
+  const { still: c, st, dl, kd, ch, rn } = ids;
   return [
     ['--version', `${runtime === 'runc' ? 'runc' : runcell} --version`],
-    ['state', `${still} state c`],
+    ['state', `${still} state ${c}`],
     ['list', `${still} list`],
-    ['kill', `${still} kill c SIGWINCH`],
-    ['ps', `${still} ps -f json c`],
-    ['exec true', `${still} exec c true`],
-    ['pause', `${still} pause c`, `sh -c '${quiet(`${still} resume c`)}; true'`],
-    ['resume', `${still} resume c`, `sh -c '${quiet(`${still} pause c`)}; true'`],
-    ['start', `${life} start st`, `sh -c '${quiet(`${life} delete -f st`)}; ${life} create -b ${sleeper} st'`],
-    ['delete', `${life} delete dl`, `sh -c '${quiet(`${life} delete -f dl`)}; ${life} create -b ${once} dl && ${life} start dl && ` +
-      `until ${life} state dl | grep -q stopped; do sleep 0.005; done'`],
-    ['kill+delete --force', `sh -c '${life} kill kd KILL && ${life} delete --force kd'`,
-      `sh -c '${quiet(`${life} delete -f kd`)}; ${life} run -d -b ${sleeper} kd'`],
-    ['run true', `${life} run -b ${once} rn`],
-    ['create+start+delete', `sh -c '${life} create -b ${once} ch && ${life} start ch && ${life} delete --force ch'`],
+    ['kill', `${still} kill ${c} SIGWINCH`],
+    ['ps', `${still} ps -f json ${c}`],
+    ['exec true', `${still} exec ${c} true`],
+    ['pause', `${still} pause ${c}`, `sh -c '${quiet(`${still} resume ${c}`)}; true'`],
+    ['resume', `${still} resume ${c}`, `sh -c '${quiet(`${still} pause ${c}`)}; true'`],
+    ['start', `${life} start ${st}`, `sh -c '${quiet(`${life} delete -f ${st}`)}; ${life} create -b ${sleeper} ${st}'`],
+    ['delete', `${life} delete ${dl}`, `sh -c '${quiet(`${life} delete -f ${dl}`)}; ${life} create -b ${once} ${dl} && ${life} start ${dl} && ` +
+      `until ${life} state ${dl} | grep -q stopped; do sleep 0.005; done'`],
+    ['kill+delete --force', `sh -c '${life} kill ${kd} KILL && ${life} delete --force ${kd}'`,
+      `sh -c '${quiet(`${life} delete -f ${kd}`)}; ${life} run -d -b ${sleeper} ${kd}'`],
+    ['run true', `${life} run -b ${once} ${rn}`],
+    ['create+start+delete', `sh -c '${life} create -b ${once} ${ch} && ${life} start ${ch} && ${life} delete --force ${ch}'`],
   ];
 }
 
@@ -127,14 +132,14 @@ async function libraryRound(cycles, parallel) {
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < cycles; i++) {
     const t = performance.now();
-    await libraryCycle(root, `lib${i}`);
+    await libraryCycle(root, `${tag}lib${i}`);
     times.push((performance.now() - t) / 1000);
   }
   const cpu = process.cpuUsage(cpu0);
   record('library cycle', times, (cpu.user + cpu.system) / 1e6 / cycles, cycles);
   const t = performance.now();
   await Promise.all(Array.from({ length: parallel }, async (_, k) => {
-    for (let i = 0; i < cycles; i++) await libraryCycle(root, `lib${k}-${i}`);
+    for (let i = 0; i < cycles; i++) await libraryCycle(root, `${tag}lib${k}-${i}`);
   }));
   const each = (performance.now() - t) / 1000 / (cycles * parallel);
   record(`library cycle, ${parallel} at once (per cycle)`, [each], 0, 0);
@@ -152,7 +157,7 @@ async function main() {
   } finally {
     // Also after a failed set-up (runcell's container not made, runc's already running).
     for (const rt of ['runc', 'runcell']) {
-      for (const [what, id] of [['still', 'c'], ['life', 'st'], ['life', 'dl'], ['life', 'kd'], ['life', 'ch'], ['life', 'rn']]) {
+      for (const [what, id] of [['still', ids.still], ['life', ids.st], ['life', ids.dl], ['life', ids.kd], ['life', ids.ch], ['life', ids.rn]]) {
         try {
           execFileSync(rt === 'runc' ? 'runc' : runcell, ['--root', rootOf(rt, what), 'delete', '--force', id], { stdio: 'ignore' });
         } catch { /* not there */ }
@@ -164,7 +169,7 @@ async function main() {
 
 async function measure() {
   for (const rt of ['runc', 'runcell']) {
-    execFileSync(rt === 'runc' ? 'runc' : runcell, ['--root', rootOf(rt, 'still'), 'run', '-d', '-b', sleeper, 'c'], { stdio: 'ignore' });
+    execFileSync(rt === 'runc' ? 'runc' : runcell, ['--root', rootOf(rt, 'still'), 'run', '-d', '-b', sleeper, ids.still], { stdio: 'ignore' });
   }
   fillRoot(rootOf('list', '100'), 100);
   fillRoot(rootOf('list', '1000'), 1000);

@@ -378,6 +378,38 @@ describe('buildLaunchPlan', () => {
   });
 });
 
+describe('exec plan: how the process gets into the container\'s cgroup', () => {
+  const procs = ['/sys/fs/cgroup/memory/runcell/c/cgroup.procs', '/sys/fs/cgroup/unified/runcell/c/cgroup.procs'];
+  const steps = (p: ReturnType<typeof buildExecPlan>) => p.ops.map((o) => [o.op, ...o.args].join(' '));
+
+  it('v1: the helper writes 0 to tasks; cgroup2: the process is cloned into it and joins the cgroup namespace itself', () => {
+    const p = steps(buildExecPlan(spec().process!, {
+      cgroupProcs: procs, cgroupUnified: '/sys/fs/cgroup/unified',
+      namespaces: [{ type: 'cgroup', fd: 5 }, { type: 'pid', fd: 6 }, { type: 'mount', fd: 7 }],
+    }));
+    expect(p.slice(0, 5)).toEqual([
+      'x-write /sys/fs/cgroup/memory/runcell/c/tasks 0',
+      'x-clone-into /sys/fs/cgroup/unified/runcell/c',
+      `x-setns-fd 6 ${0x20000000}`,
+      `x-setns-fd 7 ${0x00020000}`,
+      'x-close 6 7',
+    ]);
+    // Joined before the clone, the namespace would hide the helper's own cgroup from it.
+    expect(p.indexOf('x-clone 0')).toBe(5);
+    expect(p[6]).toBe(`u-setns-fd 5 ${0x02000000}`);
+    expect(p.some((step) => step.includes('cgroup.procs'))).toBe(false);
+  });
+
+  it('across a user namespace, or without knowing the cgroup2 mount, the helper writes cgroup.procs first', () => {
+    const userNs = [{ type: 'user', fd: 5 }, { type: 'cgroup', fd: 6 }] as const;
+    for (const options of [{ cgroupUnified: '/sys/fs/cgroup/unified', namespaces: [...userNs] }, { namespaces: [{ type: 'cgroup', fd: 5 }] as const }]) {
+      const p = steps(buildExecPlan(spec().process!, { cgroupProcs: procs, ...options, namespaces: [...options.namespaces] }));
+      expect(p.slice(0, 2)).toEqual(procs.map((file) => `x-write ${file} 0`));
+      expect(p.some((step) => step.startsWith('x-clone-into') || step.startsWith('u-setns-fd'))).toBe(false);
+    }
+  });
+});
+
 describe('plan wire format and failures', () => {
   it('encodes records of NUL-terminated tokens, ended by "end"', () => {
     const encoded = encodePlan({ ops: [{ op: 'i-chdir', args: ['/x'], description: '' }] });
