@@ -571,9 +571,11 @@ export function containerResources(spec: Spec, resources = (spec.linux?.resource
  * container's state.
  */
 function seccompProcessState(record: ContainerRecord, stateFile: StateFile<ContainerRecord>): string | undefined {
-  const specFile = stateFile.pathOf('spec');
-  if (!fs.existsSync(specFile)) return undefined;
-  const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as Spec;
+  // Through readSideFile, as exec reads it: a symlink or a file someone else may write in the
+  // root is refused, not followed.
+  const stored = stateFile.readSideFile('spec');
+  if (stored === null) return undefined;
+  const spec = JSON.parse(stored) as Spec;
   const listener = listenerOf(spec.linux?.seccomp as SeccompProfile | undefined);
   if (listener === undefined) return undefined;
   const user = userProcess(record.init!);

@@ -53,4 +53,18 @@ describe.skipIf(skip !== null)(`the state directory${skip ? ` (skipped: ${skip})
       expect(fs.readdirSync(root)).toEqual([]);
     });
   }
+
+  it('start reads the saved spec as exec does: a symlink put in its place is refused, not followed', async () => {
+    const bundle = makeBundle(path.join(dir, 'bundle'), ['true']);
+    expect(await runcell(['--root', root, 'create', '-b', bundle, ID])).toMatchObject({ code: 0 });
+    const spec = path.join(root, `${ID}_sandbox:${ID}.spec`);
+    const elsewhere = path.join(dir, 'elsewhere.json');
+    fs.renameSync(spec, elsewhere);
+    fs.symlinkSync(elsewhere, spec);
+    const start = await runcell(['--root', root, 'start', ID]);
+    expect(start.code).not.toBe(0);
+    expect(start.stderr).toContain(`cannot start container "${ID}"`);
+    expect(start.stderr).toContain('symlink');
+    expect(await runcell(['--root', root, 'delete', '--force', ID])).toMatchObject({ code: 0 });
+  });
 });
