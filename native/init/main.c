@@ -318,6 +318,20 @@ static bool clone3_unavailable(int err) {
  * host's paths; -1 when the plan has no such step. */
 static int exec_cgroup_dir = -1, exec_cgroup_procs = -1, exec_cgroup_index = -1;
 
+/* Nothing privileged left to do (an init that has released its process, a reaper whose CRIU
+ * is done): no_new_privs, an empty bounding set and no capability, so nothing is left that
+ * could be turned against the host. */
+static void drop_all_privileges(void) {
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  for (int cap = 0; cap <= 63; cap++) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;
+  }
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct none[2];
+  memset(none, 0, sizeof none);
+  syscall(SYS_capset, &header, none);
+}
+
 static int status_of(int wstatus) {
   if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
   if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
@@ -653,14 +667,7 @@ static void run_init(int ctl) {
   /* Nothing left to do but wait and reap: keep no privilege that could be turned against the
    * host (capabilities, gaining any through exec), and only now, since the user's process had
    * to get its own. */
-  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  for (int cap = 0; cap <= 63; cap++) {
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;
-  }
-  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
-  struct __user_cap_data_struct none[2];
-  memset(none, 0, sizeof none);
-  syscall(SYS_capset, &header, none);
+  drop_all_privileges();
 
   /* As pid 1 of the sandbox, reap every orphan until the user's process itself exits. */
   for (;;) {
@@ -749,14 +756,7 @@ static void run_reaper(int ctl, const struct op *op) {
     }
     if (pid == criu) {
       /* Nothing privileged is left to do: keep nothing that could be turned against the host. */
-      prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-      for (int cap = 0; cap <= 63; cap++) {
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;
-      }
-      struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
-      struct __user_cap_data_struct none[2];
-      memset(none, 0, sizeof none);
-      syscall(SYS_capset, &header, none);
+      drop_all_privileges();
       continue;
     }
     int status = status_of(wstatus);

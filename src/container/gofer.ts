@@ -28,33 +28,7 @@ export class Gofer {
    * process alive for it.
    */
   static async spawn(stdio: number[], planFd: number, extra: number[]): Promise<Gofer> {
-    const init = initExecutable();
-    const [planRead, planWrite] = pipe();
-    let reportRead = -1;
-    let reportWrite = -1;
-    let spawned: Promise<number>;
-    try {
-      [reportRead, reportWrite] = pipe({ nonBlockingRead: true });
-      spawned = spawnProcess(init.file, [init.argv0, 'gofer', String(planFd), String(planFd + 1)],
-        [...stdio, planRead, reportWrite, ...extra]);
-    } catch (error) {
-      fs.closeSync(planWrite);
-      if (reportRead !== -1) fs.closeSync(reportRead);
-      throw error;
-    } finally {
-      // The child's ends are the child's alone (it has its copies): its exit must read as our
-      // end of file.
-      fs.closeSync(planRead);
-      if (reportWrite !== -1) fs.closeSync(reportWrite);
-    }
-    let pid: number;
-    try {
-      pid = await spawned;
-    } catch (error) {
-      fs.closeSync(planWrite);
-      if (reportRead !== -1) fs.closeSync(reportRead);
-      throw error;
-    }
+    const { pid, planWrite, reportRead } = await spawnInitRole('gofer', stdio, planFd, extra);
     reapChild(pid, { keepAlive: false }).catch(() => {});
     return new Gofer(pid, planWrite, reportRead);
   }
@@ -154,33 +128,7 @@ function openFifo(file: string, mode: number): number {
 export async function runExecHelper(plan: LaunchPlan, stdio: number[], extra: number[]): Promise<Report | undefined> {
   // Through the addon's posix_spawn, as the gofer (see sys/spawn.ts): node:child_process (with
   // net and stream) costs ~4 ms to load in every exec.
-  const planFd = stdio.length;
-  const init = initExecutable();
-  const [planRead, planWrite] = pipe();
-  let reportRead = -1;
-  let reportWrite = -1;
-  let spawned: Promise<number>;
-  try {
-    [reportRead, reportWrite] = pipe({ nonBlockingRead: true });
-    spawned = spawnProcess(init.file, [init.argv0, 'exec', String(planFd), String(planFd + 1)],
-      [...stdio, planRead, reportWrite, ...extra]);
-  } catch (error) {
-    fs.closeSync(planWrite);
-    if (reportRead !== -1) fs.closeSync(reportRead);
-    throw error;
-  } finally {
-    // The helper's ends are its own (it has its copies): its exit must read as our end of file.
-    fs.closeSync(planRead);
-    if (reportWrite !== -1) fs.closeSync(reportWrite);
-  }
-  let pid: number;
-  try {
-    pid = await spawned;
-  } catch (error) {
-    fs.closeSync(planWrite);
-    fs.closeSync(reportRead);
-    throw error;
-  }
+  const { pid, planWrite, reportRead } = await spawnInitRole('exec', stdio, stdio.length, extra);
   const exited = reapChild(pid);
   try {
     try {
@@ -198,5 +146,39 @@ export async function runExecHelper(plan: LaunchPlan, stdio: number[], extra: nu
     return line === undefined ? undefined : parseReport(line);
   } finally {
     fs.closeSync(reportRead);
+  }
+}
+
+/**
+ * Starts `runcell-init ROLE PLAN REPORT` with `stdio` as its descriptors 0..planFd-1, then its
+ * plan (planFd) and report (planFd + 1) pipes, then `extra`. Returns our ends: the plan's write
+ * end (blocking) and the report's read end (non-blocking).
+ */
+async function spawnInitRole(role: 'gofer' | 'exec', stdio: number[], planFd: number, extra: number[]):
+  Promise<{ pid: number; planWrite: number; reportRead: number }> {
+  const init = initExecutable();
+  const [planRead, planWrite] = pipe();
+  let reportRead = -1;
+  let reportWrite = -1;
+  let spawned: Promise<number>;
+  try {
+    [reportRead, reportWrite] = pipe({ nonBlockingRead: true });
+    spawned = spawnProcess(init.file, [init.argv0, role, String(planFd), String(planFd + 1)], [...stdio, planRead, reportWrite, ...extra]);
+  } catch (error) {
+    fs.closeSync(planWrite);
+    if (reportRead !== -1) fs.closeSync(reportRead);
+    throw error;
+  } finally {
+    // The child's ends are the child's alone (it has its copies): its exit must read as our end
+    // of file.
+    fs.closeSync(planRead);
+    if (reportWrite !== -1) fs.closeSync(reportWrite);
+  }
+  try {
+    return { pid: await spawned, planWrite, reportRead };
+  } catch (error) {
+    fs.closeSync(planWrite);
+    fs.closeSync(reportRead);
+    throw error;
   }
 }

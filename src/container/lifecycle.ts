@@ -105,6 +105,18 @@ export async function createContainer(rootDir: string, id: string, options: Crea
   }
 }
 
+// What a create (or restore) that failed had made goes: its processes, its systemd unit, its
+// cgroup, its state. Nothing else is touched; each failure only warns, so the rest still goes.
+export async function undoNewContainer(id: string, record: ContainerRecord, stateFile: StateFile<ContainerRecord>,
+  cgroup: Cgroup | undefined, systemd: Systemd | undefined, unit: SystemdUnit | undefined): Promise<void> {
+  await stopProcesses(record, id).catch((e) => log.warn(`cleaning up container "${id}": ${(e as Error).message}`));
+  if (systemd !== undefined && cgroup !== undefined) {
+    await systemd.stopUnit(unit!.name).catch((e) => log.warn(`stopping the systemd unit of container "${id}": ${(e as Error).message}`));
+  }
+  await cgroup?.remove().catch((e) => log.warn(`removing the cgroup of container "${id}": ${(e as Error).message}`));
+  stateFile.destroy();
+}
+
 // A new container's record as create (or restore) saves it before any process exists.
 export function creatingRecord(id: string, sandboxId: string, bundle: string, spec: Spec): ContainerRecord {
   return {
@@ -259,12 +271,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
   } catch (error) {
     // Whatever this create made goes; nothing else is touched.
     gofer?.detach();
-    await stopProcesses(record, id).catch((e) => log.warn(`cleaning up container "${id}": ${(e as Error).message}`));
-    if (systemd !== undefined && cgroup !== undefined) {
-      await systemd.stopUnit(unit!.name).catch((e) => log.warn(`stopping the systemd unit of container "${id}": ${(e as Error).message}`));
-    }
-    await cgroup?.remove().catch((e) => log.warn(`removing the cgroup of container "${id}": ${(e as Error).message}`));
-    stateFile.destroy();
+    await undoNewContainer(id, record, stateFile, cgroup, systemd, unit);
     throw error;
   } finally {
     systemd?.close();

@@ -26,7 +26,7 @@ import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { log } from '../log';
 import { Cgroup, detectLayout } from './cgroups';
 import { startContainerUnit, Systemd, type SystemdUnit } from './systemd';
-import { Container, stopProcesses } from './container';
+import { Container } from './container';
 import { criuLogErrors, CriuSession, locateCriu, ReqType } from './criu';
 import { criuFlagOptions, openDirectory, type CriuFlags } from './checkpoint';
 import { EXTERNAL_NETNS_KEY, parseMountInfo, readDescription, type CheckpointDescription } from './checkpoint-image';
@@ -36,7 +36,7 @@ import { initExecutable } from './init-binary';
 import { ErrnoError } from '../sys/errno';
 import { native } from '../sys/native';
 import { isProcessAlive } from '../sys/process';
-import { cgroupPathOf, containerResources, creatingRecord, identityOf, writeProcessIds } from './lifecycle';
+import { cgroupPathOf, containerResources, creatingRecord, identityOf, undoNewContainer, writeProcessIds } from './lifecycle';
 import { describeFailure, type LaunchPlan, type PlanOp } from './launch-plan';
 import { writePidFile } from './pid-file';
 import { type ContainerRecord } from './record';
@@ -231,12 +231,7 @@ export async function restoreContainer(rootDir: string, id: string, options: Res
     await session?.close().catch(() => {});
     // The restored tree, if CRIU made one, is in the cgroup, not among the recorded processes.
     await cgroup?.signalAll('SIGKILL').catch((e) => log.warn(`killing what the restore of "${id}" left: ${(e as Error).message}`));
-    await stopProcesses(record, id).catch((e) => log.warn(`cleaning up container "${id}": ${(e as Error).message}`));
-    if (systemd !== undefined && cgroup !== undefined) {
-      await systemd.stopUnit(unit!.name).catch((e) => log.warn(`stopping the systemd unit of container "${id}": ${(e as Error).message}`));
-    }
-    await cgroup?.remove().catch((e) => log.warn(`removing the cgroup of container "${id}": ${(e as Error).message}`));
-    stateFile.destroy();
+    await undoNewContainer(id, record, stateFile, cgroup, systemd, unit);
     throw error;
   } finally {
     for (const fd of fds) fs.closeSync(fd);
