@@ -178,10 +178,14 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     if (!commandExists('newuidmap') || !commandExists('newgidmap')) context.skip('needs newuidmap and newgidmap (the uidmap package)');
     const sub = subordinateIds();
     fs.chmodSync(path.join(bundle, 'rootfs/tmp'), 0o1777);
-    editSpec((spec) => {
+    // uid 1000 of the container, mapped through the subordinate range.
+    const asSubordinate: Parameters<typeof editSpec>[0] = (spec) => {
       spec.linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }, { containerID: 1, hostID: sub.uid, size: 65536 }];
       spec.linux.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }, { containerID: 1, hostID: sub.gid, size: 65536 }];
       spec.process.user = { uid: 1000, gid: 1001 };
+    };
+    editSpec((spec) => {
+      asSubordinate(spec);
       spec.process.args = ['sh', '-c', 'id -u; id -g; touch /tmp/by-1000; exec sleep 1000'];
     });
     ids.push('rl-sub');
@@ -198,9 +202,7 @@ describe.skipIf(skip !== null)(`rootless${skip ? ` (skipped: ${skip})` : ''}`, (
     fs.rmSync(path.join(bundle, 'rootfs/tmp/by-1000'));
 
     editSpec((spec) => {
-      spec.linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }, { containerID: 1, hostID: sub.uid, size: 65536 }];
-      spec.linux.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }, { containerID: 1, hostID: sub.gid, size: 65536 }];
-      spec.process.user = { uid: 1000, gid: 1001 };
+      asSubordinate(spec);
       spec.process.args = ['sh', '-c', 'id -u; id -g; touch /tmp/by-1000'];
     });
     ids.push('rl-sub-runc');

@@ -1,22 +1,13 @@
 // checkpoint, restore: runc's commands and flags, over CRIU (container/checkpoint.ts, restore.ts).
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import type { CgroupMode } from '../../container/criu';
+import type { CriuFlags } from '../../container/checkpoint';
 import type { Context } from '../context';
 import { forwardSignals } from '../signals';
 
-interface CriuCliFlags {
-  imagePath?: string;
-  workPath?: string;
-  tcpEstablished?: boolean;
-  extUnixSk?: boolean;
-  shellJob?: boolean;
-  fileLocks?: boolean;
-  manageCgroupsMode?: CgroupMode;
-  emptyNs: string[];
-  autoDedup?: boolean;
-  lazyPages?: boolean;
-}
+// The flags commander parses: the library's (container/checkpoint.ts), but --criu is global and
+// --image-path has a default only here.
+type CriuCliFlags = Omit<CriuFlags, 'criu'> & { imagePath?: string; emptyNs: string[]; autoDedup?: boolean };
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
