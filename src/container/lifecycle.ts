@@ -143,6 +143,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
   const record = creatingRecord(id, membership.sandboxId, bundle, spec);
   if (spec.process?.oomScoreAdj !== undefined) record.oomScoreAdj = spec.process.oomScoreAdj;
   let gofer: Gofer | undefined;
+  let goferStarting: Promise<Gofer> | undefined;
   let cgroup: Cgroup | undefined;
   // Under --systemd-cgroup: the unit, and the bus it is asked for on (opened before any process).
   let unit: SystemdUnit | undefined;
@@ -162,6 +163,17 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     }
     record.cgroupPath = placement.cgroupPath;
     stateFile.saveLocked(record);
+    const extraFds = (options.preserveFds ?? 0) + (options.listenFds ?? 0);
+    const planFd = 3 + extraFds;
+    // The sandbox's namespaces follow the plan and report pipes in the gofer.
+    const sandboxTypes = (['pid', 'ipc', 'uts', 'network', 'user'] as const).filter((type) => sandbox?.namespaces[type] !== undefined);
+    const sandboxFds = sandboxTypes.map((type) => sandbox!.namespaces[type]!);
+    // The gofer starts now, and its exec (~2 ms of a new process) overlaps the cgroup and the
+    // plan: it only waits for its plan on its pipe. Should create fail before sending one, the
+    // pipe's end of file ends it (and so does our own death: nothing is left running).
+    const stdio = options.stdio ?? [0, 1, 2];
+    goferStarting = Gofer.spawn([...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i)], planFd, sandboxFds);
+    goferStarting.catch(() => {}); // awaited below, or in the cleanup
     const ours = new Cgroup(detectLayout(), record.cgroupPath);
     ours.assertUnused(); // before it is ours to remove on failure
     if (unit !== undefined) {
@@ -178,12 +190,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
         stateFile.saveLocked(record);
       }
     }
-    const extraFds = (options.preserveFds ?? 0) + (options.listenFds ?? 0);
     const listenEnv = options.listenFds ? [`LISTEN_FDS=${options.listenFds}`, 'LISTEN_PID=1'] : [];
-    const planFd = 3 + extraFds;
-    // The sandbox's namespaces follow the plan and report pipes in the gofer.
-    const sandboxTypes = (['pid', 'ipc', 'uts', 'network', 'user'] as const).filter((type) => sandbox?.namespaces[type] !== undefined);
-    const sandboxFds = sandboxTypes.map((type) => sandbox!.namespaces[type]!);
     // Their numbers in the gofer and the init: after the plan and report pipes, in that order.
     const sandboxPlanFds = Object.fromEntries(sandboxTypes.map((type, i) => [type, planFd + 2 + i])) as unknown as SandboxNamespaces;
     const plan = buildLaunchPlan(spec, {
@@ -210,8 +217,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     // exec reads the container's process and seccomp profile from this copy, whatever becomes of
     // the bundle (runc keeps the config in its state the same way).
     stateFile.saveSideFileLocked('spec', 'spectmp', JSON.stringify(spec));
-    const stdio = options.stdio ?? [0, 1, 2];
-    gofer = await Gofer.spawn([...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i)], planFd, sandboxFds);
+    gofer = await goferStarting;
     logPhase('create: gofer started');
     record.gofer = identityOf(gofer.pid);
     stateFile.saveLocked(record);
@@ -269,7 +275,9 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     gofer.detach();
     logPhase('create: committed');
   } catch (error) {
-    // Whatever this create made goes; nothing else is touched.
+    // Whatever this create made goes; nothing else is touched. A gofer not yet recorded has
+    // had no plan: closing our ends of its pipes ends it.
+    gofer ??= await goferStarting?.catch(() => undefined);
     gofer?.detach();
     await undoNewContainer(id, record, stateFile, cgroup, systemd, unit);
     throw error;
