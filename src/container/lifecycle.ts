@@ -79,6 +79,14 @@ export function identityOf(pid: number): ProcessIdentity {
 
 /** Creates a container: its init waits at the start gate when this returns. */
 export async function createContainer(rootDir: string, id: string, options: CreateOptions): Promise<Container> {
+  await createRecorded(rootDir, id, options);
+  // Only now: a second StateFile in this process would wait forever on the lock held until then.
+  return Container.load(rootDir, id);
+}
+
+// The create, which leaves the container recorded (and its lock released); run does not need
+// it loaded again.
+async function createRecorded(rootDir: string, id: string, options: CreateOptions): Promise<void> {
   const bundle = path.resolve(options.bundle);
   // A bad config.json is refused before anything exists.
   const spec = loadSpec(bundle);
@@ -137,7 +145,7 @@ export function creatingRecord(id: string, sandboxId: string, bundle: string, sp
 
 // The create itself: a root's, or a member's while the caller holds its sandbox's lock.
 async function createInSandbox(rootDir: string, id: string, bundle: string, spec: Spec, options: CreateOptions,
-  membership: SandboxMembership, sandbox: JoinedSandbox | undefined): Promise<Container> {
+  membership: SandboxMembership, sandbox: JoinedSandbox | undefined): Promise<void> {
   const stateFile = new StateFile<ContainerRecord>(rootDir, { containerId: id, sandboxId: membership.sandboxId });
   stateFile.lockForNew();
   const record = creatingRecord(id, membership.sandboxId, bundle, spec);
@@ -285,8 +293,6 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     systemd?.close();
     stateFile.close();
   }
-  // Only now: a second StateFile in this process would wait forever on the lock held above.
-  return Container.load(rootDir, id);
 }
 
 /**
@@ -391,7 +397,7 @@ export interface RunOptions extends CreateOptions {
  */
 export async function runContainer(rootDir: string, id: string, options: RunOptions): Promise<RunningContainer> {
   const { keep, ...createOptions } = options;
-  await createContainer(rootDir, id, { terminalPassthrough: true, ...createOptions });
+  await createRecorded(rootDir, id, { terminalPassthrough: true, ...createOptions });
   try {
     await startContainer(rootDir, id);
   } catch (error) {
