@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
-import { isProcessAlive, processStartTime, reapChild, signalProcess, waitForExit } from '../sys/process';
+import { isProcessAlive, reapChild, signalProcess, waitForExit } from '../sys/process';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, isPureV2, type LinuxResources } from './cgroups';
 import { callerCgroupView, cgroupViewOf } from './cgroup-view';
@@ -22,14 +22,14 @@ import { containerDeviceRules } from './device-filter';
 import { log, logPhase } from '../log';
 import { Container, currentOwner, stopProcesses, type RecordedProcesses } from './container';
 import { ContainerError } from './errors';
-import { buildLaunchPlan, describeFailure, stepFailure, type LaunchPlan, type SandboxNamespaces } from './launch-plan';
-import { Gofer, openStartGate } from './gofer';
+import { buildLaunchPlan, describeFailure, type LaunchPlan, type SandboxNamespaces } from './launch-plan';
+import { Gofer } from './gofer';
+import { identityOf, startContainer } from './start';
 import { parseExitRecord, type ExitRecord } from './protocol';
-import { observedStatus, ociState, RECORD_VERSION, type ContainerRecord, type ProcessIdentity } from './record';
-import { hooksOf, NATIVE_HOOK_STATE_LIMIT, nativeHookState, runHooks, runHooksWarning } from './hooks';
-import { containerProcessState, listenerOf, type SeccompProfile } from './seccomp';
-import { adjustGoferOOMScore, adjustSandboxOOMScore, readOOMScore, scoredMember } from './oom-score';
-import { joinSandbox, lockSandbox, membershipOf, type JoinedSandbox, type SandboxMembership } from './sandbox';
+import { observedStatus, ociState, RECORD_VERSION, type ContainerRecord } from './record';
+import { hooksOf, nativeHookState, runHooks } from './hooks';
+import { adjustGoferOOMScore, readOOMScore } from './oom-score';
+import { joinSandbox, membershipOf, type JoinedSandbox, type SandboxMembership } from './sandbox';
 import { StateFile, UntrustedFileError } from './state-file';
 import { writePidFile } from './pid-file';
 import { cgroupOf, withLockedRecord } from './control';
@@ -71,11 +71,9 @@ export interface CreateOptions {
 }
 
 export type { ExitRecord } from './protocol';
+export { identityOf, startContainer } from './start';
 export { containerPids, killContainer, pauseContainer, type KillOptions } from './control';
 
-export function identityOf(pid: number): ProcessIdentity {
-  return { pid, startTime: processStartTime(pid) };
-}
 
 /** Creates a container: its init waits at the start gate when this returns. */
 export async function createContainer(rootDir: string, id: string, options: CreateOptions): Promise<Container> {
@@ -295,57 +293,6 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
   }
 }
 
-/**
- * Opens the start gate: the init starts the user's process. Then the sandbox's OOM score is
- * adjusted to its members' (under the sandbox lock, which for a subcontainer is taken only
- * once its own is released: the sandbox's lock always comes first).
- */
-export async function startContainer(rootDir: string, partialId: string): Promise<void> {
-  const started = await withLockedRecord(rootDir, partialId, async (record, stateFile) => {
-    requireStatus('start', record.id, observedStatus(record), Status.Created);
-    // The gate's line carries the state the startContainer hooks get, if there are any (the
-    // native side takes 64 KiB, which large annotations, Kubernetes' whole objects, exceed).
-    let hookState = '';
-    let processState: string | undefined;
-    try {
-      if (hooksOf(record.hooks, 'startContainer').length > 0) {
-        hookState = nativeHookState('startContainer', { ...ociState(record, Status.Created), pid: record.init!.pid });
-      }
-      processState = seccompProcessState(record, stateFile);
-    } catch (error) {
-      throw new ContainerError('ERR_START_FAILED', `cannot start container "${record.id}": ${(error as Error).message}`, { containerId: record.id, cause: error });
-    }
-    logPhase('start: record locked and read');
-    const reply = await openStartGate(stateFile.pathOf('gate'), stateFile.pathOf('ready'), hookState, (error) =>
-      new ContainerError('ERR_INVALID_STATE', `cannot start container "${record.id}": container not running (its gofer is gone)`,
-        { containerId: record.id, cause: error }), processState);
-    if (reply?.type !== 'started') {
-      record.status = transition(record.status, Status.Stopped);
-      stateFile.saveLocked(record);
-      const why = reply?.type === 'error'
-        ? stepFailure(record.startSteps?.[reply.step], reply.errno)
-        : reply === undefined ? 'its gofer exited without a report' : `its gofer sent "${reply.type}" where "started" was due`;
-      throw new ContainerError('ERR_START_FAILED', `cannot start container "${record.id}": ${why}`, { containerId: record.id });
-    }
-    logPhase('start: the gofer answered');
-    record.user = userProcess(record.init!);
-    record.status = transition(record.status, Status.Running);
-    stateFile.saveLocked(record);
-    // A root's lock is its sandbox's, and at its start it is the only member (a member needs a
-    // running sandbox): no need to read the root directory.
-    if (record.sandboxId === record.id) adjustSandboxOOMScore(rootDir, record, false, [scoredMember(record)]);
-    await runHooksWarning('poststart', hooksOf(record.hooks, 'poststart'), ociState(record, Status.Running));
-    return record;
-  });
-  if (started.sandboxId !== started.id) {
-    const sandbox = lockSandbox(rootDir, started.sandboxId); // null: gone, no score to adjust
-    try {
-      if (sandbox?.record) adjustSandboxOOMScore(rootDir, sandbox.record, false);
-    } finally {
-      sandbox?.lock.close();
-    }
-  }
-}
 
 /**
  * The container's exit status (exit code, or 128+signal), waiting for it if it still runs.
@@ -584,41 +531,6 @@ export function containerResources(spec: Spec, resources = (spec.linux?.resource
   return { ...resources, devices: containerDeviceRules(resources.devices) };
 }
 
-// The user's process is the init's only child: /proc/PID/task/PID/children names it by its
-// host pid whatever namespace it lives in.
-/**
- * For an SCMP_ACT_NOTIFY profile: what goes to the seccomp agent with the listener, which the
- * process loads after the gate (runtime.md "containerProcessState"): its own pid, and the
- * container's state.
- */
-function seccompProcessState(record: ContainerRecord, stateFile: StateFile<ContainerRecord>): string | undefined {
-  // Through readSideFile, as exec reads it: a symlink or a file someone else may write in the
-  // root is refused, not followed.
-  const stored = stateFile.readSideFile('spec');
-  if (stored === null) return undefined;
-  const spec = JSON.parse(stored) as Spec;
-  const listener = listenerOf(spec.linux?.seccomp as SeccompProfile | undefined);
-  if (listener === undefined) return undefined;
-  const user = userProcess(record.init!);
-  if (user === null) throw new Error('its process is gone');
-  const { before, after } = containerProcessState({ ...ociState(record, Status.Created), pid: record.init!.pid }, listener);
-  const text = `${before}${user.pid}${after}`;
-  const size = Buffer.byteLength(text);
-  if (size > NATIVE_HOOK_STATE_LIMIT) {
-    throw new Error(`the state for the seccomp agent is ${size} bytes, more than the ${NATIVE_HOOK_STATE_LIMIT} runcell passes into a container (large annotations?)`);
-  }
-  return text;
-}
-
-function userProcess(init: ProcessIdentity): ProcessIdentity | null {
-  try {
-    const children = fs.readFileSync(`/proc/${init.pid}/task/${init.pid}/children`, 'utf8').trim().split(/\s+/);
-    return children[0] ? identityOf(Number(children[0])) : null;
-  } catch (error) {
-    if (isErrno(error, 'ENOENT', 'ESRCH')) return null;
-    throw error;
-  }
-}
 
 function startSteps(plan: LaunchPlan): Record<string, string> {
   const steps: Record<string, string> = {};
