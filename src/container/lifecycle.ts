@@ -220,15 +220,16 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
       idmapHelpers: process.geteuid!() !== 0 ? idmapHelpers() : undefined,
     });
     logPhase('create: launch plan built');
-    // exec reads the container's process and seccomp profile from this copy, whatever becomes of
-    // the bundle (runc keeps the config in its state the same way).
-    stateFile.saveSideFileLocked('spec', 'spectmp', JSON.stringify(spec));
     gofer = await goferStarting;
     logPhase('create: gofer started');
     record.gofer = identityOf(gofer.pid);
     stateFile.saveLocked(record);
     writeProcessIds(stateFile, record);
     gofer.sendPlan(plan);
+    // exec reads the container's process and seccomp profile from this copy, whatever becomes of
+    // the bundle (runc keeps the config in its state the same way). Written while the init runs
+    // its plan; nothing reads it before the commit.
+    stateFile.saveSideFileLocked('spec', 'spectmp', JSON.stringify(spec));
     let report = await gofer.nextReport();
     logPhase(`create: gofer reported "${report?.type}"`);
     if (report?.type === 'cgroup' && unit !== undefined) {
