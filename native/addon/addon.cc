@@ -35,6 +35,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // its own ErrnoError class.
   env.SetInstanceData(new AddonData());
   exports.Set("initialize", Napi::Function::New(env, Initialize, "initialize"));
+  exports.Set("errnoText", Napi::Function::New(env, ErrnoText, "errnoText"));
   exports.Set("constants", Constants(env));
   RegisterFlock(env, exports);
   RegisterProcess(env, exports);

@@ -1,5 +1,9 @@
 #include "errno_error.h"
 
+#include <uv.h>
+
+#include <cstring>
+
 namespace runcell {
 
 Napi::Error MakeErrnoError(Napi::Env env, int err, const char* syscall, const char* path) {
@@ -33,6 +37,21 @@ Napi::Value Initialize(const Napi::CallbackInfo& info) {
   AddonData* data = env.GetInstanceData<AddonData>();
   data->errnoErrorClass = Napi::Persistent(info[0].As<Napi::Function>());
   return env.Undefined();
+}
+
+Napi::Value ErrnoText(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int err = info[0].As<Napi::Number>().Int32Value();
+  char name[64];
+  char text[256];
+  uv_err_name_r(err, name, sizeof name);
+  // libuv's words for an errno it does not know: the caller has its own (ECHILD, ...).
+  if (strncmp(name, "Unknown system error", strlen("Unknown system error")) == 0) return env.Undefined();
+  uv_strerror_r(err, text, sizeof text);
+  Napi::Array pair = Napi::Array::New(env, 2);
+  pair.Set(0u, Napi::String::New(env, name));
+  pair.Set(1u, Napi::String::New(env, text));
+  return pair;
 }
 
 std::string OptionalPath(const Napi::CallbackInfo& info, size_t index) {

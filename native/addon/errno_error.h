@@ -25,6 +25,11 @@ Napi::Value RejectedWithErrno(Napi::Env env, int err, const char* syscall, const
 // initialize(ErrnoError): registers the class. Called once by src/sys/native.ts.
 Napi::Value Initialize(const Napi::CallbackInfo& info);
 
+// errnoText(-errno): libuv's [name, text] of an errno, as Node's own errors word it
+// (util.getSystemErrorMap() has them too, but builds a map of every errno on each call: ~0.2 ms
+// for the first error of a process); undefined for one libuv does not know.
+Napi::Value ErrnoText(const Napi::CallbackInfo& info);
+
 // The optional trailing `path` argument that JavaScript passes only to name the file in an error.
 std::string OptionalPath(const Napi::CallbackInfo& info, size_t index);
 

@@ -60,11 +60,12 @@ const lazyChildProcess = {
 // container's create, start and delete (most of create's code runs only there: the launch plan,
 // the cgroup, the gofer; a cache without it left ~7 ms of compiling to every create).
 const BUNDLES = [
-  { name: 'main', entry: 'src/cli/run.ts', warmUp: ['start', 'code-cache'] },
+  { name: 'main', entry: 'src/cli/run.ts', warmUp: ['wait', 'code-cache'] },
   { name: 'create', entry: 'src/cli/run.ts', warmUp: 'container' },
   { name: 'query', entry: 'src/cli/entries/query.ts', warmUp: ['state', 'code-cache'] },
   { name: 'control', entry: 'src/cli/entries/control.ts', warmUp: ['kill', 'code-cache', 'SIGWINCH'] },
   { name: 'delete', entry: 'src/cli/entries/delete.ts', warmUp: ['delete', 'code-cache'] },
+  { name: 'start', entry: 'src/cli/entries/start.ts', warmUp: ['start', 'code-cache'] },
 ];
 const { SMALL_BUNDLES } = createRequire(import.meta.url)(path.join(root, 'dist/cli/command-line.js'));
 for (const name of new Set(Object.values(SMALL_BUNDLES))) {

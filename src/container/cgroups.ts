@@ -500,6 +500,11 @@ export function planResources(r: LinuxResources, layout: CgroupLayout, unifiedCo
 
 /** The cgroup directories under `dir`, parents before their children; none when it is gone. */
 function subCgroups(dir: string): string[] {
+  // A cgroup directory's link count is 2 + its subdirectories (kernfs keeps it so, v1 and v2):
+  // 2 says there are none, for a stat instead of a listing of its few dozen files (~0.35 ms of
+  // a delete). A file system that does not count them (1) is listed.
+  const stat = fs.statSync(dir, { throwIfNoEntry: false });
+  if (stat === undefined || stat.nlink === 2) return [];
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });
@@ -567,8 +572,13 @@ export class Cgroup {
    */
   create(resources: LinuxResources = {}): void {
     this.assertUnused();
-    for (const dir of this.directories()) fs.mkdirSync(dir, { recursive: true });
-    if (!this.isV2 && this.layout.v1.has('cpuset')) this.inheritCpuset();
+    const cpuset = this.isV2 ? undefined : this.layout.v1.get('cpuset');
+    let cpusetMade: string | undefined;
+    for (const dir of this.directories()) {
+      const made = fs.mkdirSync(dir, { recursive: true });
+      if (cpuset !== undefined && dir === path.join(cpuset, this.cgroupPath)) cpusetMade = made;
+    }
+    if (cpuset !== undefined) this.inheritCpuset(cpusetMade);
     // On v2 every controller the host offers, so that limits set later (update) and the
     // statistics of events find their files; runc does the same.
     if (this.isV2) this.enableControllers(this.availableControllers(), false);
@@ -756,6 +766,8 @@ export class Cgroup {
   pids(): number[] {
     const top = this.isV2 ? path.join(this.layout.unified!, this.cgroupPath)
       : path.join(this.layout.v1.get('pids') ?? this.layout.v1.get('freezer') ?? [...this.layout.v1.values()][0], this.cgroupPath);
+    // Not made yet (create's check), or gone: no process, and no ENOENT error to make and catch.
+    if (!fs.existsSync(top)) return [];
     return [top, ...subCgroups(top)].flatMap((dir) => {
       try {
         return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter((l) => l !== '').map(Number);
@@ -868,10 +880,23 @@ export class Cgroup {
   }
 
   // A new v1 cpuset starts with no cpus and no mems, and no process may join it: copy the
-  // parent's, as runc does.
-  private inheritCpuset(): void {
+  // parent's, as runc does. `made`: the first directory that create's mkdir made; it and those
+  // below it are new, so empty, and get the values of its parent, read once. Otherwise (nothing
+  // made, or a parent left empty by someone else) every level is read and an empty one filled.
+  private inheritCpuset(made: string | undefined): void {
     const mount = this.layout.v1.get('cpuset')!;
     const parts = this.cgroupPath.split('/').filter(Boolean);
+    if (made !== undefined) {
+      const firstNew = path.relative(mount, made).split('/').length;
+      const parent = path.join(mount, ...parts.slice(0, firstNew - 1));
+      const values = ['cpuset.cpus', 'cpuset.mems'].map((file) => [file, fs.readFileSync(path.join(parent, file), 'utf8')]);
+      if (values.every(([, value]) => value.trim() !== '')) {
+        for (let depth = firstNew; depth <= parts.length; depth++) {
+          for (const [file, value] of values) fs.writeFileSync(path.join(mount, ...parts.slice(0, depth), file), value);
+        }
+        return;
+      }
+    }
     for (let depth = 1; depth <= parts.length; depth++) {
       const dir = path.join(mount, ...parts.slice(0, depth));
       for (const file of ['cpuset.cpus', 'cpuset.mems']) {

@@ -18,7 +18,6 @@
 // crun's program matches a rule only when it names every requested access at once, so after
 // [allow c 1:3 rwm, deny c 1:3 w] an O_RDWR open passes where O_WRONLY fails; deciding access by
 // access closes that hole.
-import * as os from 'node:os';
 import { SpecError } from '../oci/spec';
 
 /** A rule of linux.resources.devices, as the spec (and `runcell update`) give it. */
@@ -222,7 +221,7 @@ class Assembler {
 
 /** struct bpf_insn[] in this machine's byte order (the registers share a byte: dst:4, src:4). */
 export function encodeProgram(program: readonly BpfInstruction[]): Buffer {
-  const little = os.endianness() === 'LE';
+  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1; // os.endianness() === 'LE', without loading node:os
   const bytes = Buffer.alloc(program.length * 8);
   program.forEach((insn, i) => {
     bytes.writeUInt8(insn.code, i * 8);

@@ -2,13 +2,13 @@
 // gate, and the exec helper. Callers see typed reports, never lines.
 import * as fs from 'node:fs';
 import { isErrno } from '../sys/errno';
-import { LineReader, readFirstLine } from '../sys/fifo';
+import { LineReader } from '../sys/fifo';
 import { reapChild } from '../sys/process';
 import { pipe, spawnProcess } from '../sys/spawn';
 import { initExecutable } from './init-binary';
 import { encodePlan, type LaunchPlan } from './launch-plan';
 import {
-  formatAbort, formatCgroupPlaced, formatCommit, formatContinue, formatStartGate, parseReport, type Report,
+  formatAbort, formatCgroupPlaced, formatCommit, formatContinue, parseReport, type Report,
 } from './protocol';
 
 /** A running `runcell-init gofer`, until create commits or fails. */
@@ -78,46 +78,6 @@ export class Gofer {
     const data = typeof message === 'string' ? Buffer.from(message) : message;
     for (let done = 0; done < data.length;) done += fs.writeSync(this.control, data, done, data.length - done);
   }
-}
-
-/**
- * Opens a created container's start gate (its FIFOs `gatePath` and `readyPath`) with the
- * state for startContainer hooks; the gofer's answer, undefined when it gave none. Throws
- * `goferGone(error)` when no gofer holds the gate.
- */
-export async function openStartGate(gatePath: string, readyPath: string, state: string,
-  goferGone: (error: unknown) => Error, processState?: string): Promise<Report | undefined> {
-  // The reply FIFO first: the gofer answers on it as soon as the gate's line is in. The gofer
-  // holds its write end from create on, so its end of file means that the gofer is gone.
-  const ready = openFifo(readyPath, fs.constants.O_RDONLY);
-  try {
-    let gate: number;
-    try {
-      gate = openFifo(gatePath, fs.constants.O_WRONLY);
-    } catch (error) {
-      throw goferGone(error);
-    }
-    try {
-      fs.writeSync(gate, formatStartGate(state, processState));
-    } finally {
-      fs.closeSync(gate);
-    }
-    const line = await readFirstLine(ready);
-    return line === undefined ? undefined : parseReport(line);
-  } finally {
-    fs.closeSync(ready);
-  }
-}
-
-// Never through a symlink, and only a FIFO: what start writes to the gate must not land in a
-// file planted in its place.
-function openFifo(file: string, mode: number): number {
-  const fd = fs.openSync(file, mode | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
-  if (!fs.fstatSync(fd).isFIFO()) {
-    fs.closeSync(fd);
-    throw Object.assign(new Error(`'${file}' is not a FIFO`), { code: 'EINVAL' });
-  }
-  return fd;
 }
 
 /**

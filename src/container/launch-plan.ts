@@ -18,6 +18,9 @@ import { compileSeccomp, containerProcessState, type CompiledSeccomp, type Secco
 import { hookArgs, hooksOf } from './hooks';
 import { sysctlFiles } from './sysctl';
 import { labelOps, mountLabelOf } from './lsm';
+import { stepFailure } from './step-failure';
+
+export { stepFailure } from './step-failure';
 
 export interface PlanOp {
   op: string;
@@ -620,15 +623,6 @@ export function describeFailure(plan: LaunchPlan, index: number, errno: number):
   const hint = code === undefined ? undefined : step?.hints?.[code];
   if (hint !== undefined) return `${step.description}: ${hint} (${code})`;
   return stepFailure(step?.description ?? (index === -2 ? 'write the user namespace maps' : undefined), errno);
-}
-
-/** The same, from a step's description (undefined: a step outside the plan). */
-export function stepFailure(description: string | undefined, errno: number): string {
-  // The interpreter reports a hook's non-zero exit as 1000 + its status.
-  if (errno >= 1000) return `${description ?? 'a hook'}: exited with status ${errno - 1000}`;
-  const error = new ErrnoError(errno, 'x');
-  const text = error.message.slice(error.code.length + 2, error.message.lastIndexOf(', x'));
-  return `${description ?? 'start the container'}: ${error.code} (${text})`;
 }
 
 // execve does not search PATH: the candidates are PATH's directories (the container's PATH,

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
-import { isProcessAlive, processStartTime, reapChild, signalProcess, waitForExit } from '../sys/process';
+import { isProcessAlive, reapChild, signalProcess, waitForExit } from '../sys/process';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, isPureV2, type LinuxResources } from './cgroups';
 import { callerCgroupView, cgroupViewOf } from './cgroup-view';
@@ -22,14 +22,14 @@ import { containerDeviceRules } from './device-filter';
 import { log, logPhase } from '../log';
 import { Container, currentOwner, stopProcesses, type RecordedProcesses } from './container';
 import { ContainerError } from './errors';
-import { buildLaunchPlan, describeFailure, stepFailure, type LaunchPlan, type SandboxNamespaces } from './launch-plan';
-import { Gofer, openStartGate } from './gofer';
+import { buildLaunchPlan, describeFailure, type LaunchPlan, type SandboxNamespaces } from './launch-plan';
+import { Gofer } from './gofer';
+import { identityOf, startContainer } from './start';
 import { parseExitRecord, type ExitRecord } from './protocol';
-import { observedStatus, ociState, RECORD_VERSION, type ContainerRecord, type ProcessIdentity } from './record';
-import { hooksOf, NATIVE_HOOK_STATE_LIMIT, nativeHookState, runHooks, runHooksWarning } from './hooks';
-import { containerProcessState, listenerOf, type SeccompProfile } from './seccomp';
-import { adjustGoferOOMScore, adjustSandboxOOMScore, readOOMScore, scoredMember } from './oom-score';
-import { joinSandbox, lockSandbox, membershipOf, type JoinedSandbox, type SandboxMembership } from './sandbox';
+import { observedStatus, ociState, RECORD_VERSION, type ContainerRecord } from './record';
+import { hooksOf, nativeHookState, runHooks } from './hooks';
+import { adjustGoferOOMScore, readOOMScore } from './oom-score';
+import { joinSandbox, membershipOf, type JoinedSandbox, type SandboxMembership } from './sandbox';
 import { StateFile, UntrustedFileError } from './state-file';
 import { writePidFile } from './pid-file';
 import { cgroupOf, withLockedRecord } from './control';
@@ -71,14 +71,20 @@ export interface CreateOptions {
 }
 
 export type { ExitRecord } from './protocol';
+export { identityOf, startContainer } from './start';
 export { containerPids, killContainer, pauseContainer, type KillOptions } from './control';
 
-export function identityOf(pid: number): ProcessIdentity {
-  return { pid, startTime: processStartTime(pid) };
-}
 
 /** Creates a container: its init waits at the start gate when this returns. */
 export async function createContainer(rootDir: string, id: string, options: CreateOptions): Promise<Container> {
+  await createRecorded(rootDir, id, options);
+  // Only now: a second StateFile in this process would wait forever on the lock held until then.
+  return Container.load(rootDir, id);
+}
+
+// The create, which leaves the container recorded (and its lock released); run does not need
+// it loaded again.
+async function createRecorded(rootDir: string, id: string, options: CreateOptions): Promise<void> {
   const bundle = path.resolve(options.bundle);
   // A bad config.json is refused before anything exists.
   const spec = loadSpec(bundle);
@@ -137,12 +143,13 @@ export function creatingRecord(id: string, sandboxId: string, bundle: string, sp
 
 // The create itself: a root's, or a member's while the caller holds its sandbox's lock.
 async function createInSandbox(rootDir: string, id: string, bundle: string, spec: Spec, options: CreateOptions,
-  membership: SandboxMembership, sandbox: JoinedSandbox | undefined): Promise<Container> {
+  membership: SandboxMembership, sandbox: JoinedSandbox | undefined): Promise<void> {
   const stateFile = new StateFile<ContainerRecord>(rootDir, { containerId: id, sandboxId: membership.sandboxId });
   stateFile.lockForNew();
   const record = creatingRecord(id, membership.sandboxId, bundle, spec);
   if (spec.process?.oomScoreAdj !== undefined) record.oomScoreAdj = spec.process.oomScoreAdj;
   let gofer: Gofer | undefined;
+  let goferStarting: Promise<Gofer> | undefined;
   let cgroup: Cgroup | undefined;
   // Under --systemd-cgroup: the unit, and the bus it is asked for on (opened before any process).
   let unit: SystemdUnit | undefined;
@@ -162,6 +169,17 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     }
     record.cgroupPath = placement.cgroupPath;
     stateFile.saveLocked(record);
+    const extraFds = (options.preserveFds ?? 0) + (options.listenFds ?? 0);
+    const planFd = 3 + extraFds;
+    // The sandbox's namespaces follow the plan and report pipes in the gofer.
+    const sandboxTypes = (['pid', 'ipc', 'uts', 'network', 'user'] as const).filter((type) => sandbox?.namespaces[type] !== undefined);
+    const sandboxFds = sandboxTypes.map((type) => sandbox!.namespaces[type]!);
+    // The gofer starts now, and its exec (~2 ms of a new process) overlaps the cgroup and the
+    // plan: it only waits for its plan on its pipe. Should create fail before sending one, the
+    // pipe's end of file ends it (and so does our own death: nothing is left running).
+    const stdio = options.stdio ?? [0, 1, 2];
+    goferStarting = Gofer.spawn([...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i)], planFd, sandboxFds);
+    goferStarting.catch(() => {}); // awaited below, or in the cleanup
     const ours = new Cgroup(detectLayout(), record.cgroupPath);
     ours.assertUnused(); // before it is ours to remove on failure
     if (unit !== undefined) {
@@ -178,12 +196,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
         stateFile.saveLocked(record);
       }
     }
-    const extraFds = (options.preserveFds ?? 0) + (options.listenFds ?? 0);
     const listenEnv = options.listenFds ? [`LISTEN_FDS=${options.listenFds}`, 'LISTEN_PID=1'] : [];
-    const planFd = 3 + extraFds;
-    // The sandbox's namespaces follow the plan and report pipes in the gofer.
-    const sandboxTypes = (['pid', 'ipc', 'uts', 'network', 'user'] as const).filter((type) => sandbox?.namespaces[type] !== undefined);
-    const sandboxFds = sandboxTypes.map((type) => sandbox!.namespaces[type]!);
     // Their numbers in the gofer and the init: after the plan and report pipes, in that order.
     const sandboxPlanFds = Object.fromEntries(sandboxTypes.map((type, i) => [type, planFd + 2 + i])) as unknown as SandboxNamespaces;
     const plan = buildLaunchPlan(spec, {
@@ -207,16 +220,16 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
       idmapHelpers: process.geteuid!() !== 0 ? idmapHelpers() : undefined,
     });
     logPhase('create: launch plan built');
-    // exec reads the container's process and seccomp profile from this copy, whatever becomes of
-    // the bundle (runc keeps the config in its state the same way).
-    stateFile.saveSideFileLocked('spec', 'spectmp', JSON.stringify(spec));
-    const stdio = options.stdio ?? [0, 1, 2];
-    gofer = await Gofer.spawn([...stdio, ...Array.from({ length: extraFds }, (_, i) => 3 + i)], planFd, sandboxFds);
+    gofer = await goferStarting;
     logPhase('create: gofer started');
     record.gofer = identityOf(gofer.pid);
     stateFile.saveLocked(record);
     writeProcessIds(stateFile, record);
     gofer.sendPlan(plan);
+    // exec reads the container's process and seccomp profile from this copy, whatever becomes of
+    // the bundle (runc keeps the config in its state the same way). Written while the init runs
+    // its plan; nothing reads it before the commit.
+    stateFile.saveSideFileLocked('spec', 'spectmp', JSON.stringify(spec));
     let report = await gofer.nextReport();
     logPhase(`create: gofer reported "${report?.type}"`);
     if (report?.type === 'cgroup' && unit !== undefined) {
@@ -269,7 +282,9 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     gofer.detach();
     logPhase('create: committed');
   } catch (error) {
-    // Whatever this create made goes; nothing else is touched.
+    // Whatever this create made goes; nothing else is touched. A gofer not yet recorded has
+    // had no plan: closing our ends of its pipes ends it.
+    gofer ??= await goferStarting?.catch(() => undefined);
     gofer?.detach();
     await undoNewContainer(id, record, stateFile, cgroup, systemd, unit);
     throw error;
@@ -277,61 +292,8 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     systemd?.close();
     stateFile.close();
   }
-  // Only now: a second StateFile in this process would wait forever on the lock held above.
-  return Container.load(rootDir, id);
 }
 
-/**
- * Opens the start gate: the init starts the user's process. Then the sandbox's OOM score is
- * adjusted to its members' (under the sandbox lock, which for a subcontainer is taken only
- * once its own is released: the sandbox's lock always comes first).
- */
-export async function startContainer(rootDir: string, partialId: string): Promise<void> {
-  const started = await withLockedRecord(rootDir, partialId, async (record, stateFile) => {
-    requireStatus('start', record.id, observedStatus(record), Status.Created);
-    // The gate's line carries the state the startContainer hooks get, if there are any (the
-    // native side takes 64 KiB, which large annotations, Kubernetes' whole objects, exceed).
-    let hookState = '';
-    let processState: string | undefined;
-    try {
-      if (hooksOf(record.hooks, 'startContainer').length > 0) {
-        hookState = nativeHookState('startContainer', { ...ociState(record, Status.Created), pid: record.init!.pid });
-      }
-      processState = seccompProcessState(record, stateFile);
-    } catch (error) {
-      throw new ContainerError('ERR_START_FAILED', `cannot start container "${record.id}": ${(error as Error).message}`, { containerId: record.id, cause: error });
-    }
-    logPhase('start: record locked and read');
-    const reply = await openStartGate(stateFile.pathOf('gate'), stateFile.pathOf('ready'), hookState, (error) =>
-      new ContainerError('ERR_INVALID_STATE', `cannot start container "${record.id}": container not running (its gofer is gone)`,
-        { containerId: record.id, cause: error }), processState);
-    if (reply?.type !== 'started') {
-      record.status = transition(record.status, Status.Stopped);
-      stateFile.saveLocked(record);
-      const why = reply?.type === 'error'
-        ? stepFailure(record.startSteps?.[reply.step], reply.errno)
-        : reply === undefined ? 'its gofer exited without a report' : `its gofer sent "${reply.type}" where "started" was due`;
-      throw new ContainerError('ERR_START_FAILED', `cannot start container "${record.id}": ${why}`, { containerId: record.id });
-    }
-    logPhase('start: the gofer answered');
-    record.user = userProcess(record.init!);
-    record.status = transition(record.status, Status.Running);
-    stateFile.saveLocked(record);
-    // A root's lock is its sandbox's, and at its start it is the only member (a member needs a
-    // running sandbox): no need to read the root directory.
-    if (record.sandboxId === record.id) adjustSandboxOOMScore(rootDir, record, false, [scoredMember(record)]);
-    await runHooksWarning('poststart', hooksOf(record.hooks, 'poststart'), ociState(record, Status.Running));
-    return record;
-  });
-  if (started.sandboxId !== started.id) {
-    const sandbox = lockSandbox(rootDir, started.sandboxId); // null: gone, no score to adjust
-    try {
-      if (sandbox?.record) adjustSandboxOOMScore(rootDir, sandbox.record, false);
-    } finally {
-      sandbox?.lock.close();
-    }
-  }
-}
 
 /**
  * The container's exit status (exit code, or 128+signal), waiting for it if it still runs.
@@ -383,7 +345,7 @@ export interface RunOptions extends CreateOptions {
  */
 export async function runContainer(rootDir: string, id: string, options: RunOptions): Promise<RunningContainer> {
   const { keep, ...createOptions } = options;
-  await createContainer(rootDir, id, { terminalPassthrough: true, ...createOptions });
+  await createRecorded(rootDir, id, { terminalPassthrough: true, ...createOptions });
   try {
     await startContainer(rootDir, id);
   } catch (error) {
@@ -570,41 +532,6 @@ export function containerResources(spec: Spec, resources = (spec.linux?.resource
   return { ...resources, devices: containerDeviceRules(resources.devices) };
 }
 
-// The user's process is the init's only child: /proc/PID/task/PID/children names it by its
-// host pid whatever namespace it lives in.
-/**
- * For an SCMP_ACT_NOTIFY profile: what goes to the seccomp agent with the listener, which the
- * process loads after the gate (runtime.md "containerProcessState"): its own pid, and the
- * container's state.
- */
-function seccompProcessState(record: ContainerRecord, stateFile: StateFile<ContainerRecord>): string | undefined {
-  // Through readSideFile, as exec reads it: a symlink or a file someone else may write in the
-  // root is refused, not followed.
-  const stored = stateFile.readSideFile('spec');
-  if (stored === null) return undefined;
-  const spec = JSON.parse(stored) as Spec;
-  const listener = listenerOf(spec.linux?.seccomp as SeccompProfile | undefined);
-  if (listener === undefined) return undefined;
-  const user = userProcess(record.init!);
-  if (user === null) throw new Error('its process is gone');
-  const { before, after } = containerProcessState({ ...ociState(record, Status.Created), pid: record.init!.pid }, listener);
-  const text = `${before}${user.pid}${after}`;
-  const size = Buffer.byteLength(text);
-  if (size > NATIVE_HOOK_STATE_LIMIT) {
-    throw new Error(`the state for the seccomp agent is ${size} bytes, more than the ${NATIVE_HOOK_STATE_LIMIT} runcell passes into a container (large annotations?)`);
-  }
-  return text;
-}
-
-function userProcess(init: ProcessIdentity): ProcessIdentity | null {
-  try {
-    const children = fs.readFileSync(`/proc/${init.pid}/task/${init.pid}/children`, 'utf8').trim().split(/\s+/);
-    return children[0] ? identityOf(Number(children[0])) : null;
-  } catch (error) {
-    if (isErrno(error, 'ENOENT', 'ESRCH')) return null;
-    throw error;
-  }
-}
 
 function startSteps(plan: LaunchPlan): Record<string, string> {
   const steps: Record<string, string> = {};

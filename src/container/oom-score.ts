@@ -9,7 +9,7 @@ import { isProcessAlive } from '../sys/process';
 import { setOOMScoreAdj } from '../sys/oom';
 import { log } from '../log';
 import { ContainerError } from './errors';
-import { stepFailure } from './launch-plan';
+import { stepFailure } from './step-failure';
 import { validateRecord, type ContainerRecord, type ProcessIdentity } from './record';
 import { membershipOf } from './sandbox';
 import { StateFile } from './state-file';

@@ -120,8 +120,14 @@ export function isBind(mount: Mount): boolean {
 
 /** A path in the container, as the plan names it: absolute and normalized. */
 export function containerPath(p: string): string {
+  // Specs give them so nearly always ("/proc", "/dev/shm"): those are taken as they are, which
+  // spares a create a few dozen cold runs of path.posix.normalize (~0.7 ms in all).
+  if (NORMALIZED_PATH.test(p)) return p;
   return path.posix.normalize('/' + p).replace(/(.)\/+$/, '$1');
 }
+
+// "/", or "/"-separated names none of which is "." or "..", without a trailing "/".
+const NORMALIZED_PATH = /^(?:\/|(?:\/(?!\.\.?(?:\/|$))[^/]+)+)$/;
 
 function parseMountOptions(mount: Mount, field: string): MountOptions {
   const bind = isBind(mount);

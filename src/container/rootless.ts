@@ -22,6 +22,15 @@ export const ROOTLESS_SETTINGS: readonly RootlessSetting[] = ['auto', 'true', 'f
 /** Whether this process runs in a user namespace other than the host's: its uid_map does not
  * map the whole range onto itself (runc's userns.RunningInUserNS). */
 export function runningInUserNamespace(): boolean {
+  // Read once: a process with threads (Node has them from the start) can neither unshare nor
+  // setns into another user namespace (EINVAL), so the answer never changes; a create asked twice.
+  inUserNamespace ??= readUidMapIsForeign();
+  return inUserNamespace;
+}
+
+let inUserNamespace: boolean | undefined;
+
+function readUidMapIsForeign(): boolean {
   let map: string;
   try {
     map = fs.readFileSync('/proc/self/uid_map', 'utf8');

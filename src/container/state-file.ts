@@ -303,6 +303,8 @@ export class StateFile<T = unknown> {
     }
     const ids: FullId[] = [];
     for (const name of names) {
+      // Six in seven names are a container's other files: only a state file names a container.
+      if (!name.endsWith('.state')) continue;
       const parsed = parseFileName(name);
       if (parsed !== null && parsed.ext === 'state') {
         ids.push({ containerId: parsed.containerId, sandboxId: parsed.sandboxId });

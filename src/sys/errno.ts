@@ -8,7 +8,6 @@
 //   err.message  "EAGAIN: resource temporarily unavailable, flock '/run/runcell/a_sandbox:a.lock'"
 //
 // The class is defined here once and constructed from C++ (native/addon/errno_error.cc).
-import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 
 export class ErrnoError extends Error {
@@ -52,13 +51,30 @@ const LINUX_ONLY_DESCRIPTIONS: Record<string, string> = {
   ENOMSG: 'no message of desired type', ENOSR: 'out of streams resources', ENOSTR: 'device not a stream',
   ESTALE: 'stale file handle', ETIME: 'timer expired',
 };
-const errnoNames = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([name, number]) => [-number, name]));
+// Made on the first errno libuv does not know: node:os costs ~0.2 ms to load, which `state`
+// and `delete` otherwise never pay.
+let errnoNames: Map<number, string> | undefined;
+function linuxErrnoNames(): Map<number, string> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { constants } = require('node:os') as typeof import('node:os');
+  errnoNames ??= new Map(Object.entries(constants.errno).map(([name, number]) => [-number, name]));
+  return errnoNames;
+}
+
+// libuv's name and text of an errno, from the addon once it is loaded (native.ts): the same
+// table as util.getSystemErrorMap(), which builds a Map of every errno on each call (~0.2 ms
+// for a process's first error, ~0.03 ms for each after; delete meets a few ESRCH and ENOENT).
+let libuvText: ((negativeErrno: number) => [string, string] | undefined) | undefined;
+
+/** Called by native.ts with the addon's errnoText. */
+export function useErrnoTable(lookup: (negativeErrno: number) => [string, string] | undefined): void {
+  libuvText = lookup;
+}
 
 function describe(negativeErrno: number): [string, string] {
-  const known = getSystemErrorMap().get(negativeErrno);
+  const known = libuvText !== undefined ? libuvText(negativeErrno) : getSystemErrorMap().get(negativeErrno);
   if (known !== undefined) return [known[0], known[1]];
-  const name = errnoNames.get(negativeErrno);
+  const name = linuxErrnoNames().get(negativeErrno);
   if (name !== undefined) return [name, LINUX_ONLY_DESCRIPTIONS[name] ?? 'unknown error'];
   return [getSystemErrorName(negativeErrno), 'unknown error'];
 }

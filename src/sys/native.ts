@@ -1,6 +1,6 @@
 // The only file that loads the addon, and the one typed declaration of what it exports
 // (node-pty's native.d.ts). Each function is one system call; see native/addon/.
-import { ErrnoError } from './errno';
+import { ErrnoError, useErrnoTable } from './errno';
 import { addonFile } from '../paths';
 
 export interface WaitStatus {
@@ -37,6 +37,8 @@ export interface SeccompFilter {
 
 export interface NativeBinding {
   initialize(errnoError: typeof ErrnoError): void;
+  /** libuv's [name, text] of a (negative) errno, as Node words its errors; undefined when libuv does not know it. */
+  errnoText(negativeErrno: number): [string, string] | undefined;
   constants: {
     LOCK_SH: number;
     LOCK_EX: number;
@@ -100,6 +102,7 @@ function load(): NativeBinding {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const binding = require(addonFile()) as NativeBinding;
   binding.initialize(ErrnoError);
+  useErrnoTable(binding.errnoText);
   return binding;
 }
 

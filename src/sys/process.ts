@@ -1,6 +1,5 @@
 // Processes: signals, reaping, exit notification and identity.
 import * as fs from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { isErrno } from './errno';
 import { native, type ProcStat, type WaitStatus } from './native';
 import { ArgumentError, validateInteger } from './validate';
@@ -8,7 +7,17 @@ import { ArgumentError, validateInteger } from './validate';
 export type { ProcStat, WaitStatus };
 export const { WNOHANG, WUNTRACED, WCONTINUED, WALL } = native.constants;
 
-const signalNumbers = osConstants.signals as Record<string, number>;
+// os.constants.signals, read when a signal is first named: node:os costs ~0.2 ms to load, which
+// commands that signal by number (delete's SIGKILL) never need.
+let signals: Record<string, number> | undefined;
+function signalNumbers(): Record<string, number> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  signals ??= (require('node:os') as typeof import('node:os')).constants.signals as Record<string, number>;
+  return signals;
+}
+
+/** SIGKILL's number, the same on every Linux architecture. */
+export const SIGKILL = 9;
 const MAX_SIGNAL = 64; // SIGRTMAX on Linux
 
 /**
@@ -27,7 +36,7 @@ export function parseSignal(signal: number | string): number {
   } else {
     const upper = text.toUpperCase();
     const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-    const number = signalNumbers[name];
+    const number = signalNumbers()[name];
     if (number !== undefined) return number;
   }
   throw new ArgumentError('ERR_UNKNOWN_SIGNAL', `Unknown signal: ${signal}`);
@@ -35,7 +44,7 @@ export function parseSignal(signal: number | string): number {
 
 /** The conventional name of a signal number ('SIGKILL'), or its number as text. */
 export function signalName(signal: number): string {
-  for (const [name, number] of Object.entries(signalNumbers)) if (number === signal) return name;
+  for (const [name, number] of Object.entries(signalNumbers())) if (number === signal) return name;
   return String(signal);
 }
 

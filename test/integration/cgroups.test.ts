@@ -259,6 +259,40 @@ function cgroupFile(containerId: string, controller: string, file: string): stri
 }
 
 const notV1 = noDisk ?? (pureV2 ? 'needs a cgroup v1 or hybrid host' : null);
+const noCpuset = skip ?? (pureV2 || !detectLayout().v1.has('cpuset') ? 'needs a cgroup v1 cpuset hierarchy' : null);
+describe.skipIf(noCpuset !== null)(`v1 cpusets${noCpuset ? ` (skipped: ${noCpuset})` : ''}`, () => {
+  it('new levels get their parent\'s cpus and mems; a parent someone left empty is filled first', () => {
+    const mount = detectLayout().v1.get('cpuset')!;
+    const top = `/runcell-test-cpuset-${id}`;
+    const read = (p: string, file: string) => fs.readFileSync(path.join(mount, p, file), 'utf8').trim();
+    const rootValues = ['cpuset.cpus', 'cpuset.mems'].map((file) => read('/', file));
+    const deep = new Cgroup(detectLayout(), `${top}/a/b`);
+    const beside = new Cgroup(detectLayout(), `${top}/a/c`);
+    try {
+      deep.create({}); // three new levels
+      for (const p of [top, `${top}/a`, `${top}/a/b`]) expect(['cpuset.cpus', 'cpuset.mems'].map((file) => read(p, file))).toEqual(rootValues);
+      // A level that exists with no cpus nor mems (made by hand, as runc's parent may find one).
+      fs.mkdirSync(path.join(mount, top, 'a', 'c'));
+      fs.mkdirSync(path.join(mount, top, 'empty'));
+      const below = new Cgroup(detectLayout(), `${top}/empty/d`);
+      below.create({});
+      for (const p of [`${top}/empty`, `${top}/empty/d`]) expect(['cpuset.cpus', 'cpuset.mems'].map((file) => read(p, file))).toEqual(rootValues);
+      beside.create({}); // its own level existed already, empty
+      expect(['cpuset.cpus', 'cpuset.mems'].map((file) => read(`${top}/a/c`, file))).toEqual(rootValues);
+    } finally {
+      for (const p of [`${top}/empty/d`, `${top}/empty`, `${top}/a/c`, `${top}/a/b`, `${top}/a`, top]) {
+        for (const dir of new Cgroup(detectLayout(), p).directories()) {
+          try {
+            fs.rmdirSync(dir);
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+          }
+        }
+      }
+    }
+  });
+});
+
 describe.skipIf(notV1 !== null)(`every resource, cgroup v1 files${notV1 ? ` (skipped: ${notV1})` : ''}`, () => {
   it('writes memory, cpu, cpuset, blkio, pids and hugetlb (in cgroup v2 where v1 lacks it), and update changes them', async () => {
     const mib = 1024 * 1024;

@@ -95,6 +95,25 @@ describe.skipIf(skip !== null)(`container lifecycle${skip ? ` (skipped: ${skip})
     expect(isProcessAlive(before.pid, processStartTime(before.pid))).toBe(true);
   });
 
+  it('a create refused at its launch plan leaves no gofer (started before the plan, it ends with its pipe), no cgroup, no files', async () => {
+    // The gofer is spawned while the cgroup is made and the plan built; this plan is refused.
+    const bad = makeBundle(path.join(dir, 'badcap'), ['true'], (spec) => {
+      spec.process.capabilities.bounding.push('CAP_BOGUS');
+    });
+    const gofers = () => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(process.pid) &&
+          fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('gofer');
+      } catch {
+        return false;
+      }
+    });
+    await expect(createContainer(root, 'badcap', { bundle: bad, stdio: [0, 1, 2] })).rejects.toThrow(/CAP_BOGUS/);
+    await waitFor(() => gofers().length === 0, `the gofers ${gofers().join(', ')} to end`);
+    expect(fs.readdirSync(root).filter((f) => f.startsWith('badcap_'))).toEqual([]);
+    expect(new Cgroup(detectLayout(), '/runcell/badcap').directories().filter((d) => fs.existsSync(d))).toEqual([]);
+  });
+
   it('starts a container whose annotations exceed the 64 KiB of a FIFO (Kubernetes puts whole objects there)', async () => {
     makeBundle(bundle, ['sleep', '1000'], (spec) => {
       spec.annotations = { 'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(200 * 1024) };

@@ -1,8 +1,11 @@
 // ErrnoError must be indistinguishable from Node core's own system errors in every field a
 // program reads: code, errno (negative), syscall, path, message, and key order.
 import * as fs from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ErrnoError, isErrno, kill } from '../../src';
+import { native } from '../../src/sys/native';
 
 function catchError(fn: () => unknown): NodeJS.ErrnoException {
   try {
@@ -54,5 +57,16 @@ describe('ErrnoError', () => {
     expect(isErrno(new Error('x'))).toBe(false);
     expect(isErrno({ code: 'ENOENT' })).toBe(false);
     expect(isErrno(null)).toBe(false);
+  });
+
+  it('words every errno as Node does, from libuv\'s table through the addon', () => {
+    // The addon's errnoText (what ErrnoError reads) against Node's own map of the same table.
+    for (const [errno, [code, text]] of getSystemErrorMap()) {
+      expect(native.errnoText(errno)).toEqual([code, text]);
+      expect(new ErrnoError(errno, 'x').message).toBe(`${code}: ${text}, x`);
+    }
+    // One libuv does not know: Linux's own name, glibc's words.
+    expect(native.errnoText(-osConstants.errno.ECHILD)).toBeUndefined();
+    expect(new ErrnoError(osConstants.errno.ECHILD, 'waitpid').message).toBe('ECHILD: no child processes, waitpid');
   });
 });

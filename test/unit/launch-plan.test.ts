@@ -1,8 +1,10 @@
 // The launch-plan builder, without root: what runs where, in which order, with which arguments.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildExecPlan, buildLaunchPlan, defaultSpec, describeFailure, encodePlan, validateSpec, type Spec } from '../../src';
+import { containerPath } from '../../src/container/rootfs-plan';
 import { PLAN_FILES, useScratchBundle } from '../helpers/env';
 
 let bundle: string;
@@ -431,5 +433,21 @@ describe('plan wire format and failures', () => {
     expect(describeFailure(p, exec, 2)).toBe('exec "sh": ENOENT (no such file or directory)');
     const mask = p.ops.findIndex((o) => o.op === 'i-mask');
     expect(describeFailure(p, mask, 19)).toBe(`mask "${p.ops[mask].args[0]}": the container's "/dev/null" is not the null device (character 1:3), so it cannot mask anything (ENODEV)`);
+  });
+});
+
+describe('containerPath', () => {
+  // What the plan named before paths already normalized were taken as they are.
+  const normalized = (p: string) => path.posix.normalize('/' + p).replace(/(.)\/+$/, '$1');
+
+  it('is the normalized absolute path, whatever the spec wrote', () => {
+    const segment = fc.constantFrom('', '.', '..', '...', '.a', 'a.', 'proc', 'dev', 'sh m', '\\', 'ü');
+    fc.assert(fc.property(fc.boolean(), fc.array(segment, { maxLength: 6 }), fc.boolean(), (lead, segments, trail) => {
+      const p = `${lead ? '/' : ''}${segments.join('/')}${trail ? '/' : ''}`;
+      expect(containerPath(p)).toBe(normalized(p));
+    }), { numRuns: 2000 });
+    for (const p of ['/', '', '/proc', 'proc', '/dev/shm/', '//dev', '/a/./b', '/a/../b', '/..', '/.a/..b', '/a/b/.']) {
+      expect(containerPath(p)).toBe(normalized(p));
+    }
   });
 });

@@ -6,7 +6,7 @@ export function register(program: Command, context: () => Context): void {
   program.command('start').description('start the process of a created container')
     .argument('<id>', 'container id (or a unique prefix of one)')
     .action(async (id: string) => {
-      const { startContainer } = await import('../../container/lifecycle');
+      const { startContainer } = await import('../../container/start');
       await startContainer(context().root, id);
     });
 }
