@@ -67,6 +67,7 @@ const BUNDLES = [
   { name: 'delete', entry: 'src/cli/entries/delete.ts', warmUp: ['delete', 'code-cache'] },
 ];
 const { SMALL_BUNDLES } = createRequire(import.meta.url)(path.join(root, 'dist/cli/command-line.js'));
+const { drawCheapSeed } = createRequire(import.meta.url)(path.join(root, 'dist/cli/hash-seed.js'));
 for (const name of new Set(Object.values(SMALL_BUNDLES))) {
   if (!BUNDLES.some((b) => b.name === name)) throw new Error(`command-line.ts names a bundle '${name}' that bundle.mjs does not build`);
 }
@@ -74,6 +75,10 @@ for (const { name, entry } of BUNDLES) await bundleCli(path.join(root, `dist/cli
 const loader = path.join(root, 'dist/cli.js');
 await build({ ...common, sourcemap: false, entryPoints: [path.join(root, 'src/cli/loader.ts')], outfile: loader });
 fs.writeFileSync(loader, plainBuiltins(fs.readFileSync(loader, 'utf8'), loader));
+// This install's V8 hash seed, which bin/runcell passes to node (src/cli/hash-seed.ts says why
+// and how it is drawn). Written before the code caches are made: V8 accepts a cache only from a
+// process with the same flags, --hash-seed=<this seed> included.
+fs.writeFileSync(path.join(root, 'dist/hash-seed'), `${drawCheapSeed()}\n`);
 for (const { name, warmUp } of BUNDLES) makeCodeCache(path.join(root, `dist/cli-${name}.cache`), warmUp);
 
 async function bundleCli(outfile, entry) {
@@ -113,7 +118,8 @@ function plainBuiltins(text, file) {
 function makeCodeCache(cache, args) {
   fs.rmSync(cache, { force: true });
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'runcell-build-'));
-  const cli = (more, env = process.env) => execFileSync(process.execPath, [path.join(root, 'dist/cli.js'), '--root', scratch, ...more],
+  // Through the launcher: the cache is then made by the node it starts, with its flags.
+  const cli = (more, env = process.env) => execFileSync(path.join(root, 'bin/runcell'), ['--root', scratch, ...more],
     { env, stdio: 'ignore' });
   // A host-unique id: a real container's cgroup is host-wide.
   const id = `runcell-build-${process.pid}`;

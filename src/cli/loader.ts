@@ -8,6 +8,7 @@
 // vm.Script with cachedData. V8 checks that the cache fits its version and flags and the
 // source's length, not its content, so the cache begins with the bundle's build id (its last
 // line) and is ignored for any other bundle. A rejected or missing cache only costs the compile.
+// "Its flags" include bin/runcell's --hash-seed: the build makes the caches through bin/runcell.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
