@@ -15,7 +15,7 @@ import * as vm from 'node:vm';
 import { bundleOf } from './command-line';
 
 /** The last line of the bundle: `//# runcell-build <sha256 of the bundle above it>`. */
-export const BUILD_ID_PREFIX = '//# runcell-build ';
+const BUILD_ID_PREFIX = '//# runcell-build ';
 const ID_LENGTH = BUILD_ID_PREFIX.length + 64;
 
 const bundleName = bundleOf(process.argv);

@@ -67,6 +67,30 @@ describe('bin/runcell', () => {
     }
   });
 
+  // npm's two layouts, a symlink to the package's bin/runcell: found without running readlink
+  // (a fork and an exec, ~1 ms of every command); any other symlink through readlink.
+  it.each([
+    ['global (<prefix>/bin/runcell)', 'bin/runcell', '../lib/node_modules/runcell/bin/runcell', 'lib/node_modules/runcell', false],
+    ['local (node_modules/.bin/runcell)', 'node_modules/.bin/runcell', '../runcell/bin/runcell', 'node_modules/runcell', false],
+    ['another symlink', 'elsewhere/runcell', '../pkg/bin/runcell', 'pkg', true],
+  ])('symlink, %s: runs the package\'s CLI', async (_what, link, target, pkgDir, readlinkRuns) => {
+    fs.mkdirSync(path.dirname(path.join(dir, pkgDir)), { recursive: true });
+    fs.symlinkSync(PROJECT_ROOT, path.join(dir, pkgDir));
+    fs.mkdirSync(path.dirname(path.join(dir, link)), { recursive: true });
+    fs.symlinkSync(target, path.join(dir, link));
+    const shims = path.join(dir, 'shims');
+    fs.mkdirSync(shims);
+    const record = path.join(dir, 'readlink-ran');
+    const realReadlink = execFileSync('sh', ['-c', 'command -v readlink']).toString().trim();
+    fs.writeFileSync(path.join(shims, 'readlink'), `#!/bin/sh\n: > '${record}'\nexec '${realReadlink}' "$@"\n`, { mode: 0o755 });
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${shims}:${process.env.PATH}` };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const result = await run(path.join(dir, link), ['--root', path.join(dir, 'root'), 'state', 'missing'], { env, cwd: '/' });
+    expect(result.stderr).toBe('runcell: container "missing" does not exist\n');
+    expect(result.code).toBe(1);
+    expect(fs.existsSync(record)).toBe(readlinkRuns);
+  });
+
   it('passes node the build\'s hash seed, a cheap one, and drops NODE_EXTRA_CA_CERTS', async () => {
     const seed = fs.readFileSync(path.join(PROJECT_ROOT, 'dist/hash-seed'), 'utf8');
     expect(seed).toMatch(/^[1-9]\d{0,18}\n$/);
