@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SMALL_BUNDLES } from '../../src/cli/command-line';
 import { isCheapSeed, SEED_LIMIT } from '../../src/cli/hash-seed';
 import { CLI, PROJECT_ROOT, run, tempDir } from '../helpers/env';
 
@@ -49,6 +50,20 @@ describe('bin/runcell', () => {
     expect(fs.readFileSync(log, 'utf8')).toContain(`msg="runcell --root ${root} --log ${log} --debug state a b"`);
     expect((await run(CLI, ['--root', root, 'list', '-q'])).code).toBe(0);
     expect((await run(CLI, ['frobnicate'])).code).toBe(1);
+  });
+
+  it('every verb that has a small bundle of its own (command-line.ts) runs from it', async () => {
+    const root = path.join(dir, 'root');
+    fs.mkdirSync(root);
+    for (const [verb, bundle] of Object.entries(SMALL_BUNDLES)) {
+      expect(fs.existsSync(path.join(PROJECT_ROOT, `dist/cli-${bundle}.js`))).toBe(true);
+      expect(fs.existsSync(path.join(PROJECT_ROOT, `dist/cli-${bundle}.cache`))).toBe(true);
+      if (verb === 'list') continue;
+      const args = verb === 'create' || verb === 'run' ? ['-b', path.join(dir, 'no-bundle'), 'missing'] : ['missing'];
+      const result = await run(CLI, ['--root', root, verb, ...args]);
+      expect(result.code, verb).toBe(1);
+      expect(result.stderr, verb).toMatch(verb === 'create' || verb === 'run' ? /no-bundle/ : /^runcell: container "missing" does not exist\n$/);
+    }
   });
 
   it('runs from a symlink (as npm installs it: node_modules/.bin/runcell) and from any directory', async () => {
