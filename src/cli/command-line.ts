@@ -43,6 +43,7 @@ export const SMALL_BUNDLES: Readonly<Record<string, string>> = {
   delete: 'delete',
   // Without create's and the other verbs' modules, its code cache made by a real container's start.
   start: 'start',
+  exec: 'exec',
   // The container's whole life, with a code cache made by a real container's run (bundle.mjs).
   create: 'create', run: 'create',
 };
