@@ -8,13 +8,14 @@
 // vm.Script with cachedData. V8 checks that the cache fits its version and flags and the
 // source's length, not its content, so the cache begins with the bundle's build id (its last
 // line) and is ignored for any other bundle. A rejected or missing cache only costs the compile.
+// "Its flags" include bin/runcell's --hash-seed: the build makes the caches through bin/runcell.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { bundleOf } from './command-line';
 
 /** The last line of the bundle: `//# runcell-build <sha256 of the bundle above it>`. */
-export const BUILD_ID_PREFIX = '//# runcell-build ';
+const BUILD_ID_PREFIX = '//# runcell-build ';
 const ID_LENGTH = BUILD_ID_PREFIX.length + 64;
 
 const bundleName = bundleOf(process.argv);

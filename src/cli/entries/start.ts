@@ -1,5 +1,5 @@
 // Entry point of dist/cli-start.js: `start`, bundled with its modules alone (command-line.ts,
-// SMALL_BUNDLES): the start gate, without create's launch plan, rootfs, seccomp and gofer.
+// SMALL_BUNDLES): the library's start, without the other commands and their options.
 import { commandOf } from '../command-line';
 import { runAndSetExitCode } from '../program';
 import * as startCommand from '../commands/start';
