@@ -21,6 +21,7 @@ import {
 } from '../sys/bpf';
 import { deviceFilterProgram, encodeProgram, parseDeviceRules, type DeviceMatch, type DeviceRule } from './device-filter';
 import { ContainerError } from './errors';
+import { log } from '../log';
 
 export interface CgroupLayout {
   /** v1 controller name -> its mount point (cpu and cpuacct may share one). */
@@ -817,12 +818,19 @@ export class Cgroup {
    */
   async signalAll(signal: number | string): Promise<void> {
     if (this.pids().length === 0) return; // gone, or empty: nobody to signal, nothing to freeze
+    let frozen = false;
     if (this.canFreeze) {
       try {
         await this.setFrozen(true);
+        frozen = true;
       } catch (error) {
         if (isErrno(error, 'ENOENT')) return; // emptied and removed since (a systemd scope)
-        throw error;
+        if (!(error instanceof ContainerError)) throw error;
+        // A cgroup that does not freeze in time (v1 waits for every task: one in uninterruptible
+        // sleep, or one that CRIU is restoring, holds it FREEZING) is signalled all the same, as
+        // runc's signalAllProcesses does: a delete --force must not stop there. It is thawed
+        // below: a v1 task frozen meanwhile would not act on the signal before.
+        log.warn(`${error.message}: its processes are signalled without it`);
       }
     }
     try {
@@ -834,7 +842,8 @@ export class Cgroup {
         }
       }
     } finally {
-      if (this.canFreeze) await this.setFrozen(false);
+      if (frozen) await this.setFrozen(false);
+      else if (this.canFreeze) await this.setFrozen(false).catch((e) => log.warn((e as Error).message));
     }
   }
 

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Cgroup, detectLayout, isPureV2 } from '../../src/container/cgroups';
+import { ContainerError } from '../../src/container/errors';
 import { lineReader } from '../../src/lines';
 import { CLI, childEnv, commandExists, run, runcell, sleep, waitFor, useScratchContainer } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
@@ -85,6 +86,25 @@ describe.skipIf(skip !== null)(`cgroups${skip ? ` (skipped: ${skip})` : ''}`, ()
 });
 
 describe.skipIf(skip !== null)(`cgroups shared by ids${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('kill --all and delete --force signal a cgroup that would not freeze in time, and thaw it (runc warns and goes on too)', async () => {
+    // The kernel's stuck FREEZING (v1: a task in uninterruptible sleep, or one CRIU restores)
+    // cannot be made at will: this cgroup really freezes, then reports the timeout, which leaves
+    // it in the worst state, frozen (a frozen v1 task does not die of SIGKILL until thawed).
+    class FreezeTimesOut extends Cgroup {
+      override async setFrozen(frozen: boolean): Promise<void> {
+        await super.setFrozen(frozen);
+        if (frozen) throw new ContainerError('ERR_INVALID_STATE', `cgroup ${this.cgroupPath} did not become frozen in time`);
+      }
+    }
+    expect(await rc('run', '-d', '-b', bundleWith('sleep 1000 & sleep 1000 & wait'), id)).toMatchObject({ code: 0 });
+    const cgroup = new FreezeTimesOut(detectLayout(), `/runcell/${id}`);
+    expect(cgroup.pids()).toHaveLength(4);
+    await cgroup.signalAll('SIGKILL');
+    expect(cgroup.isFrozen()).toBe(false);
+    await waitFor(() => cgroup.pids().length === 0, 'every process of the cgroup to die');
+    expect(await rc('delete', '--force', id)).toMatchObject({ code: 0, stderr: '' });
+  });
+
   it('refuses to create a container whose cgroup already has processes (same id under another root)', async () => {
     const bundle = bundleWith('sleep 1000');
     expect(await rc('run', '-d', '-b', bundle, id)).toMatchObject({ code: 0 });
