@@ -372,7 +372,11 @@ describe.skipIf(skip !== null)(`checkpoint and restore${skip ? ` (skipped: ${ski
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       cli.kill('SIGKILL');
       await exited;
-      expect(await rc('delete', '--force', id)).toMatchObject({ code: 0, stderr: '' });
+      // CRIU's tasks may hold a v1 cgroup FREEZING past the timeout: delete --force goes on
+      // with a warning (Cgroup.signalAll); any other word on stderr is a failure.
+      const deleted = await rc('delete', '--force', id);
+      expect(deleted.code).toBe(0);
+      expect(deleted.stderr.split('\n').filter((line) => line !== '' && !/did not become frozen in time/.test(line))).toEqual([]);
       expect(fs.readdirSync(root).filter((f) => f.startsWith(`${id}_`))).toEqual([]);
       // Its cgroup, and so every process a restore made (reaper, CRIU, the tree), is gone.
       await waitFor(() => !fs.existsSync(cgroupDir(id)), `the cgroup of ${id} to go`);
