@@ -600,17 +600,22 @@ export class Cgroup {
     this.enableControllers(plan.controllers, true);
     this.checkBeforeUpdate(resources, plan);
     if (plan.devices?.version === 2) this.applyDeviceFilter(plan.devices.rules);
-    for (let i = 0; i < plan.settings.length; i++) {
-      const setting = plan.settings[i];
-      const next = plan.settings[i + 1];
-      try {
-        this.write(setting);
-      } catch (error) {
-        if (!(setting.retryAfterNext && next !== undefined && isErrno(error, 'EINVAL'))) throw error;
-        this.write(next);
-        this.write(setting);
-        i++;
+    const files = new HeldFile();
+    try {
+      for (let i = 0; i < plan.settings.length; i++) {
+        const setting = plan.settings[i];
+        const next = plan.settings[i + 1];
+        try {
+          this.write(setting, files);
+        } catch (error) {
+          if (!(setting.retryAfterNext && next !== undefined && isErrno(error, 'EINVAL'))) throw error;
+          this.write(next, files);
+          this.write(setting, files);
+          i++;
+        }
       }
+    } finally {
+      files.close();
     }
   }
 
@@ -916,14 +921,14 @@ export class Cgroup {
     }
   }
 
-  private write(setting: Setting): void {
+  private write(setting: Setting, files: HeldFile): void {
     const mount = setting.version === 2 ? this.layout.unified : this.layout.v1.get(setting.controller);
     if (mount === undefined || mount === null) {
       throw new ContainerError('ERR_INVALID_STATE', `cannot set ${setting.file}: the ${setting.controller} cgroup controller is not mounted`);
     }
     const file = path.join(mount, this.cgroupPath, setting.file);
     try {
-      writeFile(file, setting.value);
+      files.write(file, setting.value);
     } catch (error) {
       // blkio.weight without CFQ, io.bfq.weight without BFQ: the other file, with its value.
       if (setting.fallback === undefined || !isErrno(error, 'ENOENT')) throw error;
@@ -949,6 +954,39 @@ function writeFile(file: string, value: string): void {
     if (isErrno(error) && error.syscall === 'write') throw new ErrnoError(error.errno, 'write', file);
     throw error;
   } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The cgroup file the last setting went to, kept open for the next setting of the same file:
+ * v1's devices.allow takes one rule per write(2) (devcgroup_access_write parses one), and a
+ * container's default rules are a dozen, each an open and a close of a kernfs file before.
+ * Every value is still its own write, in the plan's order; a failed one names the file.
+ */
+class HeldFile {
+  private file: string | undefined;
+  private fd = -1;
+
+  write(file: string, value: string): void {
+    if (file !== this.file) {
+      this.close();
+      this.fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_TRUNC); // as runc opens them
+      this.file = file;
+    }
+    try {
+      fs.writeSync(this.fd, value);
+    } catch (error) {
+      if (isErrno(error) && error.syscall === 'write') throw new ErrnoError(error.errno, 'write', file);
+      throw error;
+    }
+  }
+
+  close(): void {
+    if (this.fd === -1) return;
+    const fd = this.fd;
+    this.fd = -1;
+    this.file = undefined;
     fs.closeSync(fd);
   }
 }

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Cgroup, detectLayout, isPureV2 } from '../../src/container/cgroups';
+import { containerResources } from '../../src/container/lifecycle';
 import { ContainerError } from '../../src/container/errors';
 import { lineReader } from '../../src/lines';
 import { CLI, childEnv, commandExists, run, runcell, sleep, waitFor, useScratchContainer } from '../helpers/env';
@@ -277,6 +278,37 @@ function cgroupFile(containerId: string, controller: string, file: string): stri
   const mount = isPureV2(layout) || !layout.v1.has(controller) ? layout.unified! : layout.v1.get(controller)!;
   return fs.readFileSync(path.join(mount, 'runcell', containerId, file), 'utf8').trim();
 }
+
+const noV1Devices = skip ?? (pureV2 || !detectLayout().v1.has('devices') ? 'needs a cgroup v1 devices hierarchy' : null);
+describe.skipIf(noV1Devices !== null)(`v1 device rules${noV1Devices ? ` (skipped: ${noV1Devices})` : ''}`, () => {
+  it('every rule holds though the rules of one file go through one descriptor, and a refused one is named with its file', () => {
+    const mount = detectLayout().v1.get('devices')!;
+    const top = `/runcell-test-devices-${id}`;
+    const cgroup = new Cgroup(detectLayout(), top);
+    const child = new Cgroup(detectLayout(), `${top}/c`);
+    try {
+      cgroup.create(containerResources({ ociVersion: '1.0.2' }, { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'b', major: 7, minor: 0, access: 'r' }] }));
+      const listed = fs.readFileSync(path.join(mount, top, 'devices.list'), 'utf8').trim().split('\n');
+      // The kernel lists each exception it took: the spec's, then the eleven defaults.
+      expect(listed.sort()).toEqual(['b 7:0 r', 'c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:8 rwm', 'c 1:7 rwm', 'c 5:0 rwm', 'c 1:5 rwm',
+        'c 1:9 rwm', 'c 136:* rwm', 'c 5:2 rwm', 'c 10:200 rwm'].sort());
+      // Below it, a rule its parent does not grant is refused by the kernel (EPERM) on the
+      // second write to devices.allow: the error names the file and the write.
+      child.create({});
+      expect(() => child.apply({ devices: [{ allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, { allow: true, type: 'b', major: 8, minor: 0, access: 'r' }] }))
+        .toThrow(expect.objectContaining({ code: 'EPERM', syscall: 'write', path: path.join(mount, top, 'c', 'devices.allow') }));
+      expect(fs.readFileSync(path.join(mount, top, 'c', 'devices.list'), 'utf8').trim()).toBe('c 1:3 rwm');
+    } finally {
+      for (const dir of [...child.directories(), ...cgroup.directories()]) {
+        try {
+          fs.rmdirSync(dir);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        }
+      }
+    }
+  });
+});
 
 const notV1 = noDisk ?? (pureV2 ? 'needs a cgroup v1 or hybrid host' : null);
 const noCpuset = skip ?? (pureV2 || !detectLayout().v1.has('cpuset') ? 'needs a cgroup v1 cpuset hierarchy' : null);
