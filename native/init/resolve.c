@@ -165,7 +165,42 @@ int open_in(int root, const char *path, int flags) {
   return fd >= 0 ? fd : -err;
 }
 
+/* PATH's last component made (mode) in its parent, which must resolve; the new directory
+ * resolved as the walk resolves it, or -errno. */
+static int mkdir_last(const char *path, unsigned mode) {
+  char parent[4096];
+  size_t len = strlen(path);
+  while (len > 1 && path[len - 1] == '/') len--;
+  if (len >= sizeof parent) return -ENAMETOOLONG;
+  memcpy(parent, path, len);
+  parent[len] = '\0';
+  char *slash = strrchr(parent, '/');
+  if (slash == NULL) return -EINVAL;
+  const char *last = slash + 1;
+  if (last[0] == '\0' || strlen(last) >= 256 || strcmp(last, ".") == 0 || strcmp(last, "..") == 0) return -EINVAL;
+  char name[256];
+  strcpy(name, last);
+  slash[1] = '\0';
+  int dir = resolve(parent, O_DIRECTORY);
+  if (dir < 0) return dir;
+  int err = mkdirat(dir, name, mode) != 0 && errno != EEXIST ? errno : 0;
+  close(dir);
+  return err != 0 ? -err : resolve(path, O_DIRECTORY);
+}
+
 int mkdir_in_root(const char *path, unsigned mode) {
+  /* Most directories a plan names exist already (the parent of each of /dev's nodes and
+   * links): one resolution of the whole path then, not one of "/" and of each prefix. The
+   * walk's last step resolves this same path the same way, so only a path that does not
+   * resolve (yet) takes the walk. */
+  int whole = resolve(path, O_DIRECTORY);
+  if (whole >= 0) return whole;
+  /* The next most common: only the last component is missing (/dev/pts, each controller's
+   * directory under /sys/fs/cgroup). Any other outcome takes the walk, which starts over. */
+  if (whole == -ENOENT) {
+    int made = mkdir_last(path, mode);
+    if (made >= 0) return made;
+  }
   char prefix[4096];
   size_t used = 0;
   int dir = resolve("/", O_DIRECTORY);

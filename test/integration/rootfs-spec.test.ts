@@ -40,6 +40,21 @@ describe.skipIf(skip !== null)(`the root filesystem, exact to the spec${skip ? `
     expect(seen).toEqual(destinations);
   });
 
+  it('makes a mount point whatever it lacks: all of it, its last directory, or nothing (0755 where made)', async () => {
+    let destinations: string[] = [];
+    const result = await run(['sh', '-c', 'cat /proc/self/mountinfo; stat -c "%n %a" /new /new/deep /var/up'], (spec) => {
+      // Three missing levels (the walk), a missing last directory under one that exists, and
+      // one that exists.
+      spec.mounts.push({ destination: '/new/deep/dir', type: 'tmpfs', source: 'tmpfs', options: ['size=1k'] });
+      spec.mounts.push({ destination: '/var/up', type: 'tmpfs', source: 'tmpfs', options: ['size=1k'] });
+      spec.mounts.push({ destination: '/var/there', type: 'tmpfs', source: 'tmpfs', options: ['size=1k'] });
+      destinations = ['/new/deep/dir', '/var/up', '/var/there'];
+    }, (rootfs) => fs.mkdirSync(path.join(rootfs, 'var', 'there'), { recursive: true, mode: 0o700 }));
+    expect(result.code, result.stderr).toBe(0);
+    expect(mountPoints(result.stdout).filter((p) => destinations.includes(p))).toEqual(destinations);
+    expect(result.stdout.trim().split('\n').slice(-3)).toEqual(['/new 755', '/new/deep 755', '/var/up 1777']);
+  });
+
   it('applies rootfsPropagation "shared" to the container\'s root after pivot_root', async () => {
     const result = await run(['head', '-1', '/proc/self/mountinfo'], (spec) => {
       spec.linux.rootfsPropagation = 'shared';
