@@ -54,6 +54,14 @@ export class Container {
     return ociState(this.record);
   }
 
+  /**
+   * The container whose record this process has just saved under its lock (create's commit,
+   * start's): the snapshot a load right after would read, without reading it again.
+   */
+  static saved(rootDir: string, record: ContainerRecord): Container {
+    return new Container(rootDir, record);
+  }
+
   /** Loads a container by id or unique id prefix. */
   static load(rootDir: string, partialId: string): Container {
     return new Container(rootDir, loadRecord(rootDir, partialId));

@@ -24,7 +24,7 @@ import { Container, currentOwner, stopProcesses, type RecordedProcesses } from '
 import { ContainerError } from './errors';
 import { buildLaunchPlan, describeFailure, type LaunchPlan, type SandboxNamespaces } from './launch-plan';
 import { Gofer } from './gofer';
-import { identityOf, startContainer } from './start';
+import { identityOf, startRecorded } from './start';
 import { parseExitRecord, type ExitRecord } from './protocol';
 import { observedStatus, ociState, RECORD_VERSION, type ContainerRecord } from './record';
 import { hooksOf, nativeHookState, runHooks } from './hooks';
@@ -77,14 +77,14 @@ export { containerPids, killContainer, pauseContainer, type KillOptions } from '
 
 /** Creates a container: its init waits at the start gate when this returns. */
 export async function createContainer(rootDir: string, id: string, options: CreateOptions): Promise<Container> {
-  await createRecorded(rootDir, id, options);
-  // Only now: a second StateFile in this process would wait forever on the lock held until then.
-  return Container.load(rootDir, id);
+  // The record as create saved it at its commit, not read again (~12 syscalls and a parse of
+  // every library create): what a load would have returned, unless someone changed it since.
+  return Container.saved(rootDir, await createRecorded(rootDir, id, options));
 }
 
-// The create, which leaves the container recorded (and its lock released); run does not need
-// it loaded again.
-async function createRecorded(rootDir: string, id: string, options: CreateOptions): Promise<void> {
+// The create, which leaves the container recorded (and its lock released); the record as
+// saved at the commit.
+async function createRecorded(rootDir: string, id: string, options: CreateOptions): Promise<ContainerRecord> {
   const bundle = path.resolve(options.bundle);
   // A bad config.json is refused before anything exists.
   const spec = loadSpec(bundle);
@@ -143,7 +143,7 @@ export function creatingRecord(id: string, sandboxId: string, bundle: string, sp
 
 // The create itself: a root's, or a member's while the caller holds its sandbox's lock.
 async function createInSandbox(rootDir: string, id: string, bundle: string, spec: Spec, options: CreateOptions,
-  membership: SandboxMembership, sandbox: JoinedSandbox | undefined): Promise<void> {
+  membership: SandboxMembership, sandbox: JoinedSandbox | undefined): Promise<ContainerRecord> {
   const stateFile = new StateFile<ContainerRecord>(rootDir, { containerId: id, sandboxId: membership.sandboxId });
   stateFile.lockForNew();
   const record = creatingRecord(id, membership.sandboxId, bundle, spec);
@@ -281,6 +281,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
     gofer.commit();
     gofer.detach();
     logPhase('create: committed');
+    return record;
   } catch (error) {
     // Whatever this create made goes; nothing else is touched. A gofer not yet recorded has
     // had no plan: closing our ends of its pipes ends it.
@@ -346,13 +347,15 @@ export interface RunOptions extends CreateOptions {
 export async function runContainer(rootDir: string, id: string, options: RunOptions): Promise<RunningContainer> {
   const { keep, ...createOptions } = options;
   await createRecorded(rootDir, id, { terminalPassthrough: true, ...createOptions });
+  let started: ContainerRecord;
   try {
-    await startContainer(rootDir, id);
+    started = await startRecorded(rootDir, id);
   } catch (error) {
     if (keep !== true) await Container.delete(rootDir, id, { force: true });
     throw error;
   }
-  const container = Container.load(rootDir, id);
+  // Start's record as it saved it: its init and user process, not read again.
+  const container = Container.saved(rootDir, started);
   const init = container.record.init!;
   const exited = (async () => {
     // The init is our child (the gofer cloned it with CLONE_PARENT): reap it, and take its

@@ -29,6 +29,11 @@ export function identityOf(pid: number): ProcessIdentity {
  * once its own is released: the sandbox's lock always comes first).
  */
 export async function startContainer(rootDir: string, partialId: string): Promise<void> {
+  await startRecorded(rootDir, partialId);
+}
+
+/** startContainer, which answers the container's record as it saved it (run keeps it). */
+export async function startRecorded(rootDir: string, partialId: string): Promise<ContainerRecord> {
   const started = await withLockedRecord(rootDir, partialId, async (record, stateFile) => {
     requireStatus('start', record.id, observedStatus(record), Status.Created);
     // The gate's line carries the state the startContainer hooks get, if there are any (the
@@ -73,6 +78,7 @@ export async function startContainer(rootDir: string, partialId: string): Promis
       sandbox?.lock.close();
     }
   }
+  return started;
 }
 
 /**

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Container, createContainer, isProcessAlive, processStartTime, startContainer, StateFile, waitContainer } from '../../src';
+import { Container, createContainer, isProcessAlive, processStartTime, runContainer, startContainer, StateFile, waitContainer } from '../../src';
 import { CLI, childEnv, runcell, sleep, useScratch, waitFor } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 import { Cgroup, detectLayout } from '../../src/container/cgroups';
@@ -58,6 +58,27 @@ describe.skipIf(skip !== null)(`container lifecycle${skip ? ` (skipped: ${skip})
         expect(Container.load(root, `w${i}`).status).toBe('stopped');
         await Container.delete(root, `w${i}`);
       }
+    } finally {
+      fs.closeSync(devNull);
+    }
+  });
+
+  it('createContainer and runContainer answer the record as saved, the one a load reads right after', async () => {
+    const devNull = fs.openSync('/dev/null', 'r+');
+    try {
+      const created = await createContainer(root, 'rec', { bundle, stdio: [devNull, devNull, devNull] });
+      // Exactly what is on disk (JSON drops nothing the saved record holds).
+      expect(JSON.parse(JSON.stringify(created.record))).toEqual(Container.load(root, 'rec').record);
+      expect(created.status).toBe('created');
+      expect(created.state()).toEqual(Container.load(root, 'rec').state());
+      await Container.delete(root, 'rec', { force: true });
+      const running = await runContainer(root, 'rec', { bundle, stdio: [devNull, devNull, devNull] });
+      expect(JSON.parse(JSON.stringify(running.container.record))).toEqual(Container.load(root, 'rec').record);
+      expect(running.container.status).toBe('running');
+      expect(running.container.record.user?.pid).toBeGreaterThan(0);
+      running.signal('KILL');
+      expect(await running.exited).toBe(137);
+      expect(fs.readdirSync(root)).toEqual([]);
     } finally {
       fs.closeSync(devNull);
     }
