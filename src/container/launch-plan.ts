@@ -273,9 +273,10 @@ export function buildLaunchPlan(spec: Spec, options: PlanOptions): LaunchPlan {
   // pivot_root cannot leave a ramfs root (an initramfs): then the root is moved instead.
   // pivot_root moves every process of the namespace to the new root; chroot only its caller,
   // so the user's process (started already) chroots itself too.
+  const ramfsRoot = !sharedMountNs && fs.statfsSync('/').type === RAMFS_MAGIC;
   if (sharedMountNs) add('i-chroot', [rootfs], `chroot to "${rootfs}"`);
-  else if (fs.statfsSync('/').type === RAMFS_MAGIC) add('i-move-root', [rootfs], `move the root to "${rootfs}"`);
-  if (sharedMountNs || fs.statfsSync('/').type === RAMFS_MAGIC) add('p-chroot', [rootfs], `chroot the process to "${rootfs}"`);
+  else if (ramfsRoot) add('i-move-root', [rootfs], `move the root to "${rootfs}"`);
+  if (sharedMountNs || ramfsRoot) add('p-chroot', [rootfs], `chroot the process to "${rootfs}"`);
   else add('i-pivot-root', [rootfs], `pivot_root to "${rootfs}"`);
   if (!sharedMountNs) ops.push(...afterPivotOps(spec));
   // The terminal comes from the container's own devpts, so it is opened after pivot_root.

@@ -40,7 +40,11 @@ export function sandboxOOMScore(members: readonly ScoredMember[], original: numb
 export function adjustSandboxOOMScore(rootDir: string, sandbox: ContainerRecord, afterDestroy: boolean,
   members?: readonly ScoredMember[]): void {
   const init = sandbox.init;
-  if (init === null || !isProcessAlive(init.pid, init.startTime)) return;
+  if (init === null) return;
+  // Members given (a root's start), the score costs nothing: when none asks for one (the usual
+  // spec), the sandbox's process is not even looked at (a read of its /proc stat per start).
+  if (members !== undefined && sandboxOOMScore(members, sandbox.originalOOMScoreAdj, afterDestroy) === undefined) return;
+  if (!isProcessAlive(init.pid, init.startTime)) return;
   const score = sandboxOOMScore(members ?? scoredMembers(rootDir, sandbox.id), sandbox.originalOOMScoreAdj, afterDestroy);
   if (score === undefined) return;
   let current: number;
