@@ -54,8 +54,15 @@ describe.skipIf(skip !== null)(`container lifecycle${skip ? ` (skipped: ${skip})
       for (let i = 0; i < 8; i++) {
         await createContainer(root, `w${i}`, { bundle: once, stdio: [devNull, devNull, devNull] });
         await startContainer(root, `w${i}`);
+        const before = Date.now();
         expect(await waitContainer(root, `w${i}`)).toEqual({ id: `w${i}`, exitStatus: 0 });
         expect(Container.load(root, `w${i}`).status).toBe('stopped');
+        // The gofer's record of the exit: its time in UTC to the millisecond, as Date writes it.
+        const exit = JSON.parse(fs.readFileSync(new StateFile(root, { containerId: `w${i}`, sandboxId: `w${i}` }).pathOf('exit'), 'utf8'));
+        expect(exit.exited).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        expect(new Date(exit.exited).toISOString()).toBe(exit.exited);
+        expect(Date.parse(exit.exited)).toBeGreaterThanOrEqual(before - 1000);
+        expect(Date.parse(exit.exited)).toBeLessThanOrEqual(Date.now() + 1000);
         await Container.delete(root, `w${i}`);
       }
     } finally {
