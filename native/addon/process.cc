@@ -6,6 +6,7 @@
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -341,7 +342,21 @@ Napi::Value SendFdTo(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// mountRoot(path): whether PATH (a symlink not followed) is the root of a mount, from statx's
+// STATX_ATTR_MOUNT_ROOT (Linux 5.8); null when the kernel does not say.
+Napi::Value MountRoot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  struct statx st;
+  if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE, &st) == -1) {
+    ThrowErrno(env, errno, "statx", path.c_str());
+  }
+  if ((st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) == 0) return env.Null();
+  return Napi::Boolean::New(env, (st.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0);
+}
+
 void RegisterProcess(Napi::Env env, Napi::Object exports) {
+  exports.Set("mountRoot", Napi::Function::New(env, MountRoot, "mountRoot"));
   exports.Set("recvWithFd", Napi::Function::New(env, RecvWithFd, "recvWithFd"));
   exports.Set("sendFdTo", Napi::Function::New(env, SendFdTo, "sendFdTo"));
   exports.Set("seqpacketPair", Napi::Function::New(env, SeqpacketPair, "seqpacketPair"));

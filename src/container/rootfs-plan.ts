@@ -14,6 +14,7 @@ import type { CgroupView } from './cgroup-view';
 import type { PlanOp } from './launch-plan';
 import { log } from '../log';
 import { withMountLabel } from './lsm';
+import { native } from '../sys/native';
 
 const MS = {
   RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, SYNCHRONOUS: 16, REMOUNT: 32, MANDLOCK: 64, DIRSYNC: 128,
@@ -478,13 +479,33 @@ export function afterPivotOps(spec: Spec): PlanOp[] {
   return ops;
 }
 
-/** The mount point of the mount that holds `file` (this process's mountinfo: the init's
- * mount namespace starts as a copy of ours). */
-function mountPointOf(file: string): string | undefined {
+/** The mount point of the mount that holds `file` (in this process's mount namespace: the
+ * init's starts as a copy of ours). */
+export function mountPointOf(file: string): string | undefined {
   let real: string;
+  try {
+    real = fs.realpathSync.native(file);
+  } catch {
+    return undefined;
+  }
+  // The nearest of its directories that is the root of a mount, as statx tells (Linux 5.8): a
+  // few statx instead of a read of the whole mountinfo (~50 us in the kernel) and its parse.
+  try {
+    for (let dir = real; ; dir = path.dirname(dir)) {
+      const root = native.mountRoot(dir);
+      if (root === null) break; // the kernel does not say: mountinfo does
+      if (root || dir === '/') return dir;
+    }
+  } catch {
+    // gone meanwhile, or not ours to look at: mountinfo says what it can
+  }
+  return mountPointFromMountinfo(real);
+}
+
+/** The longest mount point of this process's mountinfo that holds the real path `real`. */
+export function mountPointFromMountinfo(real: string): string | undefined {
   let info: string;
   try {
-    real = fs.realpathSync(file);
     info = fs.readFileSync('/proc/self/mountinfo', 'utf8');
   } catch {
     return undefined;

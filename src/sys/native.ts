@@ -69,6 +69,7 @@ export interface NativeBinding {
   /** Settles once `fd` is readable or hung up (every writer of a FIFO gone); the fd stays open. */
   waitReadable(fd: number): Promise<void>;
   procStat(pid: number): ProcStat;
+  mountRoot(path: string): boolean | null;
   /** A connected AF_UNIX SOCK_SEQPACKET pair, both close-on-exec. */
   seqpacketPair(): [number, number];
   /**

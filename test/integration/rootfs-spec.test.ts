@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runcell, useScratch } from '../helpers/env';
+import { mountPointFromMountinfo, mountPointOf } from '../../src/container/rootfs-plan';
 import { makeBundle, whyNoContainers, type SpecEdit } from '../helpers/bundle';
 
 const skip = whyNoContainers();
@@ -53,6 +54,25 @@ describe.skipIf(skip !== null)(`the root filesystem, exact to the spec${skip ? `
     expect(result.code, result.stderr).toBe(0);
     expect(mountPoints(result.stdout).filter((p) => destinations.includes(p))).toEqual(destinations);
     expect(result.stdout.trim().split('\n').slice(-3)).toEqual(['/new 755', '/new/deep 755', '/var/up 1777']);
+  });
+
+  it('finds the mount that holds the root filesystem by statx as mountinfo does: a bind of a subdirectory, a symlink to it, the host\'s root', () => {
+    const source = path.join(dir, 'src', 'deep');
+    const target = path.join(dir, 'bound');
+    fs.mkdirSync(path.join(source, 'rootfs'), { recursive: true });
+    fs.mkdirSync(target);
+    fs.symlinkSync(path.join(target, 'rootfs'), path.join(dir, 'link'));
+    child.execFileSync('mount', ['--bind', source, target]);
+    try {
+      for (const file of [path.join(target, 'rootfs'), target, path.join(dir, 'link'), '/', '/proc/self', dir]) {
+        const real = fs.realpathSync(file);
+        expect(mountPointOf(file), file).toBe(mountPointFromMountinfo(real));
+      }
+      expect(mountPointOf(path.join(dir, 'link'))).toBe(target);
+      expect(mountPointOf(path.join(dir, 'missing'))).toBeUndefined();
+    } finally {
+      child.execFileSync('umount', [target]);
+    }
   });
 
   it('applies rootfsPropagation "shared" to the container\'s root after pivot_root', async () => {
