@@ -528,6 +528,28 @@ function removeCgroupDir(dir: string): 'removed' | 'busy' {
   return 'removed';
 }
 
+// Waits until the cgroup directory `dir`, which refused rmdir, may be removed, at most `ms`. A
+// process SIGKILLed by delete can still be exiting when its pidfd has said so (a pid namespace's
+// init is reported once the others are reaped, but the last of them may not have left the
+// cgroup yet): a cgroup2 directory (v2's, or hybrid's unified one, removed first) says when its
+// last process has left ("populated 0" in cgroup.events, whose change inotify reports), so the
+// rmdir is retried then rather than after a 5 ms sleep (1 delete --force of a running container
+// in 12 paid it here). A v1 directory says nothing, nor does one that was already unpopulated
+// (refused for another reason: a sub-cgroup made meanwhile): `ms` passes.
+async function untilUnpopulated(dir: string, ms: number): Promise<void> {
+  const events = path.join(dir, 'cgroup.events');
+  const unpopulated = () => /^populated 0$/m.test(fs.readFileSync(events, 'utf8'));
+  try {
+    if (!unpopulated()) {
+      await untilChanged(events, unpopulated, ms, () => {});
+      return;
+    }
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) throw error; // a v1 directory, or gone already: rmdir will say
+  }
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 export class Cgroup {
   constructor(readonly layout: CgroupLayout, readonly cgroupPath: string) {
     if (!cgroupPath.startsWith('/') || cgroupPath.split('/').includes('..')) {
@@ -864,7 +886,7 @@ export class Cgroup {
       for (const dir of [...subCgroups(top).reverse(), top]) {
         for (let attempt = 0; removeCgroupDir(dir) === 'busy'; attempt++) {
           if (attempt >= 200) fs.rmdirSync(dir); // throws its EBUSY
-          await new Promise((resolve) => setTimeout(resolve, 5));
+          await untilUnpopulated(dir, 5);
         }
       }
     }
