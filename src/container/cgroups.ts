@@ -815,11 +815,11 @@ export class Cgroup {
         const dir = path.join(this.layout.unified!, this.cgroupPath);
         const events = path.join(dir, 'cgroup.events');
         const isDone = () => /frozen (\d)/.exec(fs.readFileSync(events, 'utf8'))?.[1] === (frozen ? '1' : '0');
-        reached = await untilChanged(events, isDone, FREEZE_TIMEOUT_MS, () => fs.writeFileSync(path.join(dir, 'cgroup.freeze'), frozen ? '1' : '0'));
+        reached = await untilChanged(events, isDone, FREEZE_TIMEOUT_MS, () => writeFile(path.join(dir, 'cgroup.freeze'), frozen ? '1' : '0'));
       } else {
         const file = path.join(this.freezerMount(), this.cgroupPath, 'freezer.state');
         const wanted = frozen ? 'FROZEN' : 'THAWED';
-        fs.writeFileSync(file, wanted);
+        writeFile(file, wanted);
         reached = false;
         for (let i = 0; i < FREEZE_TIMEOUT_MS && !reached; i++) {
           reached = fs.readFileSync(file, 'utf8').trim() === wanted;
