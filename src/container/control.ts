@@ -1,6 +1,7 @@
 // Acting on a container that exists: signal it, freeze or thaw it, list its processes. Apart
 // from lifecycle.ts (which re-exports these) so that kill, pause, resume and ps load only this,
 // the state file and the cgroup: the CLI bundles these verbs on their own (start-up, issue 13).
+import { logPhase } from '../log';
 import { Cgroup, detectLayout } from './cgroups';
 import { ContainerError } from './errors';
 import { loadRecord } from './read';
@@ -56,10 +57,16 @@ export async function killContainer(rootDir: string, partialId: string, signal: 
 /** Freezes (pause) or thaws (resume) every process of the container. */
 export function pauseContainer(rootDir: string, partialId: string, pause: boolean): Promise<void> {
   return withLockedRecord(rootDir, partialId, async (record, stateFile) => {
-    requireStatus(pause ? 'pause' : 'resume', record.id, observedStatus(record), pause ? Status.Running : Status.Paused);
-    await cgroupOf(record, 'freeze').setFrozen(pause);
+    const verb = pause ? 'pause' : 'resume';
+    requireStatus(verb, record.id, observedStatus(record), pause ? Status.Running : Status.Paused);
+    logPhase(`${verb}: record locked and read`);
+    const cgroup = cgroupOf(record, 'freeze');
+    logPhase(`${verb}: cgroups found`);
+    await cgroup.setFrozen(pause);
+    logPhase(`${verb}: ${pause ? 'frozen' : 'thawed'}`);
     record.status = transition(record.status, pause ? Status.Paused : Status.Running);
     stateFile.saveLocked(record);
+    logPhase(`${verb}: record saved`);
   });
 }
 
@@ -76,6 +83,11 @@ export function cgroupOf(record: ContainerRecord, purpose: string): Cgroup {
 /** The host pids of every process of the container. */
 export function containerPids(rootDir: string, partialId: string): number[] {
   const record = loadRecord(rootDir, partialId);
-  if (record.cgroupPath !== undefined) return new Cgroup(detectLayout(), record.cgroupPath).pids();
-  return containerProcesses(record.init, record.user ?? null);
+  logPhase('ps: record read');
+  if (record.cgroupPath === undefined) return containerProcesses(record.init, record.user ?? null);
+  const cgroup = new Cgroup(detectLayout(), record.cgroupPath);
+  logPhase('ps: cgroups found');
+  const pids = cgroup.pids();
+  logPhase('ps: pids read');
+  return pids;
 }

@@ -99,9 +99,13 @@ export interface NativeBinding {
 }
 
 function load(): NativeBinding {
-  // From src/ (tests), dist/ (the library), dist/cli.js and dist/bench-worker.js alike.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const binding = require(addonFile()) as NativeBinding;
+  // From src/ (tests), dist/ (the library), dist/cli.js and dist/bench-worker.js alike. Loaded
+  // by process.dlopen, which require() of a .node file ends in: its search for the file (an
+  // absolute path here) and module bookkeeping cost every command ~0.2 ms. (A second load in
+  // one process initializes the addon again, as require() of another copy of this file would.)
+  const addon = { exports: {} as NativeBinding };
+  process.dlopen(addon, addonFile());
+  const binding = addon.exports;
   binding.initialize(ErrnoError);
   useErrnoTable(binding.errnoText);
   return binding;

@@ -106,6 +106,27 @@ describe.skipIf(skip !== null)(`cgroups shared by ids${skip ? ` (skipped: ${skip
     expect(await rc('delete', '--force', id)).toMatchObject({ code: 0, stderr: '' });
   });
 
+  it('removes a cgroup whose last process is still in it when the removal begins, once it has left', async () => {
+    // delete --force SIGKILLs and then removes: a process may not have left the cgroup yet. The
+    // rmdir refused (EBUSY) is retried when the cgroup2 directory says it is empty (or after a
+    // short wait on v1), until the process is gone.
+    const cgroup = new Cgroup(detectLayout(), `/runcell/${id}`);
+    cgroup.create();
+    const sleeper = spawn('sleep', ['1000'], { stdio: 'ignore' });
+    try {
+      for (const file of cgroup.procsFiles()) fs.writeFileSync(file, String(sleeper.pid));
+      expect(cgroup.pids()).toEqual([sleeper.pid]);
+      const removal = cgroup.remove(); // its first rmdir is refused before this returns: the sleeper is in it
+      expect(cgroup.directories().some((d) => fs.existsSync(d))).toBe(true);
+      sleeper.kill('SIGKILL');
+      await removal;
+      expect(cgroup.directories().filter((d) => fs.existsSync(d))).toEqual([]);
+    } finally {
+      sleeper.kill('SIGKILL');
+      await cgroup.remove();
+    }
+  });
+
   it('refuses to create a container whose cgroup already has processes (same id under another root)', async () => {
     const bundle = bundleWith('sleep 1000');
     expect(await rc('run', '-d', '-b', bundle, id)).toMatchObject({ code: 0 });

@@ -1,11 +1,13 @@
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ErrnoError, isProcessAlive, kill, parseSignal, processStartTime, processStat, reapChild, signalName, waitForExit, waitpid,
   WNOHANG, WUNTRACED,
 } from '../../src';
+import { signalTable } from '../../src/sys/process';
 import { sleep, startSleeper, tempDir, waitFor } from '../helpers/env';
 
 // A pid that no process has: above pid_max on this kernel family (4194304 is the maximum).
@@ -66,6 +68,19 @@ describe('kill', () => {
     expect(parseSignal('term')).toBe(15);
     expect(parseSignal('SIGUSR1')).toBe(10);
     expect(signalName(15)).toBe('SIGTERM');
+  });
+
+  it('knows the signals os.constants.signals names, by the same numbers and in its order', () => {
+    // parseSignal does not load node:os (a kill by name would pay for it): its own table must be
+    // the one Node was built with, names, numbers and order (signalName gives a number's first name).
+    const fromNode = os.constants.signals as Record<string, number>;
+    expect(Object.entries(signalTable())).toEqual(Object.entries(fromNode));
+    for (const [name, number] of Object.entries(fromNode)) {
+      expect(parseSignal(name)).toBe(number);
+      expect(parseSignal(name.slice(3).toLowerCase())).toBe(number);
+      expect(signalName(number)).toBe(Object.keys(fromNode).find((n) => fromNode[n] === number));
+    }
+    expect(() => parseSignal('SIGCONSTRUCTOR')).toThrow(/Unknown signal/);
   });
 });
 

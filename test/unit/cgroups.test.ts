@@ -34,6 +34,21 @@ describe('cgroup layouts', () => {
     expect(new Cgroup(parseLayout(V2), '/c').isV2).toBe(true);
     expect(() => new Cgroup(layout, 'relative/../x')).toThrow(/must be absolute/);
   });
+
+  it('reads mountinfo as proc(5) writes it: optional fields, escaped spaces, the first mount of a hierarchy, no trailing newline', () => {
+    const text = [
+      '31 25 0:28 / /sys/fs/cgroup/freezer rw,nosuid shared:12 master:3 - cgroup cgroup rw,freezer',
+      '40 25 0:30 / /mnt/cgroup\\040v2 rw shared:20 - cgroup2 cgroup2 rw',
+      '41 25 0:30 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw',
+      '42 25 0:28 /sub /srv/freezer rw - cgroup cgroup rw,freezer',
+      '43 25 0:31 / /data/cgroup rw - ext4 /dev/sda1 rw,cgroup',
+      '44 25 0:32 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids',
+    ].join('\n');
+    const layout = parseLayout(text);
+    expect([...layout.v1.entries()]).toEqual([['freezer', '/sys/fs/cgroup/freezer'], ['pids', '/sys/fs/cgroup/pids']]);
+    expect(layout.unified).toBe('/mnt/cgroup\\040v2');
+    expect(parseLayout('')).toEqual({ v1: new Map(), unified: null });
+  });
 });
 
 describe('conversions', () => {
