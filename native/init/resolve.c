@@ -168,20 +168,8 @@ int open_in(int root, const char *path, int flags) {
 /* PATH's last component made (mode) in its parent, which must resolve; the new directory
  * resolved as the walk resolves it, or -errno. */
 static int mkdir_last(const char *path, unsigned mode) {
-  char parent[4096];
-  size_t len = strlen(path);
-  while (len > 1 && path[len - 1] == '/') len--;
-  if (len >= sizeof parent) return -ENAMETOOLONG;
-  memcpy(parent, path, len);
-  parent[len] = '\0';
-  char *slash = strrchr(parent, '/');
-  if (slash == NULL) return -EINVAL;
-  const char *last = slash + 1;
-  if (last[0] == '\0' || strlen(last) >= 256 || strcmp(last, ".") == 0 || strcmp(last, "..") == 0) return -EINVAL;
   char name[256];
-  strcpy(name, last);
-  slash[1] = '\0';
-  int dir = resolve(parent, O_DIRECTORY);
+  int dir = parent_in_root(path, name, 0);
   if (dir < 0) return dir;
   int err = mkdirat(dir, name, mode) != 0 && errno != EEXIST ? errno : 0;
   close(dir);
