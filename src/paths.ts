@@ -14,27 +14,39 @@ function packageRoot(): string {
 }
 
 /**
+ * A file of the package, by its path from the package root. This module is always one level
+ * below the root (dist/paths.js, a bundle dist/cli-*.js, or src/paths.ts under the tests), so
+ * the file is looked for there first: found, no package.json is read (every command that loads
+ * the addon did, ~0.1 ms). Elsewhere (a bundle of the library made by its user) the root is
+ * the package.json named runcell above this file.
+ */
+function packageFile(builtBy: string, ...parts: string[]): string {
+  const near = path.join(path.dirname(__dirname), ...parts);
+  return fs.existsSync(near) ? near : requireFile(path.join(packageRoot(), ...parts), builtBy);
+}
+
+/**
  * The N-API addon (built by `npm install`). Found from this file's own location, not from the
  * caller's stack as the `bindings` package does: that fails in a process whose entry point is
  * a bundle started from another directory (the workers of `runcell bench locks`).
  */
 export function addonFile(): string {
-  return requireFile(path.join(packageRoot(), 'build', 'Release', 'runcell_native.node'), 'npm install');
+  return packageFile('npm install', 'build', 'Release', 'runcell_native.node');
 }
 
 /** The container's native processes, gofer and init (built by `npm install`). */
 export function initProgram(): string {
-  return requireFile(path.join(packageRoot(), 'build', 'Release', 'runcell-init'), 'npm install');
+  return packageFile('npm install', 'build', 'Release', 'runcell-init');
 }
 
 /** The bundled worker of `runcell bench locks` (built by `npm run build`). */
 export function workerScript(): string {
-  return requireFile(path.join(packageRoot(), 'dist', 'bench-worker.js'), 'npm run build');
+  return packageFile('npm run build', 'dist', 'bench-worker.js');
 }
 
 /** The C floor (built by `npm install`, binding.gyp target runcell-lock-floor). */
 export function floorProgram(): string {
-  return requireFile(path.join(packageRoot(), 'build', 'Release', 'runcell-lock-floor'), 'npm install');
+  return packageFile('npm install', 'build', 'Release', 'runcell-lock-floor');
 }
 
 function requireFile(file: string, builtBy: string): string {
