@@ -59,6 +59,42 @@ export function detectLayout(): CgroupLayout {
   return hostLayout;
 }
 
+/**
+ * A layout as a container's record keeps it (JSON: no Map). create records the hierarchies its
+ * cgroup was made in, so that pause, resume, ps and kill --all find its directories without
+ * reading and parsing /proc/self/mountinfo (~0.2 ms of each), as runc keeps cgroup_paths in
+ * its state.json.
+ */
+export interface RecordedLayout {
+  v1: Record<string, string>;
+  unified: string | null;
+}
+
+export function recordLayout(layout: CgroupLayout): RecordedLayout {
+  return { v1: Object.fromEntries(layout.v1), unified: layout.unified };
+}
+
+/**
+ * The layout recorded at create, or the host's as it is now when there is none (a record of an
+ * older build, or one without a cgroup) or it is not one (known controllers, absolute plain
+ * mount points): the recorded one only saves a read, so anything doubtful goes to the source.
+ */
+export function layoutOf(recorded: unknown): CgroupLayout {
+  return parseRecordedLayout(recorded) ?? detectLayout();
+}
+
+function parseRecordedLayout(recorded: unknown): CgroupLayout | undefined {
+  if (typeof recorded !== 'object' || recorded === null) return undefined;
+  const { v1, unified } = recorded as Partial<RecordedLayout>;
+  const isMountPoint = (value: unknown) => typeof value === 'string' && value.startsWith('/') && !value.split('/').includes('..');
+  if (unified !== null && !isMountPoint(unified)) return undefined;
+  if (typeof v1 !== 'object' || v1 === null || Array.isArray(v1)) return undefined;
+  const entries = Object.entries(v1);
+  if (!entries.every(([controller, mountPoint]) => V1_CONTROLLERS.has(controller) && isMountPoint(mountPoint))) return undefined;
+  if (entries.length === 0 && unified === null) return undefined;
+  return { v1: new Map(entries), unified: unified as string | null };
+}
+
 /** True on a host with the cgroup2 hierarchy alone (every current distribution). */
 export function isPureV2(layout: CgroupLayout): boolean {
   return layout.v1.size === 0 && layout.unified !== null;

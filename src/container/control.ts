@@ -2,7 +2,7 @@
 // from lifecycle.ts (which re-exports these) so that kill, pause, resume and ps load only this,
 // the state file and the cgroup: the CLI bundles these verbs on their own (start-up, issue 13).
 import { logPhase } from '../log';
-import { Cgroup, detectLayout } from './cgroups';
+import { Cgroup, layoutOf } from './cgroups';
 import { ContainerError } from './errors';
 import { loadRecord } from './read';
 import { observedStatus, validateRecord, type ContainerRecord } from './record';
@@ -40,7 +40,7 @@ export async function killContainer(rootDir: string, partialId: string, signal: 
   const record = loadRecord(rootDir, partialId);
   const status = observedStatus(record);
   if (options.all) {
-    if (record.cgroupPath !== undefined) return new Cgroup(detectLayout(), record.cgroupPath).signalAll(signal);
+    if (record.cgroupPath !== undefined) return new Cgroup(layoutOf(record.cgroupLayout), record.cgroupPath).signalAll(signal);
     // No cgroup (rootless): what /proc shows of the container, without a freezer to hold it.
     signalContainerProcesses(record.init, record.user ?? null, signal);
     return;
@@ -77,7 +77,7 @@ export function cgroupOf(record: ContainerRecord, purpose: string): Cgroup {
     throw new ContainerError('ERR_INVALID_STATE', `container "${record.id}" has no cgroup to ${purpose} (it was created rootless, ` +
       'where no cgroup could be made for it)', { containerId: record.id });
   }
-  return new Cgroup(detectLayout(), record.cgroupPath);
+  return new Cgroup(layoutOf(record.cgroupLayout), record.cgroupPath);
 }
 
 /** The host pids of every process of the container. */
@@ -85,7 +85,7 @@ export function containerPids(rootDir: string, partialId: string): number[] {
   const record = loadRecord(rootDir, partialId);
   logPhase('ps: record read');
   if (record.cgroupPath === undefined) return containerProcesses(record.init, record.user ?? null);
-  const cgroup = new Cgroup(detectLayout(), record.cgroupPath);
+  const cgroup = new Cgroup(layoutOf(record.cgroupLayout), record.cgroupPath);
   logPhase('ps: cgroups found');
   const pids = cgroup.pids();
   logPhase('ps: pids read');

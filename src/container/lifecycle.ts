@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
 import { isProcessAlive, reapChild, signalProcess, waitForExit } from '../sys/process';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
-import { Cgroup, detectLayout, isPureV2, type LinuxResources } from './cgroups';
+import { Cgroup, detectLayout, isPureV2, recordLayout, type LinuxResources } from './cgroups';
 import { callerCgroupView, cgroupViewOf } from './cgroup-view';
 import { idmapHelpers, isRootless, requestedLimits, runningInUserNamespace } from './rootless';
 import { delegatedCgroupPath, requireDelegated } from './rootless-cgroup';
@@ -168,6 +168,7 @@ async function createInSandbox(rootDir: string, id: string, bundle: string, spec
       record.systemdUnit = unit.name;
     }
     record.cgroupPath = placement.cgroupPath;
+    record.cgroupLayout = recordLayout(detectLayout());
     stateFile.saveLocked(record);
     const extraFds = (options.preserveFds ?? 0) + (options.listenFds ?? 0);
     const planFd = 3 + extraFds;

@@ -39,6 +39,8 @@ export interface ContainerRecord {
   hooks?: Record<string, unknown>;
   /** The container's cgroup (linux.cgroupsPath, or /runcell/<id>; under systemd, its unit's). */
   cgroupPath?: string;
+  /** The cgroup hierarchies the cgroup was made in (cgroups.ts, RecordedLayout; checked where read). */
+  cgroupLayout?: unknown;
   /** Under --systemd-cgroup: the transient unit systemd made for the cgroup, stopped on delete. */
   systemdUnit?: string;
   /** Whose systemd the unit is: absent for the host's, "user" for the user's own instance (rootless). */

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Cgroup, detectLayout, isPureV2 } from '../../src/container/cgroups';
+import { Cgroup, detectLayout, isPureV2, recordLayout } from '../../src/container/cgroups';
 import { containerResources } from '../../src/container/lifecycle';
 import { ContainerError } from '../../src/container/errors';
 import { lineReader } from '../../src/lines';
@@ -74,6 +74,36 @@ describe.skipIf(skip !== null)(`cgroups${skip ? ` (skipped: ${skip})` : ''}`, ()
     await rc('pause', id);
     expect(await rc('delete', '--force', id)).toMatchObject({ code: 0 });
     expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  it('pause, resume, ps and kill --all find the cgroup in the hierarchies create recorded, or, without them (an older record), on the host', async () => {
+    const bundle = bundleWith('sleep 1000');
+    expect(await rc('run', '-d', '-b', bundle, id)).toMatchObject({ code: 0 });
+    const stateFile = fs.readdirSync(root).map((f) => path.join(root, f)).find((f) => f.endsWith('.state'))!;
+    const record = () => JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+    const rewrite = (change: (r: Record<string, unknown>) => void) => {
+      const r = record();
+      change(r);
+      fs.writeFileSync(stateFile, JSON.stringify(r));
+    };
+    expect(record().cgroupLayout).toEqual(recordLayout(detectLayout()));
+    // Hierarchies that hold no such cgroup: the recorded ones are the ones used.
+    const elsewhere = isPureV2(detectLayout()) ? { v1: {}, unified: path.join(dir, 'nowhere') } : { v1: { freezer: path.join(dir, 'nowhere') }, unified: null };
+    rewrite((r) => (r.cgroupLayout = elsewhere));
+    const refused = await rc('pause', id);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(path.join(dir, 'nowhere', 'runcell', id));
+    // A record without them, or with something that is not a layout: the host's.
+    for (const layout of [undefined, { v1: { freezer: 'relative' }, unified: null }, { v1: [], unified: '/sys/fs/cgroup/../x' }]) {
+      rewrite((r) => (r.cgroupLayout = layout));
+      expect(await rc('pause', id)).toMatchObject({ code: 0 });
+      expect(JSON.parse((await rc('state', id)).stdout).status).toBe('paused');
+      expect(await rc('resume', id)).toMatchObject({ code: 0 });
+    }
+    rewrite((r) => (r.cgroupLayout = recordLayout(detectLayout())));
+    expect(JSON.parse((await rc('ps', '--format', 'json', id)).stdout)).toHaveLength(2); // init, sleep
+    expect(await rc('kill', '--all', id, 'KILL')).toMatchObject({ code: 0 });
+    expect(JSON.parse((await rc('wait', id)).stdout).exitStatus).toBe(137);
   });
 
   it('reports a limit the kernel refuses, with the file, and leaves nothing', async () => {
