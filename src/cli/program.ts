@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { defaultRootDir, isRootless, ROOTLESS_SETTINGS, type RootlessSetting } from '../container/rootless';
 import { logPhase, setLogger } from '../log';
 import { COMMIT, OCI_VERSION, VERSION } from '../version';
+import { commandOf } from './command-line';
 import type { Context } from './context';
 import { ReportedFailure } from './exit';
 import { CliLog, LOG_FORMATS, type LogFormat } from './log';
@@ -67,16 +68,15 @@ export async function runProgram(argv: readonly string[], registrations: readonl
 
   program
     .description('an OCI container runtime: runsc\'s container lifecycle over Linux namespaces and cgroups')
-    .enablePositionalOptions()
-    .option('--root <dir>', 'directory of container state (should be on tmpfs; default /run/runcell, or $XDG_RUNTIME_DIR/runcell for a user other than root)')
-    .option('--log <file>', 'append log lines (and every error) to this file instead of stderr')
-    .addOption(new Option('--log-format <format>', 'format of log lines').choices(LOG_FORMATS).default('text'))
-    .option('--debug', 'log debug messages')
-    .option('--systemd-cgroup', 'make each new container\'s cgroup a systemd scope (linux.cgroupsPath "slice:prefix:name")')
-    .addOption(new Option('--rootless <value>', 'work as a user without privileges: no cgroup unless one can be written, limits refused without one ' +
-      '(auto: when not the host\'s root)').choices(ROOTLESS_SETTINGS).default('auto'))
-    .option('--criu <path>', 'the CRIU binary of checkpoint and restore (default: criu in PATH)')
-    .version(`runcell version ${VERSION}\ncommit: ${COMMIT}\nspec: ${OCI_VERSION}`, '-v, --version', 'print the version')
+    .enablePositionalOptions();
+  const mentioned = globalOptionsMentioned(argv);
+  for (const [name, make] of GLOBAL_OPTIONS) {
+    if (mentioned === 'all' || mentioned.has(name)) program.addOption(make());
+  }
+  if (mentioned === 'all' || mentioned.has('--version')) {
+    program.version(`runcell version ${VERSION}\ncommit: ${COMMIT}\nspec: ${OCI_VERSION}`, '-v, --version', 'print the version');
+  }
+  program
     .exitOverride()
     .configureOutput({
       writeOut,
@@ -100,6 +100,34 @@ export async function runProgram(argv: readonly string[], registrations: readonl
     context?.log.close();
     setLogger(null);
   }
+}
+
+// The global options. Each is registered only when the command line names it (or names no
+// single command: help and usage errors get them all), as only the named command is: building
+// commander's options costs every command (~0.2 ms for these). An option not given only
+// supplies its default, and getContext takes an absent --log-format and --rootless as their
+// defaults; with positional options, commander neither parses nor suggests the program's
+// options after the command, so no command line parses otherwise.
+const GLOBAL_OPTIONS: ReadonlyArray<readonly [string, () => Option]> = [
+  ['--root', () => new Option('--root <dir>', 'directory of container state (should be on tmpfs; default /run/runcell, or $XDG_RUNTIME_DIR/runcell for a user other than root)')],
+  ['--log', () => new Option('--log <file>', 'append log lines (and every error) to this file instead of stderr')],
+  ['--log-format', () => new Option('--log-format <format>', 'format of log lines').choices(LOG_FORMATS).default('text')],
+  ['--debug', () => new Option('--debug', 'log debug messages')],
+  ['--systemd-cgroup', () => new Option('--systemd-cgroup', 'make each new container\'s cgroup a systemd scope (linux.cgroupsPath "slice:prefix:name")')],
+  ['--rootless', () => new Option('--rootless <value>', 'work as a user without privileges: no cgroup unless one can be written, limits refused without one ' +
+    '(auto: when not the host\'s root)').choices(ROOTLESS_SETTINGS).default('auto')],
+  ['--criu', () => new Option('--criu <path>', 'the CRIU binary of checkpoint and restore (default: criu in PATH)')],
+];
+
+/** The long names of the global options `argv` names (-v as --version), or 'all'. */
+export function globalOptionsMentioned(argv: readonly string[]): Set<string> | 'all' {
+  if (commandOf(argv) === undefined) return 'all';
+  const names = new Set<string>();
+  for (const arg of argv.slice(2)) {
+    if (arg === '-v') names.add('--version');
+    else if (arg.startsWith('--')) names.add(arg.split('=', 1)[0]);
+  }
+  return names;
 }
 
 /** Runs the CLI and sets the process's exit code (not process.exit: output may still be queued). */

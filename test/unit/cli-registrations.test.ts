@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Command } from 'commander';
 import { registrationsFor } from '../../src/cli/main';
+import { globalOptionsMentioned } from '../../src/cli/program';
 
 const commandsFor = (...args: string[]): string[] => {
   const program = new Command('runcell').enablePositionalOptions();
@@ -29,5 +30,27 @@ describe('registrationsFor', () => {
     expect(commandsFor('help', 'state')).toEqual(all);
     expect(commandsFor('frobnicate')).toEqual(all);
     expect(commandsFor('--bogus', 'state')).toEqual(all);
+  });
+});
+
+describe('globalOptionsMentioned', () => {
+  const mentioned = (...args: string[]) => {
+    const names = globalOptionsMentioned(['node', 'runcell', ...args]);
+    return names === 'all' ? names : [...names].sort();
+  };
+
+  it('names the global options a command line gives (any form, -v as --version), for only those to be registered', () => {
+    expect(mentioned('state', 'x')).toEqual([]);
+    expect(mentioned('--root', '/r', '--log-format=json', '--debug', 'list')).toEqual(['--debug', '--log-format', '--root']);
+    expect(mentioned('-v')).toEqual(['--version']);
+    expect(mentioned('--version')).toEqual(['--version']);
+    // After the command too: registered, the program's option parses as it always did there.
+    expect(mentioned('state', '--root', 'x')).toEqual(['--root']);
+  });
+
+  it('is every option when commander must know them all (help, usage errors)', () => {
+    expect(mentioned()).toBe('all');
+    expect(mentioned('--help')).toBe('all');
+    expect(mentioned('--bogus', 'state')).toBe('all');
   });
 });
