@@ -10,7 +10,7 @@ import { ContainerError } from './errors';
 import type { FullId } from './id';
 import { listRecords, loadRecord } from './read';
 import { observedStatus, ociState, validateRecord, type ContainerRecord, type OciState, type ProcessIdentity } from './record';
-import { Cgroup, detectLayout } from './cgroups';
+import { Cgroup, layoutOf } from './cgroups';
 import { signalContainerProcesses } from './process-tree';
 import { hooksOf, runHooksWarning } from './hooks';
 import { adjustSandboxOOMScore } from './oom-score';
@@ -170,13 +170,13 @@ async function removeMembers(rootDir: string, sandboxId: string): Promise<void> 
 }
 
 
-type Remains = Pick<ContainerRecord, 'init' | 'gofer' | 'user' | 'cgroupPath' | 'systemdUnit' | 'systemdInstance'>;
+type Remains = Pick<ContainerRecord, 'init' | 'gofer' | 'user' | 'cgroupPath' | 'cgroupLayout' | 'systemdUnit' | 'systemdInstance'>;
 
 // Destroy's order: every process of the cgroup (exec'd and forked ones too), the recorded ones
 // (the gofer is outside the cgroup), the systemd unit if the cgroup is one, then the cgroup; the
 // caller removes the files.
 async function destroyProcesses(remains: Remains, containerId: string): Promise<void> {
-  const cgroup = remains.cgroupPath === undefined ? undefined : new Cgroup(detectLayout(), remains.cgroupPath);
+  const cgroup = remains.cgroupPath === undefined ? undefined : new Cgroup(layoutOf(remains.cgroupLayout), remains.cgroupPath);
   await cgroup?.signalAll(SIGKILL);
   // No cgroup (rootless): what /proc shows of the container goes first, exec'd processes too.
   if (cgroup === undefined) signalContainerProcesses(remains.init, remains.user ?? null, SIGKILL);
