@@ -91,6 +91,31 @@ describe.skipIf(skip !== null)(`container lifecycle${skip ? ` (skipped: ${skip})
     }
   });
 
+  it('delete --force kills every process of the cgroup: the init first, then what its death leaves there', async () => {
+    // Its own pid namespace: the init's death takes the namespace's processes with it, and a
+    // host process someone put in its cgroup is killed in the cgroup. Sharing the host's: the
+    // init's children outlive it (reparented), and are killed in the cgroup.
+    for (const [id, sharesHostPids] of [['own-pids', false], ['host-pids', true]] as const) {
+      const b = makeBundle(path.join(dir, id), ['sh', '-c', 'sleep 1000 & sleep 1000 & wait'], (spec) => {
+        if (sharesHostPids) spec.linux.namespaces = spec.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'pid');
+      });
+      expect(await rc('run', '-d', '-b', b, id)).toMatchObject({ code: 0 });
+      const cgroup = new Cgroup(detectLayout(), `/runcell/${id}`);
+      const outsider = spawn('sleep', ['1000'], { stdio: 'ignore' });
+      try {
+        await waitFor(() => cgroup.pids().length === 4, 'the init, the shell and its two sleeps in the cgroup');
+        for (const file of cgroup.procsFiles()) fs.writeFileSync(file, String(outsider.pid));
+        const inside = cgroup.pids();
+        expect(inside).toContain(outsider.pid);
+        expect(await rc('delete', '--force', id)).toMatchObject({ code: 0, stderr: '' });
+        expect(cgroup.directories().filter((d) => fs.existsSync(d))).toEqual([]);
+        for (const pid of inside) expect(fs.existsSync(`/proc/${pid}`) && !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')).toBe(false);
+      } finally {
+        outsider.kill('SIGKILL');
+      }
+    }
+  });
+
   it('sees a container stopped when its init or its process is SIGKILLed from outside', async () => {
     for (const victim of ['init', 'user'] as const) {
       const id = `k-${victim}`;
