@@ -23,7 +23,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
-import { flock, flockAsync, tryFlock, LOCK_EX, LOCK_SH, LOCK_UN } from '../sys/flock';
+import { fileFacts, flock, flockAsync, tryFlock, LOCK_EX, LOCK_SH, LOCK_UN } from '../sys/flock';
 import { log } from '../log';
 import { ContainerError } from './errors';
 import { baseName, parseFileName, validateId, type FullId } from './id';
@@ -56,9 +56,9 @@ export class UntrustedFileError extends Error {
  * uid) that neither group nor others may write: only then did we, or root, write what it says.
  */
 export function assertTrustedFile(fd: number, file: string): void {
-  const stat = fs.fstatSync(fd);
+  const stat = fileFacts(fd, file);
   const euid = process.geteuid?.() ?? 0;
-  if (!stat.isFile()) throw new UntrustedFileError(file, 'is not a regular file');
+  if ((stat.mode & fs.constants.S_IFMT) !== fs.constants.S_IFREG) throw new UntrustedFileError(file, 'is not a regular file');
   if (stat.uid !== euid) throw new UntrustedFileError(file, `is owned by uid ${stat.uid}, not by us (uid ${euid})`);
   if ((stat.mode & 0o022) !== 0) {
     throw new UntrustedFileError(file, `is writable by ${(stat.mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')})`);
@@ -430,7 +430,7 @@ export class StateFile<T = unknown> {
   // linked elsewhere, so "still linked" means "still the file the path names". If it is not,
   // close it and let the caller open the path again.
   private keepIfCurrent(mode: LockMode): boolean {
-    if (fs.fstatSync(this.lockFd).nlink > 0) {
+    if (fileFacts(this.lockFd, this.lockPath).nlink > 0) {
       this.lockMode = mode;
       return true;
     }

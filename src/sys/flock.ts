@@ -39,3 +39,21 @@ export function flockAsync(fd: number, operation: number, path?: string): Promis
     return Promise.reject(error);
   }
 }
+
+/** What the state file checks of an open file: its type and mode bits, owner and link count. */
+export interface FileFacts {
+  mode: number;
+  uid: number;
+  nlink: number;
+}
+
+const factsBuffer = new Float64Array(3);
+
+/**
+ * fstat(2) of `fd`, its mode, owner and link count only: a state file's every load checks two
+ * descriptors so (~0.5 µs each less than fs.fstatSync, which builds a whole fs.Stats).
+ */
+export function fileFacts(fd: number, path?: string): FileFacts {
+  native.fstatInto(validateInteger(fd, 'fd', 0), factsBuffer, path);
+  return { mode: factsBuffer[0], uid: factsBuffer[1], nlink: factsBuffer[2] };
+}

@@ -55,6 +55,8 @@ export interface NativeBinding {
   flock(fd: number, operation: number, path?: string): void;
   tryFlock(fd: number, operation: number, path?: string): boolean;
   flockAsync(fd: number, operation: number, path?: string): Promise<void>;
+  /** fstat(2) of fd: its st_mode, st_uid and st_nlink written into out[0..2]. */
+  fstatInto(fd: number, out: Float64Array, path?: string): void;
   kill(pid: number, signal: number): void;
   waitpid(pid: number, options: number): WaitStatus | null;
   waitForExit(pid: number, keepAlive: boolean): Promise<void>;

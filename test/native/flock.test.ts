@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrnoError, flock, flockAsync, tryFlock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from '../../src';
 import { startWorker, tempDir } from '../helpers/env';
+import { fileFacts } from '../../src/sys/flock';
 
 let dir: string;
 let file: string;
@@ -153,5 +154,26 @@ describe('flockAsync', () => {
     expect(promise).toBeInstanceOf(Promise);
     await expect(promise).rejects.toMatchObject({ code: 'EBADF', syscall: 'flock', path: file });
     await expect(flockAsync('x' as unknown as number, LOCK_EX)).rejects.toThrow(TypeError);
+  });
+});
+
+describe('fileFacts', () => {
+  it('is what fstat says of the file: its mode, owner and link count', () => {
+    const fd = open();
+    const linked = path.join(dir, 'second-link');
+    fs.linkSync(file, linked);
+    fs.chmodSync(file, 0o640);
+    const facts = fileFacts(fd);
+    const stat = fs.fstatSync(fd);
+    expect(facts).toEqual({ mode: stat.mode, uid: stat.uid, nlink: 2 });
+    fs.unlinkSync(linked);
+    fs.unlinkSync(file);
+    expect(fileFacts(fd).nlink).toBe(0);
+  });
+
+  it('throws an ErrnoError naming fstat and the path', () => {
+    const fd = fs.openSync(file, 'r');
+    fs.closeSync(fd);
+    expectErrno(() => fileFacts(fd, file), { code: 'EBADF', syscall: 'fstat', path: file });
   });
 });
