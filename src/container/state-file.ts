@@ -77,6 +77,12 @@ export class StateFile<T = unknown> {
   private lockFd = -1;
   private lockMode: LockMode | null = null;
   private dirFd = -1;
+  /**
+   * The state file as the lock just taken found it (requireState), read by the next readState
+   * instead of opening it again; closed by a save, the lock's release and close(): only a holder
+   * of the exclusive lock replaces the state, so until then it is the file the path names.
+   */
+  private stateFd = -1;
 
   constructor(rootDir: string, id: FullId) {
     this.rootDir = rootDir;
@@ -158,6 +164,7 @@ export class StateFile<T = unknown> {
 
   /** Releases the lock; the lock file stays open for the next operation until close(). */
   unlock(): void {
+    this.dropStateFd();
     if (this.lockMode === null) return;
     this.lockMode = null;
     try {
@@ -178,6 +185,7 @@ export class StateFile<T = unknown> {
         `refusing to save the state of container ${JSON.stringify(this.id.containerId)} without holding its lock`,
         { containerId: this.id.containerId });
     }
+    this.dropStateFd();
     this.replaceLocked(this.tmpPath, this.statePath, JSON.stringify(value), true);
   }
 
@@ -273,6 +281,7 @@ export class StateFile<T = unknown> {
         `refusing to remove the files of container ${JSON.stringify(this.id.containerId)} without holding its lock`,
         { containerId: this.id.containerId });
     }
+    this.dropStateFd();
     try {
       for (const ext of OWNED_EXTENSIONS) unlinkIfPresent(this.pathOf(ext));
       unlinkIfPresent(this.lockPath);
@@ -285,6 +294,7 @@ export class StateFile<T = unknown> {
   /** Releases the lock if held and every descriptor. Safe to call more than once. */
   close(): void {
     this.lockMode = null;
+    this.dropStateFd();
     this.closeLockFile();
     if (this.dirFd !== -1) {
       fs.closeSync(this.dirFd);
@@ -393,10 +403,27 @@ export class StateFile<T = unknown> {
   // The race: a waiter woken by destroy() opens the path again and may flock the fresh lock
   // file of a new container of the same id in the instant between that creator's open(O_CREAT)
   // and its flock. It holds a lock, but on a container that does not exist yet.
+  // The state is opened here (one open instead of an existence check and then an open) and kept
+  // for the read that follows; a state that cannot be opened for another reason than its absence
+  // (a symlink planted there) is left to that read, which names what is wrong with it.
   private requireState(): void {
-    if (fs.existsSync(this.statePath)) return;
-    this.unlock();
-    throw ContainerError.notFound(this.id.containerId);
+    let fd: number;
+    try {
+      fd = fs.openSync(this.statePath, O_RDONLY | O_NOFOLLOW);
+    } catch (error) {
+      if (!isErrno(error, 'ENOENT')) return;
+      this.unlock();
+      throw ContainerError.notFound(this.id.containerId);
+    }
+    this.dropStateFd();
+    this.stateFd = fd;
+  }
+
+  private dropStateFd(): void {
+    if (this.stateFd === -1) return;
+    const fd = this.stateFd;
+    this.stateFd = -1;
+    fs.closeSync(fd);
   }
 
   private lockFile(create: boolean): number {
@@ -440,9 +467,10 @@ export class StateFile<T = unknown> {
   }
 
   private readState(): string {
-    let fd: number;
+    let fd = this.stateFd;
+    this.stateFd = -1;
     try {
-      fd = fs.openSync(this.statePath, O_RDONLY | O_NOFOLLOW);
+      if (fd === -1) fd = fs.openSync(this.statePath, O_RDONLY | O_NOFOLLOW);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) throw ContainerError.notFound(this.id.containerId, error);
       if (isErrno(error, 'ELOOP')) throw ContainerError.corrupt(this.id.containerId, this.statePath, new UntrustedFileError(this.statePath, 'is a symlink'));

@@ -143,6 +143,44 @@ describe('StateFile', () => {
     expect(stateFile('c1').load().status).toBe('running');
   });
 
+  it('a load under a lock reads the state as it is then: saved after the lock was taken, or by another holder in between', () => {
+    const file = stateFile('c1');
+    file.lockForNew();
+    const record = makeRecord('c1', { status: 'created' });
+    file.saveLocked(record);
+    file.unlock();
+    file.lock(); // finds the state, and keeps it open for the load
+    file.saveLocked({ ...record, status: 'running' });
+    expect(file.load().status).toBe('running');
+    file.unlock();
+    file.lock('shared');
+    file.unlock(); // taken and released without a load
+    const other = stateFile('c1');
+    other.lock();
+    other.saveLocked({ ...record, status: 'stopped' });
+    other.unlock();
+    file.lock('shared');
+    expect(file.load().status).toBe('stopped');
+    file.unlock();
+  });
+
+  it('leaves no descriptor open after locks taken and released, with or without a load', () => {
+    const file = stateFile('c1');
+    file.lockForNew();
+    file.saveLocked(makeRecord('c1'));
+    file.unlock();
+    const before = fs.readdirSync('/proc/self/fd').length;
+    for (let i = 0; i < 50; i++) {
+      file.lock(i % 2 === 0 ? 'shared' : 'exclusive');
+      if (i % 3 === 0) file.load();
+      if (i % 2 === 1 && i % 5 === 1) file.saveLocked(makeRecord('c1'));
+      file.unlock();
+    }
+    file.lock();
+    file.close(); // released with the state still held open for a load
+    expect(fs.readdirSync('/proc/self/fd').length).toBeLessThan(before);
+  });
+
   it('lockForNew on an existing id fails and leaves its files untouched', () => {
     writeContainer(root, makeRecord('web', { status: 'running' }));
     const before = {
