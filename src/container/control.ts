@@ -40,7 +40,7 @@ export async function killContainer(rootDir: string, partialId: string, signal: 
   const record = loadRecord(rootDir, partialId);
   const status = observedStatus(record);
   if (options.all) {
-    if (record.cgroupPath !== undefined) return new Cgroup(layoutOf(record.cgroupLayout), record.cgroupPath).signalAll(signal);
+    if (record.cgroupPath !== undefined) return cgroupOf(record, 'signal').signalAll(signal);
     // No cgroup (rootless): what /proc shows of the container, without a freezer to hold it.
     signalContainerProcesses(record.init, record.user ?? null, signal);
     return;
@@ -85,7 +85,7 @@ export function containerPids(rootDir: string, partialId: string): number[] {
   const record = loadRecord(rootDir, partialId);
   logPhase('ps: record read');
   if (record.cgroupPath === undefined) return containerProcesses(record.init, record.user ?? null);
-  const cgroup = new Cgroup(layoutOf(record.cgroupLayout), record.cgroupPath);
+  const cgroup = cgroupOf(record, 'list processes of');
   logPhase('ps: cgroups found');
   const pids = cgroup.pids();
   logPhase('ps: pids read');
