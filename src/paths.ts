@@ -1,5 +1,8 @@
 // Where the package's programs are, from the library (dist/...) and from the CLI bundle
-// (dist/cli.js) alike: found from the package root.
+// (dist/cli.js) alike: found from the package root. A directory that other users may write to
+// is never taken for the root: a library bundled into /tmp/app.js would otherwise look for
+// /tmp/build/Release/runcell_native.node, which anyone can plant, and load it into a process
+// that is usually root's.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -8,7 +11,7 @@ function packageRoot(): string {
   if (root !== undefined) return root;
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     const manifest = path.join(dir, 'package.json');
-    if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, 'utf8')).name === 'runcell') return (root = dir);
+    if (!writableByOthers(dir) && fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, 'utf8')).name === 'runcell') return (root = dir);
     if (path.dirname(dir) === dir) throw new Error(`cannot find the runcell package above ${__dirname}`);
   }
 }
@@ -21,8 +24,19 @@ function packageRoot(): string {
  * the package.json named runcell above this file.
  */
 function packageFile(builtBy: string, ...parts: string[]): string {
-  const near = path.join(path.dirname(__dirname), ...parts);
-  return fs.existsSync(near) ? near : requireFile(path.join(packageRoot(), ...parts), builtBy);
+  const nearRoot = path.dirname(__dirname);
+  const near = path.join(nearRoot, ...parts);
+  return fs.existsSync(near) && !writableByOthers(nearRoot) ? near : requireFile(path.join(packageRoot(), ...parts), builtBy);
+}
+
+/**
+ * Whether every user may write to `dir` (/tmp: anyone may create entries there, a sticky bit
+ * or not). Group-writable is allowed: with a private group per user (umask 002) an npm install
+ * makes every directory so.
+ */
+function writableByOthers(dir: string): boolean {
+  const stat = fs.statSync(dir, { throwIfNoEntry: false });
+  return stat === undefined || (stat.mode & 0o002) !== 0;
 }
 
 /**

@@ -35,4 +35,26 @@ describe('package paths', () => {
     expect(moved.initProgram()).toBe(path.join(pkg, 'build/Release/runcell-init'));
     expect(() => moved.addonFile()).toThrow(`'${path.join(pkg, 'build/Release/runcell_native.node')}' is missing: it is built by \`npm install\``);
   });
+
+  it('never takes a directory that every user may write to for the package root (/tmp: a planted addon)', () => {
+    // /tmp itself: a library bundled into /tmp/<dir>/paths.js must not look in /tmp/build.
+    const open = fs.mkdtempSync(path.join(os.tmpdir(), 'runcell-paths-open-'));
+    scratch.push(open);
+    fs.chmodSync(open, 0o1777);
+    fs.writeFileSync(path.join(open, 'package.json'), JSON.stringify({ name: 'runcell' }));
+    fs.mkdirSync(path.join(open, 'build/Release'), { recursive: true });
+    fs.writeFileSync(path.join(open, 'build/Release/runcell-init'), 'planted');
+    fs.mkdirSync(path.join(open, 'app'), { mode: 0o755 });
+    fs.copyFileSync(path.join(ROOT, 'dist/paths.js'), path.join(open, 'app/paths.js'));
+    const bundled = require(path.join(open, 'app/paths.js')) as typeof import('../../src/paths');
+    // Neither next to the module's directory nor through the package.json found there; /tmp
+    // and / above hold no runcell package either.
+    expect(() => bundled.initProgram()).toThrow(`cannot find the runcell package above ${path.join(open, 'app')}`);
+    // The same directory made writable by its owner alone is a package root again.
+    fs.chmodSync(open, 0o755);
+    const again = fs.mkdtempSync(path.join(open, 'app2-'));
+    fs.copyFileSync(path.join(ROOT, 'dist/paths.js'), path.join(again, 'paths.js'));
+    const trusted = require(path.join(again, 'paths.js')) as typeof import('../../src/paths');
+    expect(trusted.initProgram()).toBe(path.join(open, 'build/Release/runcell-init'));
+  });
 });
