@@ -61,9 +61,9 @@ export function detectLayout(): CgroupLayout {
 
 /**
  * A layout as a container's record keeps it (JSON: no Map). create records the hierarchies its
- * cgroup was made in, so that pause, resume, ps and kill --all find its directories without
- * reading and parsing /proc/self/mountinfo (~0.2 ms of each), as runc keeps cgroup_paths in
- * its state.json.
+ * cgroup was made in, so that pause, resume, ps, kill --all, exec and events find its
+ * directories without reading and parsing /proc/self/mountinfo (~0.2 ms of each), as runc
+ * keeps cgroup_paths in its state.json.
  */
 export interface RecordedLayout {
   v1: Record<string, string>;

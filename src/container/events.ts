@@ -2,7 +2,7 @@
 // whenever the kernel OOM-kills a process of the container (runc's {"type":"oom","id":...}),
 // until the container stops.
 import { isProcessAlive } from '../sys/process';
-import { Cgroup, detectLayout } from './cgroups';
+import { Cgroup, layoutOf } from './cgroups';
 import { Container } from './container';
 import { ContainerError } from './errors';
 import { containerStats } from './lifecycle';
@@ -19,7 +19,7 @@ export async function* containerEvents(rootDir: string, partialId: string, optio
     throw new ContainerError('ERR_INVALID_STATE', `container "${id}" has no cgroup to watch`, { containerId: id });
   }
   const init = record.init;
-  const watcher = new OOMWatcher(new Cgroup(detectLayout(), record.cgroupPath));
+  const watcher = new OOMWatcher(new Cgroup(layoutOf(record.cgroupLayout), record.cgroupPath));
   let kills = watcher.count();
   try {
     yield { type: 'stats', id, data: first.stats };

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
 import { processStartTime, reapChild, signalProcess } from '../sys/process';
 import { loadSpec, SpecError, validateProcess, validateSpec, type Process, type Spec } from '../oci/spec';
-import { Cgroup, detectLayout, isPureV2 } from './cgroups';
+import { Cgroup, isPureV2, layoutOf } from './cgroups';
 import { requireJoinable } from './rootless-cgroup';
 import { runningInUserNamespace } from './rootless';
 import { Container } from './container';
@@ -117,7 +117,7 @@ export async function execContainer(rootDir: string, partialId: string, options:
     refuse('rootless, a container can be joined only once it is started (its processes before start are not dumpable, ' +
       'so their namespaces are not this user\'s to open); start it first');
   }
-  const layout = detectLayout();
+  const layout = layoutOf(record.cgroupLayout);
   // Rootless (a user, or root of a user namespace: podman's runtime), the kernel may refuse the move.
   if ((unprivileged || runningInUserNamespace()) && record.cgroupPath !== undefined && isPureV2(layout)) {
     requireJoinable(layout.unified!, record.cgroupPath, fs.readFileSync('/proc/self/cgroup', 'utf8'), `cannot exec in container "${record.id}"`);
