@@ -380,24 +380,20 @@ export async function runContainer(rootDir: string, id: string, options: RunOpti
  * device rules replace the old ones, with the defaults after them as at create.
  */
 export function updateContainer(rootDir: string, partialId: string, resources: LinuxResources): Promise<void> {
-  return withLockedRecord(rootDir, partialId, async (record, stateFile) => {
+  return withLockedRecord(rootDir, partialId, async (record) => {
     requireStatus('update', record.id, observedStatus(record), Status.Created, Status.Running, Status.Paused);
     const cgroup = cgroupOf(record, 'update');
-    let wanted: LinuxResources = { ...resources, devices: undefined };
+    const newDevices = resources.devices !== undefined && resources.devices !== null;
+    // New device rules replace the old, with the defaults after them; none given, the old stay.
+    const wanted: LinuxResources = { ...resources, devices: newDevices ? containerDeviceRules(resources.devices) : undefined };
     // runc's update: an unlimited memory without a swap limit means both unlimited (v1 would
     // refuse a memory limit above the memory+swap one left in place).
     if (resources.memory?.limit === -1 && (resources.memory.swap === undefined || resources.memory.swap === null)) {
       wanted.memory = { ...resources.memory, swap: -1 };
     }
-    if (resources.devices !== undefined && resources.devices !== null) {
-      // New rules replace the old, with the defaults after them (from the spec's copy create keeps).
-      const stored = stateFile.readSideFile('spec');
-      const spec = stored !== null ? JSON.parse(stored) as Spec : { ociVersion: '' };
-      wanted = containerResources(spec, resources);
-    }
     // Rootless, what cannot hold in the user's cgroup is refused by name before anything is written.
     if (process.geteuid!() !== 0 || runningInUserNamespace()) {
-      if (resources.devices !== undefined && resources.devices !== null) {
+      if (newDevices) {
         throw new SpecError('linux.resources.devices: device rules cannot be set rootless (a device program or v1\'s devices files ' +
           'need CAP_SYS_ADMIN over the host\'s user namespace; nor can the container make device nodes)');
       }

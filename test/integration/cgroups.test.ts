@@ -76,7 +76,7 @@ describe.skipIf(skip !== null)(`cgroups${skip ? ` (skipped: ${skip})` : ''}`, ()
     expect(fs.readdirSync(root)).toEqual([]);
   });
 
-  it('pause, resume, ps and kill --all find the cgroup in the hierarchies create recorded, or, without them (an older record), on the host', async () => {
+  it('pause, resume, ps, exec and kill --all find the cgroup in the hierarchies create recorded, or, without them (an older record), on the host', async () => {
     const bundle = bundleWith('sleep 1000');
     expect(await rc('run', '-d', '-b', bundle, id)).toMatchObject({ code: 0 });
     const stateFile = fs.readdirSync(root).map((f) => path.join(root, f)).find((f) => f.endsWith('.state'))!;
@@ -93,6 +93,9 @@ describe.skipIf(skip !== null)(`cgroups${skip ? ` (skipped: ${skip})` : ''}`, ()
     const refused = await rc('pause', id);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(path.join(dir, 'nowhere', 'runcell', id));
+    const execRefused = await rc('exec', id, 'true');
+    expect(execRefused.code).not.toBe(0);
+    expect(execRefused.stderr).toContain(path.join(dir, 'nowhere', 'runcell', id));
     // A record without them, or with something that is not a layout: the host's.
     for (const layout of [undefined, { v1: { freezer: 'relative' }, unified: null }, { v1: [], unified: '/sys/fs/cgroup/../x' }]) {
       rewrite((r) => (r.cgroupLayout = layout));
@@ -101,6 +104,7 @@ describe.skipIf(skip !== null)(`cgroups${skip ? ` (skipped: ${skip})` : ''}`, ()
       expect(await rc('resume', id)).toMatchObject({ code: 0 });
     }
     rewrite((r) => (r.cgroupLayout = recordLayout(detectLayout())));
+    expect(await rc('exec', id, 'true')).toMatchObject({ code: 0 });
     expect(JSON.parse((await rc('ps', '--format', 'json', id)).stdout)).toHaveLength(2); // init, sleep
     expect(await rc('kill', '--all', id, 'KILL')).toMatchObject({ code: 0 });
     expect(JSON.parse((await rc('wait', id)).stdout).exitStatus).toBe(137);
@@ -426,6 +430,13 @@ describe.skipIf(notV1 !== null)(`every resource, cgroup v1 files${notV1 ? ` (ski
     expect([file('memory', 'memory.limit_in_bytes'), file('memory', 'memory.memsw.limit_in_bytes')]).toEqual([String(128 * mib), String(128 * mib)]);
     expect([file('cpu', 'cpu.cfs_quota_us'), file('cpu', 'cpu.cfs_period_us')]).toEqual(['30000', '50000']);
     expect(file('pids', 'pids.max')).toBe('max');
+    // An unlimited memory without a swap limit is both unlimited (runc), with device rules
+    // beside it too (they once replaced what update writes, and the kernel refused the memory
+    // limit above the memory+swap one).
+    const unlimited = await runcell(['--root', root, 'update', '-r', '-', id], { input: JSON.stringify({ memory: { limit: -1 }, devices: [{ allow: false, access: 'rwm' }] }) });
+    expect(unlimited).toMatchObject({ code: 0, stderr: '' });
+    const noLimit = fs.readFileSync(path.join(layout.v1.get('memory')!, 'memory.limit_in_bytes'), 'utf8').trim(); // the root's
+    expect([file('memory', 'memory.limit_in_bytes'), file('memory', 'memory.memsw.limit_in_bytes')]).toEqual([noLimit, noLimit]);
     // unified needs cgroup v2's own controllers; a key of one v2 does not offer is named.
     const unified = await runcell(['--root', root, 'update', '-r', '-', id], { input: JSON.stringify({ unified: { 'memory.high': '1000000' } }) });
     expect(unified.code).toBe(1);
