@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -290,6 +291,118 @@ Napi::Value RecvWithFd(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// listenUnix(path): a unix stream socket bound to `path` and listening, close-on-exec and
+// non-blocking (acceptConnection returns at once): the console socket of a foreground run.
+Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  struct sockaddr_un address = {};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path) {
+    ThrowErrno(env, ENAMETOOLONG, "bind", path.c_str());
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (sock == -1) {
+    ThrowErrno(env, errno, "socket");
+  }
+  if (::bind(sock, reinterpret_cast<struct sockaddr*>(&address), sizeof address) == -1) {
+    int err = errno;
+    ::close(sock);
+    ThrowErrno(env, err, "bind", path.c_str());
+  }
+  if (::listen(sock, 1) == -1) {
+    int err = errno;
+    ::close(sock);
+    ThrowErrno(env, err, "listen", path.c_str());
+  }
+  return Napi::Number::New(env, sock);
+}
+
+// acceptConnection(fd): the connection waiting on the listening socket `fd`, close-on-exec
+// (EAGAIN when none is).
+Napi::Value AcceptConnection(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  int conn;
+  do {
+    conn = ::accept4(sock, nullptr, nullptr, SOCK_CLOEXEC);
+  } while (conn == -1 && errno == EINTR);
+  if (conn == -1) {
+    ThrowErrno(env, errno, "accept4");
+  }
+  return Napi::Number::New(env, conn);
+}
+
+// setWindowSize(fd, rows, columns): TIOCSWINSZ on the terminal `fd`.
+Napi::Value SetWindowSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct winsize size = {};
+  size.ws_row = static_cast<unsigned short>(info[1].As<Napi::Number>().Uint32Value());
+  size.ws_col = static_cast<unsigned short>(info[2].As<Napi::Number>().Uint32Value());
+  if (::ioctl(fd, TIOCSWINSZ, &size) == -1) {
+    ThrowErrno(env, errno, "ioctl");
+  }
+  return env.Undefined();
+}
+
+// windowSize(fd): TIOCGWINSZ of the terminal `fd`, as [rows, columns].
+Napi::Value WindowSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct winsize size = {};
+  if (::ioctl(fd, TIOCGWINSZ, &size) == -1) {
+    ThrowErrno(env, errno, "ioctl");
+  }
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, size.ws_row));
+  result.Set(1u, Napi::Number::New(env, size.ws_col));
+  return result;
+}
+
+// makeRawTerminal(fd): the terminal `fd` in raw mode (cfmakeraw: no echo, no line editing,
+// no signals from keys, no output processing), and its attributes as they were (a struct
+// termios) for restoreTerminal.
+Napi::Value MakeRawTerminal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct termios saved;
+  if (::tcgetattr(fd, &saved) == -1) {
+    ThrowErrno(env, errno, "tcgetattr");
+  }
+  struct termios raw = saved;
+  ::cfmakeraw(&raw);
+  int rc;
+  do {
+    rc = ::tcsetattr(fd, TCSANOW, &raw);
+  } while (rc == -1 && errno == EINTR);
+  if (rc == -1) {
+    ThrowErrno(env, errno, "tcsetattr");
+  }
+  return Napi::Buffer<char>::Copy(env, reinterpret_cast<char*>(&saved), sizeof saved);
+}
+
+// restoreTerminal(fd, saved): the attributes makeRawTerminal returned, back on the terminal.
+Napi::Value RestoreTerminal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<char> saved = info[1].As<Napi::Buffer<char>>();
+  if (saved.Length() != sizeof(struct termios)) {
+    ThrowErrno(env, EINVAL, "tcsetattr");
+  }
+  struct termios attributes;
+  std::memcpy(&attributes, saved.Data(), sizeof attributes);
+  int rc;
+  do {
+    rc = ::tcsetattr(fd, TCSANOW, &attributes);
+  } while (rc == -1 && errno == EINTR);
+  if (rc == -1) {
+    ThrowErrno(env, errno, "tcsetattr");
+  }
+  return env.Undefined();
+}
+
 // sendFdTo(path, payload, fd): connects to the unix stream socket `path` and sends `payload`
 // with `fd` attached (SCM_RIGHTS), then closes the connection: runc's utils.SendFile, what a
 // --console-socket listener (conmon, containerd's shim) expects.
@@ -359,6 +472,12 @@ void RegisterProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("mountRoot", Napi::Function::New(env, MountRoot, "mountRoot"));
   exports.Set("recvWithFd", Napi::Function::New(env, RecvWithFd, "recvWithFd"));
   exports.Set("sendFdTo", Napi::Function::New(env, SendFdTo, "sendFdTo"));
+  exports.Set("listenUnix", Napi::Function::New(env, ListenUnix, "listenUnix"));
+  exports.Set("acceptConnection", Napi::Function::New(env, AcceptConnection, "acceptConnection"));
+  exports.Set("setWindowSize", Napi::Function::New(env, SetWindowSize, "setWindowSize"));
+  exports.Set("windowSize", Napi::Function::New(env, WindowSize, "windowSize"));
+  exports.Set("makeRawTerminal", Napi::Function::New(env, MakeRawTerminal, "makeRawTerminal"));
+  exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal, "restoreTerminal"));
   exports.Set("seqpacketPair", Napi::Function::New(env, SeqpacketPair, "seqpacketPair"));
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
   exports.Set("waitpid", Napi::Function::New(env, Waitpid, "waitpid"));

@@ -9,6 +9,7 @@ import { isErrno } from '../sys/errno';
 import { processStartTime, reapChild, signalProcess } from '../sys/process';
 import { loadSpec, SpecError, validateProcess, validateSpec, type Process, type Spec } from '../oci/spec';
 import { Cgroup, isPureV2, layoutOf } from './cgroups';
+import { ConsoleReceiver } from './console-receiver';
 import { requireJoinable } from './rootless-cgroup';
 import { runningInUserNamespace } from './rootless';
 import { Container } from './container';
@@ -38,8 +39,13 @@ export interface ExecOptions {
   /** A terminal for the process (process.terminal); its master goes to consoleSocket. */
   tty?: boolean;
   consoleSocket?: string;
-  /** For a terminal without a console socket: the process gets this program's stdio instead. */
-  terminalPassthrough?: boolean;
+  /**
+   * For a terminal without a console socket: a new one all the same, whose master comes back
+   * as ExecProcess.terminal (a foreground exec copies between it and its stdio).
+   */
+  receiveTerminal?: boolean;
+  /** The terminal's size when the process starts (process.consoleSize; runc's exec gives the caller's). */
+  consoleSize?: { height: number; width: number };
   /** Write the process's host pid here (no trailing newline). */
   pidFile?: string;
   /** Supplementary groups added to the process's (runc's --additional-gids). */
@@ -62,6 +68,8 @@ export interface ExecOptions {
 
 export interface ExecProcess {
   pid: number;
+  /** The master of the process's terminal, with receiveTerminal: the caller closes it. */
+  terminal?: number;
   /** Signals the process (a foreground exec forwards its own signals). */
   signal(signal: number | string): void;
   /**
@@ -82,9 +90,7 @@ const UNPRIVILEGED_JOIN_ORDER: NamespaceType[] = ['user', 'ipc', 'uts', 'network
 export async function execContainer(rootDir: string, partialId: string, options: ExecOptions): Promise<ExecProcess> {
   const container = Container.load(rootDir, partialId);
   const { record } = container;
-  const refuse = (why: string): never => {
-    throw new ContainerError('ERR_INVALID_STATE', `cannot exec in container "${record.id}": ${why}`, { containerId: record.id });
-  };
+  const refuse = (why: string) => refuseExec(record.id, why);
   const status = container.status;
   if (status === Status.Paused && options.ignorePaused !== true) refuse('container is paused (resume it first, or use --ignore-paused)');
   if (status !== Status.Running && status !== Status.Created && status !== Status.Paused) refuse('container not running');
@@ -101,12 +107,37 @@ export async function execContainer(rootDir: string, partialId: string, options:
   };
   const proc = execProcess(base ?? stored.process, options);
   const terminal = proc.terminal === true;
-  if (terminal && options.consoleSocket === undefined && !options.terminalPassthrough) {
+  if (terminal && options.consoleSocket === undefined && !options.receiveTerminal) {
     throw new SpecError('process.terminal: a terminal needs --console-socket (or exec in the foreground)');
   }
   if (!terminal && options.consoleSocket !== undefined) throw new SpecError('--console-socket needs a terminal (--tty or process.terminal)');
-  const consoleSocket = options.consoleSocket === undefined ? undefined : path.resolve(options.consoleSocket);
+  if (!terminal || options.consoleSocket !== undefined) {
+    return launchExec(record, status, stored, proc, options, options.consoleSocket === undefined ? undefined : path.resolve(options.consoleSocket));
+  }
+  const ownConsole = new ConsoleReceiver();
+  try {
+    const started = await launchExec(record, status, stored, proc, options, ownConsole.path);
+    try {
+      return { ...started, terminal: ownConsole.receiveMaster() };
+    } catch (error) {
+      started.signal('SIGKILL');
+      await started.wait().catch(() => undefined); // reaped; the error that counts is the terminal's
+      throw error;
+    }
+  } finally {
+    ownConsole.close();
+  }
+}
 
+function refuseExec(id: string, why: string): never {
+  throw new ContainerError('ERR_INVALID_STATE', `cannot exec in container "${id}": ${why}`, { containerId: id });
+}
+
+// The process `proc` started in the container, its terminal's master (if any) sent to `consoleSocket`.
+async function launchExec(record: ContainerRecord, status: Status, stored: Spec, proc: Process, options: ExecOptions,
+  consoleSocket: string | undefined): Promise<ExecProcess> {
+  const refuse = (why: string) => refuseExec(record.id, why);
+  const terminal = proc.terminal === true;
   // Its namespaces are those of the container's process (its init before start).
   const target = (status === Status.Running || status === Status.Paused ? record.user : null) ?? record.init!;
   const unprivileged = process.geteuid!() !== 0;
@@ -229,6 +260,7 @@ export function execProcess(base: Process | undefined, options: ExecOptions): Pr
   if (options.apparmorProfile !== undefined && options.apparmorProfile !== '') labels.apparmorProfile = options.apparmorProfile;
   if (options.selinuxLabel !== undefined && options.selinuxLabel !== '') labels.selinuxLabel = options.selinuxLabel;
   if (options.tty === true) proc.terminal = true;
+  if (options.consoleSize !== undefined && proc.terminal === true) proc.consoleSize = options.consoleSize;
   return proc;
 }
 

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isErrno } from '../sys/errno';
+import { native } from '../sys/native';
 import { isProcessAlive, reapChild, signalProcess, waitForExit } from '../sys/process';
 import { loadSpec, SpecError, type Spec } from '../oci/spec';
 import { Cgroup, detectLayout, isPureV2, recordLayout, type LinuxResources } from './cgroups';
@@ -32,6 +33,7 @@ import { adjustGoferOOMScore, readOOMScore } from './oom-score';
 import { joinSandbox, membershipOf, type JoinedSandbox, type SandboxMembership } from './sandbox';
 import { StateFile, UntrustedFileError } from './state-file';
 import { writePidFile } from './pid-file';
+import { ConsoleReceiver } from './console-receiver';
 import { cgroupOf, withLockedRecord } from './control';
 import { requireStatus, Status, transition } from './status';
 
@@ -51,11 +53,6 @@ export interface CreateOptions {
    * (SCM_RIGHTS), as conmon and containerd's shim expect.
    */
   consoleSocket?: string;
-  /**
-   * For `process.terminal: true` without a console socket: hand the container this process's
-   * own stdio (a foreground run on a terminal) instead of refusing.
-   */
-  terminalPassthrough?: boolean;
   /**
    * The systemd cgroup driver (runc's --systemd-cgroup): the cgroup is a transient scope that
    * systemd makes, `linux.cgroupsPath` is "slice:prefix:name" (default
@@ -84,15 +81,19 @@ export async function createContainer(rootDir: string, id: string, options: Crea
 
 // The create, which leaves the container recorded (and its lock released); the record as
 // saved at the commit.
-async function createRecorded(rootDir: string, id: string, options: CreateOptions): Promise<ContainerRecord> {
+// A foreground run passes `ownConsole`: a terminal without a console socket goes to that one.
+async function createRecorded(rootDir: string, id: string, options: CreateOptions, ownConsole?: ConsoleReceiver): Promise<ContainerRecord> {
   const bundle = path.resolve(options.bundle);
   // A bad config.json is refused before anything exists.
   const spec = loadSpec(bundle);
   logPhase('create: config.json read');
   const terminal = spec.process?.terminal === true;
-  if (terminal && options.consoleSocket === undefined && !options.terminalPassthrough) {
-    throw new SpecError(`${path.join(bundle, 'config.json')}: config.process.terminal: a terminal needs --console-socket ` +
-      '(or run in the foreground)');
+  if (terminal && options.consoleSocket === undefined) {
+    if (ownConsole === undefined) {
+      throw new SpecError(`${path.join(bundle, 'config.json')}: config.process.terminal: a terminal needs --console-socket ` +
+        '(or run in the foreground)');
+    }
+    options = { ...options, consoleSocket: ownConsole.path };
   }
   if (!terminal && options.consoleSocket !== undefined) {
     throw new SpecError(`--console-socket needs a terminal: ${path.join(bundle, 'config.json')} does not set process.terminal`);
@@ -330,6 +331,11 @@ export async function waitContainer(rootDir: string, partialId: string): Promise
 
 export interface RunningContainer {
   container: Container;
+  /**
+   * The master of the process's terminal (process.terminal without a console socket): the
+   * caller copies between it and its own stdio (cli/terminal.ts) and closes it.
+   */
+  terminal?: number;
   /** Sends a signal to the container's process (foreground `run` forwards its own). */
   signal(signal: number | string): void;
   /** The exit status; the container is deleted by then. */
@@ -339,6 +345,11 @@ export interface RunningContainer {
 export interface RunOptions extends CreateOptions {
   /** Keep the container, stopped, once it exits (or fails to start): runc's `run --keep`. */
   keep?: boolean;
+  /**
+   * The size of a terminal of its own (RunningContainer.terminal), set before the process
+   * starts, as runc's foreground run gives it the caller's: process.consoleSize otherwise.
+   */
+  consoleSize?: { height: number; width: number };
 }
 
 /**
@@ -346,14 +357,23 @@ export interface RunOptions extends CreateOptions {
  * exit, deletes it (unless `keep`) and reports the status: `runc run` in the foreground.
  */
 export async function runContainer(rootDir: string, id: string, options: RunOptions): Promise<RunningContainer> {
-  const { keep, ...createOptions } = options;
-  await createRecorded(rootDir, id, { terminalPassthrough: true, ...createOptions });
+  const { keep, consoleSize, ...createOptions } = options;
+  const ownConsole = new ConsoleReceiver();
+  let terminal: number | undefined;
   let started: ContainerRecord;
   try {
-    started = await startRecorded(rootDir, id);
-  } catch (error) {
-    if (keep !== true) await Container.delete(rootDir, id, { force: true });
-    throw error;
+    await createRecorded(rootDir, id, createOptions, ownConsole);
+    try {
+      if (ownConsole.used) terminal = ownConsole.receiveMaster();
+      if (terminal !== undefined && consoleSize !== undefined) native.setWindowSize(terminal, consoleSize.height, consoleSize.width);
+      started = await startRecorded(rootDir, id);
+    } catch (error) {
+      if (terminal !== undefined) fs.closeSync(terminal);
+      if (keep !== true) await Container.delete(rootDir, id, { force: true });
+      throw error;
+    }
+  } finally {
+    ownConsole.close();
   }
   // Start's record as it saved it: its init and user process, not read again.
   const container = Container.saved(rootDir, started);
@@ -367,6 +387,7 @@ export async function runContainer(rootDir: string, id: string, options: RunOpti
   })();
   return {
     container,
+    terminal,
     signal: (signal) => {
       const user = container.record.user;
       if (user) signalProcess(user.pid, user.startTime, signal);

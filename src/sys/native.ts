@@ -83,6 +83,17 @@ export interface NativeBinding {
   recvWithFd(fd: number, buffer: Buffer): { length: number; fd: number };
   /** Connects to the unix stream socket `path`, sends `payload` with `fd` attached (SCM_RIGHTS), closes. */
   sendFdTo(path: string, payload: string, fd: number): void;
+  /** A unix stream socket bound to `path`, listening; close-on-exec and non-blocking. */
+  listenUnix(path: string): number;
+  /** accept4(2) of the connection waiting on the listening socket `fd`, close-on-exec (EAGAIN: none). */
+  acceptConnection(fd: number): number;
+  /** TIOCGWINSZ: the terminal `fd`'s size, [rows, columns]. */
+  windowSize(fd: number): [number, number];
+  /** TIOCSWINSZ: the terminal `fd`'s size. */
+  setWindowSize(fd: number, rows: number, columns: number): void;
+  /** The terminal `fd` made raw (cfmakeraw), and its attributes as they were (for restoreTerminal). */
+  makeRawTerminal(fd: number): Buffer;
+  restoreTerminal(fd: number, saved: Buffer): void;
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   setOOMScoreAdj(pid: number, score: number): boolean;

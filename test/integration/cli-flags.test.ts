@@ -258,6 +258,47 @@ describe.skipIf(skip !== null)(`run's flags, against runc${skip ? ` (skipped: ${
   });
 });
 
+const noScript = skip ?? (commandExists('script') ? null : 'needs script(1) for a terminal of the caller\'s (util-linux)');
+describe.skipIf(noScript !== null)(`a terminal in the foreground, against runc${noScript ? ` (skipped: ${noScript})` : ''}`, () => {
+  // The caller's terminal: script(1)'s. Its size is set first; its settings are printed before
+  // and after, and must come back as they were.
+  const inTerminal = async (command: string) => {
+    const result = await run('script', ['-qec', `stty rows 33 cols 101; stty -g; ${command}; echo "rc=$?"; stty -g`, '/dev/null']);
+    expect(result.code, result.stderr).toBe(0);
+    // runc types a NUL into the container's terminal first, which its echo shows as ^@.
+    const [before, ...lines] = result.stdout.replace(/^(.*\r\n)\^@/, '$1').split('\r\n');
+    expect(lines.at(-1)).toBe('');
+    expect(lines.at(-2)).toBe(before);
+    return lines.slice(0, -2).join('\n');
+  };
+  const seen = 'tty; [ -t 0 ] && echo stdin is a terminal; busybox stty size; exit 3';
+  const expected = '/dev/pts/0\nstdin is a terminal\n33 101\nrc=3';
+
+  it('run of a terminal process: a terminal of the container\'s own, of the caller\'s size, its output and status through it', async () => {
+    const bundle = makeBundle(path.join(dir, 'tty'), ['sh', '-c', seen], (spec) => (spec.process.terminal = true));
+    const ours = await inTerminal(`${CLI} --root ${root} run -b ${bundle} ${ID}`);
+    const theirs = await inTerminal(`runc --root ${runcRoot()} run -b ${bundle} ${ID}`);
+    expect(ours).toBe(theirs);
+    expect(ours).toBe(expected);
+    // No terminal at all on our side (runc refuses: it opens /dev/tty): the process still gets
+    // its own, and its output comes through it (\r\n: the container's terminal's).
+    // (Of no size: busybox's stty then fails.)
+    const alone = await rc('run', '-b', bundle, ID);
+    expect(alone.code).toBe(3);
+    expect(alone.stdout).toMatch(/^\/dev\/pts\/0\r\nstdin is a terminal\r\n/);
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  it('exec -t in the foreground: the same, in a running container', async () => {
+    await withBoth(() => {}, async () => {
+      const ours = await inTerminal(`${CLI} --root ${root} exec -t ${ID} sh -c '${seen}'`);
+      const theirs = await inTerminal(`runc --root ${runcRoot()} exec -t ${ID} sh -c '${seen}'`);
+      expect(ours).toBe(theirs);
+      expect(ours).toBe(expected);
+    });
+  });
+});
+
 describe.skipIf(skip !== null || !commandExists('ps'))(`ps with ps(1)'s arguments, against runc${skip ? ` (skipped: ${skip})` : ''}`, () => {
   it('runs ps with the arguments after the id (default -ef) and keeps its header and the container\'s lines', async () => {
     await withBoth((spec) => (spec.process.args = ['sh', '-c', 'sleep 1000 & sleep 1000 & wait']), async () => {

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runcell, useScratch } from '../helpers/env';
+import { childEnv, runcell, useScratch } from '../helpers/env';
 import { makeBundle, whyNoContainers } from '../helpers/bundle';
 
 const skip = whyNoContainers();
@@ -147,10 +147,13 @@ describe.skipIf(skip !== null)(`runcell run${skip ? ` (skipped: ${skip})` : ''}`
 });
 
 describe.skipIf(skip !== null)(`terminals${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  it('a foreground run of a terminal spec uses the caller\'s stdio; a detached one is refused clearly', async () => {
-    const result = await run(['echo', 'attached'], (spec) => (spec.process.terminal = true));
-    expect(result).toMatchObject({ code: 0, stdout: 'attached\n' });
-    const bundle = path.join(dir, 'bundle');
+  it('a foreground run of a terminal spec gets a terminal of its own (cli-flags.test.ts: as runc\'s); a detached one is refused clearly', async () => {
+    const bundle = makeBundle(path.join(dir, 'bundle'), ['echo', 'attached'], (spec) => (spec.process.terminal = true));
+    // Its console socket is made in $TMPDIR, and goes.
+    const tmp = fs.mkdtempSync(path.join(dir, 'tmp-'));
+    const result = await runcell(['--root', root, 'run', '-b', bundle, ID], { env: childEnv({ TMPDIR: tmp }) });
+    expect(result).toMatchObject({ code: 0, stdout: 'attached\r\n' }); // through the container's terminal
+    expect(fs.readdirSync(tmp)).toEqual([]);
     const detached = await runcell(['--root', root, 'create', '-b', bundle, ID]);
     expect(detached.code).toBe(1);
     expect(detached.stderr).toContain('config.process.terminal: a terminal needs --console-socket');

@@ -78,6 +78,7 @@ export function register(program: Command, context: () => Context): void {
       const ctx = context();
       try {
         const { execContainer } = await import('../../container/exec');
+        const { callerTerminalSize, copyTerminal } = await import('../terminal');
         const { validateProcess } = await import('../../oci/spec');
         const exec = await execContainer(ctx.root, id, {
           args: command,
@@ -95,13 +96,19 @@ export function register(program: Command, context: () => Context): void {
           ignorePaused: flags.ignorePaused === true,
           tty: flags.tty,
           consoleSocket: flags.consoleSocket,
-          terminalPassthrough: flags.detach !== true,
+          receiveTerminal: flags.detach !== true,
+          consoleSize: flags.detach !== true ? callerTerminalSize() : undefined,
           pidFile: flags.pidFile,
         });
         if (flags.detach) return;
-        const stopForwarding = forwardSignals((signal) => exec.signal(signal));
-        ctx.exitStatus = await exec.wait();
-        stopForwarding();
+        const terminal = exec.terminal === undefined ? undefined : copyTerminal(exec.terminal);
+        const stopForwarding = forwardSignals((signal) => exec.signal(signal), terminal !== undefined);
+        try {
+          ctx.exitStatus = await exec.wait();
+        } finally {
+          stopForwarding();
+          await terminal?.finish();
+        }
       } catch (error) {
         ctx.log.error(error instanceof Error ? error.message : String(error));
         throw new ReportedFailure(EXEC_FAILED);

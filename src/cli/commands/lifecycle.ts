@@ -56,6 +56,7 @@ export function registerRun(program: Command, context: () => Context): void {
     .option('--no-subreaper', 'accepted for compatibility (runcell never makes itself a subreaper)')
     .action(async (id: string, options: CreateFlags & { detach?: boolean; keep?: boolean }) => {
       const { createContainer, runContainer, startContainer } = await import('../../container/lifecycle');
+      const { callerTerminalSize, copyTerminal } = await import('../terminal');
       const root = context().root;
       const createOptions = {
         bundle: options.bundle, pidFile: options.pidFile, preserveFds: options.preserveFds, listenFds: listenFds(),
@@ -66,9 +67,14 @@ export function registerRun(program: Command, context: () => Context): void {
         await startContainer(root, id);
         return;
       }
-      const running = await runContainer(root, id, { ...createOptions, keep: options.keep === true });
-      const stopForwarding = forwardSignals((signal) => running.signal(signal));
-      context().exitStatus = await running.exited;
-      stopForwarding();
+      const running = await runContainer(root, id, { ...createOptions, keep: options.keep === true, consoleSize: callerTerminalSize() });
+      const terminal = running.terminal === undefined ? undefined : copyTerminal(running.terminal);
+      const stopForwarding = forwardSignals((signal) => running.signal(signal), terminal !== undefined);
+      try {
+        context().exitStatus = await running.exited;
+      } finally {
+        stopForwarding();
+        await terminal?.finish();
+      }
     });
 }
