@@ -259,7 +259,10 @@ export function execProcess(base: Process | undefined, options: ExecOptions): Pr
   const labels = proc as Process & { apparmorProfile?: string; selinuxLabel?: string };
   if (options.apparmorProfile !== undefined && options.apparmorProfile !== '') labels.apparmorProfile = options.apparmorProfile;
   if (options.selinuxLabel !== undefined && options.selinuxLabel !== '') labels.selinuxLabel = options.selinuxLabel;
-  if (options.tty === true) proc.terminal = true;
+  // As runc: from the container's process, a terminal only with --tty (its config's is the
+  // container process's); a --process says for itself, or --tty does.
+  if (options.process === undefined) proc.terminal = options.tty === true;
+  else if (options.tty === true) proc.terminal = true;
   if (options.consoleSize !== undefined && proc.terminal === true) proc.consoleSize = options.consoleSize;
   return proc;
 }

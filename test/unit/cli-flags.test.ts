@@ -93,4 +93,15 @@ describe('exec process flags', () => {
     expect(proc.selinuxLabel).toBe('system_u:system_r:container_t:s0');
     expect(() => execProcess(base(), { args: ['id'], additionalGids: [-1] })).toThrow('--additional-gids: -1 is not a group id');
   });
+
+  it('gives a terminal as runc does: from the container\'s process only with --tty; a --process has its own say', () => {
+    const withTerminal = { ...base(), terminal: true }; // the container's process has one
+    expect(execProcess(withTerminal, { args: ['sh'] }).terminal).toBe(false);
+    expect(execProcess(withTerminal, { args: ['sh'], tty: true }).terminal).toBe(true);
+    // execContainer passes a --process as the base too (its gaps filled from the container's).
+    const given = (terminal: boolean) => ({ ...base(), args: ['sh'], terminal });
+    expect(execProcess(given(true), { process: given(true) }).terminal).toBe(true);
+    expect(execProcess(given(false), { process: given(false), tty: true }).terminal).toBe(true);
+    expect(execProcess(given(false), { process: given(false) }).terminal).toBe(false);
+  });
 });
