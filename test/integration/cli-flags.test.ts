@@ -299,6 +299,18 @@ describe.skipIf(noScript !== null)(`a terminal in the foreground, against runc${
     expect(fs.readdirSync(root)).toEqual([]);
   });
 
+  it('a resize of the caller\'s terminal reaches the container\'s', async () => {
+    // The process waits for its terminal to change size; the caller's is resized (back and
+    // forth, should one change come before the CLI listens) until the process is gone.
+    const bundle = makeBundle(path.join(dir, 'resize'), ['sh', '-c',
+      'first=$(busybox stty size); while [ "$(busybox stty size)" = "$first" ]; do sleep 0.05; done; echo "now $(busybox stty size)"'],
+    (spec) => (spec.process.terminal = true));
+    const result = await run('script', ['-qec', `stty rows 20 cols 80; ${CLI} --root ${root} run -b ${bundle} ${ID} & pid=$!; ` +
+      'while kill -0 $pid 2>/dev/null; do stty rows 40 cols 120; sleep 0.2; stty rows 20 cols 80; sleep 0.2; done; wait $pid; echo "rc=$?"', '/dev/null']);
+    // (Which size it started with depends on when the CLI read ours: either way, it changed.)
+    expect(result.stdout).toMatch(/now (40 120|20 80)\r+\n(.*\n)*rc=0/);
+  });
+
   it('exec -t in the foreground: the same, in a running container', async () => {
     await withBoth(() => {}, async () => {
       const ours = await inTerminal(`${CLI} --root ${root} exec -t ${ID} sh -c '${seen}'`);
