@@ -1,5 +1,5 @@
 // Where the package's programs are, from the library (dist/...) and from the CLI bundle
-// (dist/cli.js) alike: found from the package root. A directory that other users may write to
+// (dist/cli.js) alike: found from the package root. A directory that every user may write to
 // is never taken for the root: a library bundled into /tmp/app.js would otherwise look for
 // /tmp/build/Release/runcell_native.node, which anyone can plant, and load it into a process
 // that is usually root's.
