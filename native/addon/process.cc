@@ -291,17 +291,23 @@ Napi::Value RecvWithFd(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// The address of the unix socket `path`; ENAMETOOLONG, as from `syscall`, when it does not fit.
+static struct sockaddr_un UnixAddress(Napi::Env env, const std::string& path, const char* syscall) {
+  struct sockaddr_un address = {};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path) {
+    ThrowErrno(env, ENAMETOOLONG, syscall, path.c_str());
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  return address;
+}
+
 // listenUnix(path): a unix stream socket bound to `path` and listening, close-on-exec and
 // non-blocking (acceptConnection returns at once): the console socket of a foreground run.
 Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  struct sockaddr_un address = {};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof address.sun_path) {
-    ThrowErrno(env, ENAMETOOLONG, "bind", path.c_str());
-  }
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  struct sockaddr_un address = UnixAddress(env, path, "bind");
   int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (sock == -1) {
     ThrowErrno(env, errno, "socket");
@@ -368,6 +374,7 @@ Napi::Value MakeRawTerminal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = info[0].As<Napi::Number>().Int32Value();
   struct termios saved;
+  std::memset(&saved, 0, sizeof saved);  // glibc fills only the kernel's fields: no stack bytes out
   if (::tcgetattr(fd, &saved) == -1) {
     ThrowErrno(env, errno, "tcgetattr");
   }
@@ -411,12 +418,7 @@ Napi::Value SendFdTo(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
   std::string payload = info[1].As<Napi::String>().Utf8Value();
   int fd = info[2].As<Napi::Number>().Int32Value();
-  struct sockaddr_un address = {};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof address.sun_path) {
-    ThrowErrno(env, ENAMETOOLONG, "connect", path.c_str());
-  }
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  struct sockaddr_un address = UnixAddress(env, path, "connect");
   int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (sock == -1) {
     ThrowErrno(env, errno, "socket");
